@@ -1,0 +1,33 @@
+# NIL — the two commands: `make run` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD_DIR ?= build
+TEST_BUILD_DIR ?= build-test
+NIL_LISTEN ?= 127.0.0.1:8080
+NIL_DATA_DIR ?= ./nil-data
+
+.PHONY: bootstrap build run test bench clean
+
+bootstrap:
+	@scripts/bootstrap
+
+# Release build of everything (nild, tests' helpers, benchmarks).
+build: bootstrap
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DNIL_BUILD_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/src/nild/nild --listen $(NIL_LISTEN) --data-dir $(NIL_DATA_DIR)
+
+# Test build: ASan + UBSan, then every suite (unit + integration against a real nild).
+test: bootstrap
+	@cmake -S . -B $(TEST_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIL_SANITIZE=ON -DNIL_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(TEST_BUILD_DIR) -j $(JOBS)
+	@cd $(TEST_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	@bench/run $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR) $(TEST_BUILD_DIR)

@@ -1,0 +1,543 @@
+#include "api/api.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <regex>
+
+#include "api/multipart.h"
+#include "api/problem.h"
+#include "common/log.h"
+#include "common/util.h"
+
+namespace nil::api {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+
+namespace {
+
+constexpr uint32_t kMaxTimeoutMs = 900'000;
+constexpr uint32_t kMaxMemoryMb = 4096;
+
+Error invalid(std::string code, std::string msg) {
+  return make_error(ErrorKind::kInvalidInput, std::move(code), std::move(msg));
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// The media type without parameters, lower-cased.
+std::string media_type(const Request& req) {
+  auto it = req.find(http::field::content_type);
+  if (it == req.end()) return {};
+  std::string_view v = it->value();
+  v = v.substr(0, v.find(';'));
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  return lower(v);
+}
+
+bool is_json_media(std::string_view mt) {
+  return mt == "application/json" || (mt.starts_with("application/") && mt.ends_with("+json"));
+}
+
+// Parses JSON and reports where it broke as line:column.
+Expected<json::value> parse_json_text(std::string_view text) {
+  json::stream_parser p;
+  boost::system::error_code ec;
+  size_t n = p.write(text.data(), text.size(), ec);
+  if (!ec) p.finish(ec);
+  if (ec) {
+    size_t at = std::min(n, text.size());
+    size_t line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(at), '\n');
+    size_t last_nl = text.rfind('\n', at == 0 ? 0 : at - 1);
+    size_t col = last_nl == std::string_view::npos || at == 0 ? at + 1 : at - last_nl;
+    return invalid("malformed_json", "malformed JSON at line " + std::to_string(line) + ", column " +
+                                         std::to_string(col) + ": " + ec.message());
+  }
+  return p.release();
+}
+
+Expected<json::value> parse_json_body(const Request& req, bool empty_is_null) {
+  std::string mt = media_type(req);
+  if (req.body().empty() && empty_is_null && (mt.empty() || is_json_media(mt))) return json::value(nullptr);
+  if (!is_json_media(mt)) {
+    return make_error(ErrorKind::kUnsupported, "unsupported_media_type",
+                      mt.empty() ? "Content-Type must be application/json"
+                                 : "Content-Type must be application/json, not " + mt);
+  }
+  return parse_json_text(req.body());
+}
+
+Expected<json::object> parse_json_object(const Request& req) {
+  json::value v = NIL_TRY(parse_json_body(req, false));
+  if (!v.is_object()) return invalid("invalid_body", "the body must be a JSON object");
+  return std::move(v.as_object());
+}
+
+Expected<void> only_fields(const json::object& o, std::initializer_list<std::string_view> known) {
+  for (const auto& kv : o) {
+    if (std::find(known.begin(), known.end(), kv.key()) == known.end()) {
+      return invalid("unknown_field", "unknown field \"" + std::string(kv.key()) + "\"");
+    }
+  }
+  return {};
+}
+
+Expected<std::optional<std::string>> string_field(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::optional<std::string>{};
+  if (!it->value().is_string()) return invalid("invalid_field", "\"" + std::string(key) + "\" must be a string");
+  return std::optional<std::string>(std::string(it->value().as_string()));
+}
+
+Expected<store::FunctionLimits> parse_limits(const json::object& o, store::FunctionLimits base) {
+  auto it = o.find("limits");
+  if (it == o.end() || it->value().is_null()) return base;
+  if (!it->value().is_object()) return invalid("invalid_limits", "\"limits\" must be an object");
+  const json::object& l = it->value().as_object();
+  for (const auto& kv : l) {
+    if (kv.key() != "timeoutMs" && kv.key() != "memoryMb") {
+      return invalid("unknown_field", "unknown field \"limits." + std::string(kv.key()) + "\"");
+    }
+    if (!kv.value().is_int64() && !kv.value().is_uint64()) {
+      return invalid("invalid_limits", "\"limits." + std::string(kv.key()) + "\" must be an integer");
+    }
+    int64_t v = kv.value().is_int64() ? kv.value().as_int64() : static_cast<int64_t>(kv.value().as_uint64());
+    if (kv.key() == "timeoutMs") {
+      if (v < 1 || v > kMaxTimeoutMs) {
+        return invalid("invalid_limits", "limits.timeoutMs must be between 1 and " + std::to_string(kMaxTimeoutMs));
+      }
+      base.timeout_ms = static_cast<uint32_t>(v);
+    } else {
+      if (v < 1 || v > kMaxMemoryMb) {
+        return invalid("invalid_limits", "limits.memoryMb must be between 1 and " + std::to_string(kMaxMemoryMb));
+      }
+      base.memory_mb = static_cast<uint32_t>(v);
+    }
+  }
+  return base;
+}
+
+Expected<void> check_name(std::string_view name) {
+  static const std::regex kName("^[a-z][a-z0-9-]{0,62}$");
+  if (!std::regex_match(name.begin(), name.end(), kName)) {
+    return invalid("invalid_name", "name must match ^[a-z][a-z0-9-]{0,62}$");
+  }
+  if (name == "deploy") return invalid("reserved_name", "\"deploy\" is reserved by POST /functions/v1/deploy");
+  return {};
+}
+
+json::value optional_string(const std::optional<std::string>& s) {
+  return s ? json::value(*s) : json::value(nullptr);
+}
+
+json::object function_json(const store::Function& f) {
+  json::object o;
+  o["id"] = f.id;
+  o["name"] = f.name;
+  o["language"] = f.language;
+  o["status"] = store::to_string(f.status);
+  o["compileError"] = optional_string(f.compile_error);
+  o["wasmSha256"] = optional_string(f.wasm_sha256);
+  o["version"] = f.version;
+  o["createdAt"] = format_rfc3339(f.created_at);
+  o["updatedAt"] = format_rfc3339(f.updated_at);
+  o["limits"] = json::object{{"timeoutMs", f.limits.timeout_ms}, {"memoryMb", f.limits.memory_mb}};
+  return o;
+}
+
+json::value stored_json(const std::optional<std::string>& text) {
+  if (!text) return nullptr;
+  boost::system::error_code ec;
+  json::value v = json::parse(*text, ec);
+  return ec ? json::value(*text) : v;
+}
+
+json::value error_json(const std::optional<store::ExecutionError>& e) {
+  if (!e) return nullptr;
+  return json::object{{"type", e->type}, {"message", e->message}};
+}
+
+json::object execution_json(const store::Execution& e) {
+  json::object o;
+  o["id"] = e.id;
+  o["functionId"] = e.function_id;
+  o["status"] = store::to_string(e.status);
+  o["input"] = stored_json(e.input);
+  o["output"] = stored_json(e.output);
+  o["error"] = error_json(e.error);
+  o["logs"] = e.logs;
+  o["durationMs"] = e.duration_ms;
+  o["startedAt"] = format_rfc3339(e.started_at);
+  o["finishedAt"] = format_rfc3339(e.finished_at);
+  o["trigger"] = e.trigger;
+  return o;
+}
+
+// The execute answer is on the hot path: the output is already validated JSON text, so it is
+// spliced in as is instead of being parsed and re-serialised.
+std::string execute_body(const store::Execution& e) {
+  std::string s;
+  s.reserve(128 + (e.output ? e.output->size() : 0));
+  s += "{\"executionId\":\"";
+  s += e.id;
+  s += "\",\"status\":\"";
+  s += store::to_string(e.status);
+  s += "\",\"output\":";
+  s += e.output ? *e.output : "null";
+  s += ",\"error\":";
+  s += json::serialize(error_json(e.error));
+  s += ",\"durationMs\":";
+  s += json::serialize(json::value(e.duration_ms));
+  s += '}';
+  return s;
+}
+
+}  // namespace
+
+struct Api::Impl {
+  Impl(ApiOptions o, ApiDeps d) : opts(std::move(o)), deps(std::move(d)), pool(std::max(1, opts.work_threads)) {}
+
+  ApiOptions opts;
+  ApiDeps deps;
+  net::thread_pool pool;
+
+  Response json_response(const Request& req, http::status status, const json::value& v) {
+    return text_response(req, status, json::serialize(v), "application/json");
+  }
+  Response text_response(const Request& req, http::status status, std::string body, std::string_view ct) {
+    Response res{status, req.version()};
+    res.set(http::field::content_type, ct);
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    return res;
+  }
+  Response fail(const Request& req, const Error& e) {
+    if (e.kind == ErrorKind::kInternal) {
+      log::error("request failed", {{"code", e.code}, {"error", e.message}, {"target", std::string(req.target())}});
+    }
+    return problem(e, std::string_view(req.target().data(), req.target().size()), req.version(), req.keep_alive());
+  }
+
+  Expected<store::PageRequest> page_request(const boost::urls::url_view& url) {
+    store::PageRequest page;
+    if (auto it = url.params().find("limit"); it != url.params().end()) {
+      std::string v = (*it).value;
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 1 || n > 200) return invalid("invalid_limit", "limit must be between 1 and 200");
+      page.limit = static_cast<uint32_t>(n);
+    }
+    if (auto it = url.params().find("cursor"); it != url.params().end()) {
+      std::string v = (*it).value;
+      if (!v.empty()) page.cursor = v;
+    }
+    return page;
+  }
+
+  Expected<std::string> source_from(const json::object& body, const std::string& language, bool required) {
+    if (language == "wasm") {
+      if (body.contains("source")) return invalid("invalid_field", "language \"wasm\" takes \"wasmBase64\", not \"source\"");
+      auto b64 = NIL_TRY(string_field(body, "wasmBase64"));
+      if (!b64) {
+        if (!required) return std::string();
+        return invalid("missing_field", "\"wasmBase64\" is required for language \"wasm\"");
+      }
+      auto bytes = base64_decode(*b64);
+      if (!bytes) return invalid("invalid_base64", "\"wasmBase64\" is not valid base64");
+      if (bytes->empty()) return invalid("invalid_field", "\"wasmBase64\" is empty");
+      return std::move(*bytes);
+    }
+    if (body.contains("wasmBase64")) return invalid("invalid_field", "\"wasmBase64\" is only for language \"wasm\"");
+    auto src = NIL_TRY(string_field(body, "source"));
+    if (!src) {
+      if (!required) return std::string();
+      return invalid("missing_field", "\"source\" is required");
+    }
+    if (src->empty()) return invalid("invalid_field", "\"source\" is empty");
+    if (src->size() > opts.max_source_bytes) {
+      return make_error(ErrorKind::kTooLarge, "source_too_large",
+                        "source is larger than " + std::to_string(opts.max_source_bytes) + " bytes");
+    }
+    return std::move(*src);
+  }
+
+  Expected<std::string> language_from(const json::object& body, bool required) {
+    auto lang = NIL_TRY(string_field(body, "language"));
+    if (!lang) {
+      if (!required) return std::string();
+      return invalid("missing_field", "\"language\" is required");
+    }
+    if (std::find(opts.languages.begin(), opts.languages.end(), *lang) == opts.languages.end()) {
+      std::string list;
+      for (const auto& l : opts.languages) list += (list.empty() ? "" : ", ") + l;
+      return invalid("unsupported_language", "language \"" + *lang + "\" is not supported (supported: " + list + ")");
+    }
+    return std::move(*lang);
+  }
+
+  Response created(const Request& req, const store::Function& f) {
+    deps.compile_enqueued();
+    log::info("function registered", {{"functionId", f.id}, {"function", f.name}, {"language", f.language}});
+    Response res = json_response(req, http::status::accepted, function_json(f));
+    res.set(http::field::location, "/functions/" + f.id);
+    return res;
+  }
+
+  Expected<Response> create_function(const Request& req) {
+    json::object body = NIL_TRY(parse_json_object(req));
+    NIL_TRY_VOID(only_fields(body, {"name", "language", "source", "wasmBase64", "limits"}));
+    auto name = NIL_TRY(string_field(body, "name"));
+    if (!name) return invalid("missing_field", "\"name\" is required");
+    NIL_TRY_VOID(check_name(*name));
+    store::NewFunction nf;
+    nf.name = *name;
+    nf.language = NIL_TRY(language_from(body, true));
+    nf.source = NIL_TRY(source_from(body, nf.language, true));
+    nf.limits = NIL_TRY(parse_limits(body, store::FunctionLimits{}));
+    store::Function f = NIL_TRY(deps.store.create_function(nf));
+    return created(req, f);
+  }
+
+  Expected<Response> update_function(const Request& req, std::string_view ref) {
+    store::Function current = NIL_TRY(deps.store.get_function(ref));
+    json::object body = NIL_TRY(parse_json_object(req));
+    NIL_TRY_VOID(only_fields(body, {"language", "source", "wasmBase64", "limits"}));
+    store::FunctionUpdate u;
+    std::string lang = NIL_TRY(language_from(body, false));
+    if (!lang.empty() && lang != current.language) u.language = lang;
+    const std::string& effective = lang.empty() ? current.language : lang;
+    std::string src = NIL_TRY(source_from(body, effective, u.language.has_value()));
+    if (!src.empty()) u.source = std::move(src);
+    if (body.contains("limits")) u.limits = NIL_TRY(parse_limits(body, current.limits));
+    if (!u.language && !u.source && !u.limits) {
+      return invalid("invalid_body", "nothing to update: give \"source\", \"language\" or \"limits\"");
+    }
+    bool recompile = u.source.has_value() || u.language.has_value();
+    store::Function f = NIL_TRY(deps.store.update_function(current.id, u));
+    deps.invoker.invalidate(f.id);
+    if (recompile) {
+      deps.compile_enqueued();
+      log::info("function updated", {{"functionId", f.id}, {"version", f.version}});
+      return json_response(req, http::status::accepted, function_json(f));
+    }
+    return json_response(req, http::status::ok, function_json(f));
+  }
+
+  Expected<Response> deploy(const Request& req) {
+    auto it = req.find(http::field::content_type);
+    auto boundary = multipart_boundary(it == req.end() ? std::string_view{} : std::string_view(it->value()));
+    if (!boundary) {
+      return make_error(ErrorKind::kUnsupported, "unsupported_media_type",
+                        "Content-Type must be multipart/form-data with a boundary");
+    }
+    auto parts = NIL_TRY(parse_multipart(req.body(), *boundary));
+    const FormPart* name = nullptr;
+    const FormPart* wasm = nullptr;
+    for (const auto& p : parts) {
+      if (p.name == "name") name = &p;
+      if (p.name == "wasm") wasm = &p;
+    }
+    if (!name) return invalid("invalid_multipart", "the form needs a \"name\" field");
+    if (!wasm || wasm->data.empty()) return invalid("invalid_multipart", "the form needs a non-empty \"wasm\" file part");
+    NIL_TRY_VOID(check_name(name->data));
+    // Deploy is an upsert: a new name creates the function, an existing one gets the new module.
+    auto existing = deps.store.get_function(name->data);
+    if (existing) {
+      store::FunctionUpdate u;
+      u.language = "wasm";
+      u.source = wasm->data;
+      store::Function f = NIL_TRY(deps.store.update_function(existing->id, u));
+      deps.invoker.invalidate(f.id);
+      deps.compile_enqueued();
+      return json_response(req, http::status::accepted, function_json(f));
+    }
+    if (existing.error().code != "function_not_found") return existing.error();
+    store::NewFunction nf{name->data, "wasm", wasm->data, store::FunctionLimits{}};
+    store::Function f = NIL_TRY(deps.store.create_function(nf));
+    return created(req, f);
+  }
+
+  Expected<Response> execute(const Request& req, std::string_view ref, bool raw) {
+    json::value input = NIL_TRY(parse_json_body(req, true));
+    std::string input_text = req.body().empty() ? std::string("null") : std::string(req.body());
+    (void)input;
+    store::Execution ex = NIL_TRY(deps.invoker.invoke(ref, std::move(input_text), raw ? "http" : "api"));
+    if (!raw) return text_response(req, http::status::ok, execute_body(ex), "application/json");
+    if (ex.status == store::ExecutionStatus::kSucceeded) {
+      Response res = text_response(req, http::status::ok, *ex.output, "application/json");
+      res.set("X-Nil-Execution-Id", ex.id);
+      return res;
+    }
+    json::object o;
+    o["type"] = "urn:nil:problem:function_failed";
+    o["title"] = "Bad Gateway";
+    o["status"] = 502;
+    o["detail"] = ex.error ? ex.error->type + ": " + ex.error->message : "the function failed";
+    o["code"] = "function_failed";
+    o["instance"] = std::string(req.target());
+    o["executionId"] = ex.id;
+    o["errorType"] = ex.error ? ex.error->type : "";
+    Response res = text_response(req, http::status::bad_gateway, json::serialize(o), "application/problem+json");
+    res.set("X-Nil-Execution-Id", ex.id);
+    return res;
+  }
+
+  Expected<Response> list_functions(const Request& req, const boost::urls::url_view& url) {
+    auto page = NIL_TRY(page_request(url));
+    auto result = NIL_TRY(deps.store.list_functions(page));
+    json::array items;
+    for (const auto& f : result.items) items.push_back(function_json(f));
+    return json_response(req, http::status::ok,
+                         json::object{{"items", std::move(items)}, {"nextCursor", optional_string(result.next_cursor)}});
+  }
+
+  Expected<Response> list_executions(const Request& req, const boost::urls::url_view& url, std::string_view ref) {
+    auto page = NIL_TRY(page_request(url));
+    store::Function f = NIL_TRY(deps.store.get_function(ref));
+    deps.writer.sync();
+    auto result = NIL_TRY(deps.store.list_executions(f.id, page));
+    json::array items;
+    for (const auto& e : result.items) items.push_back(execution_json(e));
+    return json_response(req, http::status::ok,
+                         json::object{{"items", std::move(items)}, {"nextCursor", optional_string(result.next_cursor)}});
+  }
+
+  Expected<Response> queues(const Request& req) {
+    store::QueueStats q = NIL_TRY(deps.store.compile_queue_stats());
+    json::array jobs;
+    for (const auto& j : q.jobs) {
+      jobs.push_back(json::object{{"id", j.id},
+                                  {"functionId", j.function_id},
+                                  {"functionName", j.function_name},
+                                  {"functionVersion", j.function_version},
+                                  {"language", j.language},
+                                  {"state", store::to_string(j.state)},
+                                  {"attempts", j.attempts},
+                                  {"claimedBy", j.claimed_by.empty() ? json::value(nullptr) : json::value(j.claimed_by)},
+                                  {"enqueuedAt", format_rfc3339(j.enqueued_at)},
+                                  {"claimedAt", j.claimed_at ? json::value(format_rfc3339(j.claimed_at)) : json::value(nullptr)},
+                                  {"leaseUntil", j.lease_until ? json::value(format_rfc3339(j.lease_until)) : json::value(nullptr)}});
+    }
+    json::object queue{{"name", q.name},
+                       {"pending", q.pending},
+                       {"running", q.running},
+                       {"oldestPendingAt", q.oldest_pending_at ? json::value(format_rfc3339(q.oldest_pending_at)) : json::value(nullptr)},
+                       {"jobs", std::move(jobs)}};
+    return json_response(req, http::status::ok, json::object{{"queues", json::array{std::move(queue)}}});
+  }
+
+  Response method_not_allowed(const Request& req, std::string_view allow) {
+    Response res = problem(http::status::method_not_allowed, "method_not_allowed",
+                           std::string(req.method_string()) + " is not allowed here (allowed: " + std::string(allow) + ")",
+                           std::string_view(req.target().data(), req.target().size()), req.version(), req.keep_alive());
+    res.set(http::field::allow, allow);
+    return res;
+  }
+
+  Expected<Response> dispatch(const Request& req) {
+    auto parsed = boost::urls::parse_origin_form(std::string_view(req.target().data(), req.target().size()));
+    if (!parsed) return invalid("malformed_request", "malformed request target");
+    boost::urls::url_view url = *parsed;
+    std::vector<std::string> seg;
+    for (auto s : url.segments()) seg.push_back(s);
+    if (!seg.empty() && seg.back().empty()) seg.pop_back();  // tolerate a trailing slash
+    const auto m = req.method();
+    const size_t n = seg.size();
+
+    if (n == 1 && (seg[0] == "healthz" || seg[0] == "readyz")) {
+      if (m != http::verb::get && m != http::verb::head) return method_not_allowed(req, "GET, HEAD");
+      if (seg[0] == "healthz") return json_response(req, http::status::ok, json::object{{"status", "ok"}});
+      if (deps.draining()) return make_error(ErrorKind::kUnavailable, "shutting_down", "the server is shutting down");
+      NIL_TRY_VOID(deps.store.ping());
+      return json_response(req, http::status::ok, json::object{{"status", "ready"}});
+    }
+    if (n >= 1 && seg[0] == "functions") {
+      if (n == 1) {
+        if (m == http::verb::get) return list_functions(req, url);
+        if (m == http::verb::post) return create_function(req);
+        return method_not_allowed(req, "GET, POST");
+      }
+      if (n == 3 && seg[1] == "v1") {
+        if (m != http::verb::post) return method_not_allowed(req, "POST");
+        if (seg[2] == "deploy") return deploy(req);
+        return execute(req, seg[2], true);
+      }
+      if (n == 2) {
+        if (m == http::verb::get) return json_response(req, http::status::ok, function_json(NIL_TRY(deps.store.get_function(seg[1]))));
+        if (m == http::verb::put) return update_function(req, seg[1]);
+        if (m == http::verb::delete_) {
+          store::Function f = NIL_TRY(deps.store.get_function(seg[1]));
+          NIL_TRY_VOID(deps.store.delete_function(f.id));
+          deps.invoker.invalidate(f.id);
+          log::info("function deleted", {{"functionId", f.id}, {"function", f.name}});
+          Response res{http::status::no_content, req.version()};
+          res.keep_alive(req.keep_alive());
+          return res;
+        }
+        return method_not_allowed(req, "GET, PUT, DELETE");
+      }
+      if (n == 3 && seg[2] == "execute") {
+        if (m != http::verb::post) return method_not_allowed(req, "POST");
+        return execute(req, seg[1], false);
+      }
+      if (n == 3 && seg[2] == "executions") {
+        if (m != http::verb::get) return method_not_allowed(req, "GET");
+        return list_executions(req, url, seg[1]);
+      }
+    }
+    if (n == 2 && seg[0] == "executions") {
+      if (m != http::verb::get) return method_not_allowed(req, "GET");
+      deps.writer.sync();
+      return json_response(req, http::status::ok, execution_json(NIL_TRY(deps.store.get_execution(seg[1]))));
+    }
+    if (n == 2 && seg[0] == "admin" && seg[1] == "queues") {
+      if (m != http::verb::get) return method_not_allowed(req, "GET");
+      return queues(req);
+    }
+    return make_error(ErrorKind::kNotFound, "route_not_found", "no route for " + std::string(url.path()));
+  }
+};
+
+Api::Api(ApiOptions opts, ApiDeps deps) : impl_(std::make_unique<Impl>(std::move(opts), std::move(deps))) {}
+
+Api::~Api() { stop(); }
+
+void Api::stop() { impl_->pool.join(); }
+
+Response Api::route(const Request& req) {
+  auto r = impl_->dispatch(req);
+  if (!r) return impl_->fail(req, r.error());
+  return std::move(r).value();
+}
+
+void Api::handle(Request&& req, Respond respond) {
+  auto shared = std::make_shared<Request>(std::move(req));
+  net::post(impl_->pool, [this, shared, respond = std::move(respond)] {
+    Response res;
+    try {
+      res = route(*shared);
+    } catch (const std::exception& e) {
+      // Nothing on the request path throws by design; this is the last line against a bug
+      // (or std::bad_alloc) taking the server down.
+      log::error("unhandled exception", {{"error", e.what()}, {"target", std::string(shared->target())}});
+      res = problem(http::status::internal_server_error, "internal_error", "internal error",
+                    std::string_view(shared->target().data(), shared->target().size()), shared->version(), false);
+    }
+    if (shared->method() == http::verb::head) res.body().clear();
+    respond(std::move(res));
+  });
+}
+
+Response Api::reject(http::status status, std::string_view code, std::string_view detail) {
+  return problem(status, code, detail, "", 11, false);
+}
+
+}  // namespace nil::api

@@ -1,0 +1,76 @@
+// nil::api HTTP server — asynchronous HTTP/1.1 on Boost.Beast.
+//
+// Keep-alive; pipelined requests are answered in order (one request per connection is handled
+// at a time, the next is parsed from the buffer after the answer is written); request bodies
+// over the limit get 413 and the connection closes; header and body read timeouts; graceful
+// shutdown: stop accepting, answer what is in flight, then close.
+//
+// Threads: `io_threads` threads run the io_context. Handler::handle is called on an I/O thread
+// and must not block: it answers through `respond`, from any thread, exactly once.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/expected.h"
+
+namespace nil::api {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+using Respond = std::function<void(Response&&)>;
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  virtual void handle(Request&& req, Respond respond) = 0;
+  // Answers for requests that never reached the handler (413, 400, 431).
+  virtual Response reject(http::status status, std::string_view code, std::string_view detail) = 0;
+};
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
+  uint64_t body_limit = 8 << 20;
+  int io_threads = 2;
+  std::chrono::seconds header_timeout{60};  // also the keep-alive idle timeout
+  std::chrono::seconds body_timeout{60};
+};
+
+class HttpServer {
+ public:
+  HttpServer(ServerOptions opts, Handler& handler);
+  ~HttpServer();
+
+  Expected<void> start();  // binds and starts the I/O threads
+  uint16_t port() const { return port_; }
+  // Stops accepting, waits (up to `grace`) until no request is in flight, then stops the I/O.
+  void shutdown(std::chrono::milliseconds grace);
+  bool draining() const { return draining_; }
+  boost::asio::io_context& io_context() { return ioc_; }
+
+ private:
+  class Session;
+  void do_accept();
+
+  ServerOptions opts_;
+  Handler& handler_;
+  boost::asio::io_context ioc_;
+  struct Acceptor;
+  std::unique_ptr<Acceptor> acceptor_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace nil::api

@@ -1,0 +1,85 @@
+// nil::compile — the compile pipeline: drivers per language and the queue workers.
+//
+// Workers claim jobs from the store's compile queue (a table), run the language's driver,
+// validate the result against the engine's host interface, and record READY or FAILED. A job
+// left RUNNING by a crash is taken again after restart (Store::requeue_abandoned_compile_jobs,
+// called once at start). Artifacts are cached on disk by sha256(language, options, source), so
+// recompiling the same source is a file read.
+//
+// Threads: CompilePool owns its worker threads; start/stop from the owning (main) thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "compile/driver.h"
+#include "store/store.h"
+
+namespace nil::compile {
+
+struct ToolchainConfig {
+  std::filesystem::path project_dir;  // where sdk/, node_modules/ and src/compile/*.mjs live
+  std::filesystem::path work_dir;     // scratch space for sandboxed compiles
+};
+
+class DriverRegistry {
+ public:
+  void add(std::unique_ptr<Driver> d);
+  Driver* find(std::string_view language) const;
+  std::vector<std::string> languages() const;
+
+ private:
+  std::map<std::string, std::unique_ptr<Driver>, std::less<>> drivers_;
+};
+
+// wat + wasm, plus the source languages (assemblyscript, c, cpp) registered by
+// register_source_drivers (compile/source_drivers.cpp).
+std::unique_ptr<DriverRegistry> make_registry(const ToolchainConfig& cfg);
+void register_source_drivers(DriverRegistry& registry, const ToolchainConfig& cfg);
+
+struct PoolOptions {
+  int workers = 2;
+  CompileOptions compile;
+  std::filesystem::path cache_dir;  // empty: no artifact cache
+  int64_t lease_micros = 5 * 60 * 1'000'000LL;
+  // Fault injection for tests only (NIL_DEBUG_COMPILE_DELAY_MS): sleep this long after claiming
+  // a job, so a test can kill -9 the server while a compile is RUNNING.
+  uint32_t debug_delay_ms = 0;
+};
+
+class CompilePool {
+ public:
+  // on_done is called (from a worker thread) after a job's outcome is stored.
+  CompilePool(store::Store& store, const DriverRegistry& drivers, PoolOptions opts,
+              std::function<void(const std::string& function_id)> on_done);
+  ~CompilePool();
+  void start();
+  void notify();  // a job was enqueued
+  void stop();    // finishes the jobs being compiled, then joins
+
+  // Runs one job synchronously (used by workers; exposed for tests).
+  store::CompileOutcome compile(const store::CompileJob& job);
+
+ private:
+  void run(int index);
+
+  store::Store& store_;
+  const DriverRegistry& drivers_;
+  PoolOptions opts_;
+  std::function<void(const std::string&)> on_done_;
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t wakeups_ = 0;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace nil::compile

@@ -1,0 +1,98 @@
+// nil::engine — runs WebAssembly functions, each invocation in a fresh sandbox.
+//
+// Guest contract (docs/abi.md): a WASI preview1 command. `_start` reads the input JSON on stdin
+// and writes the output JSON on stdout; stderr lines become the execution's logs. Only the host
+// interface below may be imported: the WASI subset (wasi_snapshot_preview1.*), later `nil.*`.
+//
+// Tiers sit behind `Sandbox`: the interpreter (libwabt) now, a native tier (wasm2c) later. The
+// engine never touches the store or HTTP; it takes bytes and an input and returns a result.
+//
+// Thread safety: validate_module and Engine's methods may be called from any thread; a
+// PreparedModule is immutable and shared between concurrent invocations.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/expected.h"
+
+namespace nil::engine {
+
+struct Limits {
+  uint32_t timeout_ms = 10'000;
+  uint32_t memory_mb = 128;
+  uint32_t output_bytes = 1 << 20;  // stdout
+  uint32_t log_bytes = 64 << 10;    // stderr; past it logs are truncated, not fatal
+};
+
+struct Invocation {
+  std::string_view input;                                // stdin (JSON text)
+  Limits limits;
+  std::vector<std::pair<std::string, std::string>> env;  // WASI environ
+  std::vector<std::string> args;                         // WASI argv (argv[0] = function name)
+};
+
+// error.type values (stable, part of the API):
+//   timeout        the deadline passed
+//   memory_limit   the module asked for more linear memory than its limit
+//   output_limit   stdout exceeded its limit
+//   trap           a wasm trap; the message names its kind (unreachable, out of bounds memory
+//                  access, integer divide by zero, call stack exhausted, ...)
+//   invalid_output stdout was not JSON
+//   exit           proc_exit with a non-zero code
+//   instantiate    the module could not be instantiated (e.g. a start function trapped)
+struct Failure {
+  std::string type;
+  std::string message;
+};
+
+struct Result {
+  bool succeeded = false;
+  std::string output;               // the JSON text written to stdout (trimmed), when succeeded
+  std::optional<Failure> failure;   // when !succeeded
+  std::string logs;                 // stderr, up to log_bytes (then "[logs truncated]")
+  int exit_code = 0;
+  std::chrono::nanoseconds duration{0};
+};
+
+// What validation learned about a module.
+struct ModuleInfo {
+  std::vector<std::string> imports;  // "module.name" of each import
+  std::vector<std::string> exports;
+  uint32_t initial_memory_pages = 0;
+};
+
+// Parses and validates a binary module against the host interface: it must be valid wasm,
+// export `_start` as () -> (), export its memory as "memory" if it imports WASI, and import
+// nothing but the host interface with the right signatures. Errors (kind kInvalidInput):
+//   invalid_wasm      not a valid module (message from the validator, with the byte offset)
+//   forbidden_import  names the import, e.g. "import env.system is not part of the host interface"
+//   missing_export    "_start" or "memory" is missing or has the wrong type
+Expected<ModuleInfo> validate_module(std::string_view wasm);
+
+class PreparedModule {
+ public:
+  virtual ~PreparedModule() = default;
+};
+
+// One execution tier.
+class Sandbox {
+ public:
+  virtual ~Sandbox() = default;
+  virtual std::string_view tier() const = 0;  // "interpreter", later "native"
+  // Parses/instruments a validated module once; the result serves many invocations.
+  virtual Expected<std::shared_ptr<const PreparedModule>> prepare(std::string_view wasm) = 0;
+  // Instantiates a fresh sandbox, runs `_start`, tears it down. Never throws; a guest failure
+  // is a Result with succeeded=false. Blocks the calling thread for at most about the timeout.
+  virtual Result invoke(const PreparedModule& module, const Invocation& inv) = 0;
+};
+
+std::unique_ptr<Sandbox> make_interpreter_sandbox();
+
+}  // namespace nil::engine

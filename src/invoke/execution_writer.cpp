@@ -1,0 +1,96 @@
+#include <chrono>
+#include <vector>
+
+#include "common/log.h"
+#include "invoke/invoker.h"
+
+namespace nil::invoke {
+
+ExecutionWriter::ExecutionWriter(store::Store& store, size_t max_batch)
+    : store_(store), max_batch_(max_batch), thread_([this] { run(); }) {}
+
+ExecutionWriter::~ExecutionWriter() { stop(); }
+
+void ExecutionWriter::submit(store::Execution e) {
+  {
+    std::unique_lock lk(mu_);
+    if (stopped_) {
+      // Late arrival after the writer drained (shutdown): write it directly.
+      lk.unlock();
+      auto r = store_.insert_executions(std::span<const store::Execution>(&e, 1));
+      if (!r) log::error("execution record lost", {{"functionId", e.function_id}, {"executionId", e.id}});
+      return;
+    }
+    queue_.push_back(std::move(e));
+    ++submitted_;
+  }
+  work_cv_.notify_one();
+}
+
+void ExecutionWriter::sync() {
+  std::unique_lock lk(mu_);
+  const uint64_t target = submitted_;
+  done_cv_.wait(lk, [&] { return committed_ >= target || stopped_; });
+}
+
+void ExecutionWriter::stop() {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  work_cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  done_cv_.notify_all();
+}
+
+void ExecutionWriter::run() {
+  std::vector<store::Execution> batch;
+  int failures = 0;
+  for (;;) {
+    {
+      std::unique_lock lk(mu_);
+      work_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) {
+        stopped_ = true;
+        done_cv_.notify_all();
+        return;
+      }
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    auto r = store_.insert_executions(batch);
+    if (!r) {
+      // Keep the batch and retry: a record is never dropped while the process lives. On stop
+      // we give up after a few attempts and say so loudly.
+      ++failures;
+      log::error("execution batch not stored", {{"error", r.error().message},
+                                                {"rows", static_cast<int64_t>(batch.size())},
+                                                {"attempt", failures}});
+      bool stopping;
+      {
+        std::lock_guard lk(mu_);
+        stopping = stopping_;
+      }
+      if (stopping && failures >= 5) {
+        for (const auto& e : batch) {
+          log::error("execution record lost", {{"functionId", e.function_id}, {"executionId", e.id}});
+        }
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 10 << std::min(failures, 6))));
+        continue;
+      }
+    }
+    failures = 0;
+    {
+      std::lock_guard lk(mu_);
+      committed_ += batch.size();
+    }
+    batch.clear();
+    done_cv_.notify_all();
+  }
+}
+
+}  // namespace nil::invoke

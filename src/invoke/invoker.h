@@ -1,0 +1,88 @@
+// nil::invoke — the one place every invocation goes through (HTTP execute, the v1 trigger, and
+// later cron, webhooks, database events, async queues).
+//
+// An invocation: resolve the function (cached in memory, invalidated on change), run it in a
+// fresh sandbox through the engine, record the execution through the group-commit writer, and
+// return the record. Guest failures are SUCCEEDED/FAILED executions, not errors; errors are for
+// "could not run at all" (function_not_found, function_not_ready, storage_error).
+//
+// Threads: invoke() blocks for up to the function's timeout; callers run it on an execution
+// pool, never on an I/O thread. All methods are thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+#include "common/expected.h"
+#include "engine/engine.h"
+#include "store/store.h"
+
+namespace nil::invoke {
+
+// Batches execution records into one store transaction per group ("group commit"): the request
+// path only enqueues; the writer thread commits whatever has accumulated while the previous
+// commit ran. sync() waits until everything enqueued before it is committed, so a read that
+// follows an answered execute always finds the record. stop() drains the queue: on SIGTERM
+// nothing already answered is lost.
+class ExecutionWriter {
+ public:
+  explicit ExecutionWriter(store::Store& store, size_t max_batch = 1000);
+  ~ExecutionWriter();
+  void submit(store::Execution e);
+  void sync();
+  void stop();
+
+ private:
+  void run();
+
+  store::Store& store_;
+  size_t max_batch_;
+  std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::deque<store::Execution> queue_;
+  uint64_t submitted_ = 0;
+  uint64_t committed_ = 0;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
+class Invoker {
+ public:
+  Invoker(store::Store& store, engine::Sandbox& sandbox, ExecutionWriter& writer);
+
+  // `ref` is a function id or name; `input` must already be valid JSON text.
+  Expected<store::Execution> invoke(std::string_view ref, std::string input,
+                                    std::string_view trigger);
+
+  // The function changed (updated, deleted, compiled): drop it from the cache.
+  void invalidate(std::string_view function_id);
+
+ private:
+  struct Loaded {
+    store::Function function;
+    std::shared_ptr<const engine::PreparedModule> module;
+  };
+  Expected<std::shared_ptr<const Loaded>> load(std::string_view ref);
+
+  store::Store& store_;
+  engine::Sandbox& sandbox_;
+  ExecutionWriter& writer_;
+
+  std::shared_mutex mu_;
+  uint64_t generation_ = 0;  // bumped by invalidate; a load that raced it is not cached
+  std::unordered_map<std::string, std::shared_ptr<const Loaded>> by_id_;
+  std::unordered_map<std::string, std::shared_ptr<const Loaded>> by_name_;
+  std::unordered_map<std::string, std::weak_ptr<const engine::PreparedModule>> modules_;  // by sha256
+};
+
+}  // namespace nil::invoke

@@ -1,0 +1,158 @@
+// nild — the NIL server. Wires the components together and owns start-up and shutdown order:
+//   start:    lock data dir → open store (migrations) → requeue abandoned compiles → writer →
+//             engine → invoker → compile pool → HTTP API
+//   SIGTERM:  stop accepting → answer in-flight requests → stop compile workers → flush the
+//             execution writer → exit 0
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <boost/asio/signal_set.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "api/api.h"
+#include "api/http_server.h"
+#include "common/log.h"
+#include "compile/worker.h"
+#include "engine/engine.h"
+#include "invoke/invoker.h"
+#include "nild/settings.h"
+#include "store/store.h"
+
+#ifndef NIL_PROJECT_DIR
+#define NIL_PROJECT_DIR "."
+#endif
+
+namespace fs = std::filesystem;
+using namespace nil;
+
+namespace {
+
+// One nild per data dir: SQLite's single-writer store and the "every RUNNING job at start-up
+// was abandoned" rule both rely on it.
+int lock_data_dir(const fs::path& dir) {
+  std::string path = (dir / "nild.lock").string();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return -2;
+  }
+  return fd;
+}
+
+int run(const Settings& s) {
+  log::init(s.log_level == "debug" ? log::Level::kDebug
+            : s.log_level == "warn" ? log::Level::kWarn
+            : s.log_level == "error" ? log::Level::kError
+                                     : log::Level::kInfo);
+  std::error_code ec;
+  fs::create_directories(s.data_dir, ec);
+  if (ec) {
+    log::error("cannot create data dir", {{"dataDir", s.data_dir}, {"error", ec.message()}});
+    return 1;
+  }
+  int lock_fd = lock_data_dir(s.data_dir);
+  if (lock_fd < 0) {
+    log::error(lock_fd == -2 ? "data dir is in use by another nild" : "cannot lock data dir",
+               {{"dataDir", s.data_dir}});
+    return 1;
+  }
+  std::string db = s.db.empty() ? "sqlite:" + (fs::path(s.data_dir) / "nil.db").string() : s.db;
+  auto opened = store::open_store(db);
+  if (!opened) {
+    log::error("cannot open store", {{"db", db}, {"error", opened.error().message}});
+    return 1;
+  }
+  std::unique_ptr<store::Store> st = std::move(opened).value();
+  if (auto n = st->requeue_abandoned_compile_jobs(); n && *n > 0) {
+    log::info("requeued abandoned compile jobs", {{"count", *n}});
+  }
+
+  invoke::ExecutionWriter writer(*st);
+  auto sandbox = engine::make_interpreter_sandbox();
+  invoke::Invoker invoker(*st, *sandbox, writer);
+
+  compile::ToolchainConfig tc;
+  tc.project_dir = s.project_dir.empty() ? fs::path(NIL_PROJECT_DIR) : fs::path(s.project_dir);
+  tc.work_dir = fs::path(s.data_dir) / "tmp";
+  fs::create_directories(tc.work_dir, ec);
+  auto drivers = compile::make_registry(tc);
+  compile::PoolOptions po;
+  po.workers = s.compile_workers;
+  po.cache_dir = fs::path(s.data_dir) / "cache" / "compile";
+  po.compile.timeout_ms = s.compile_timeout_ms;
+  if (const char* d = std::getenv("NIL_DEBUG_COMPILE_DELAY_MS")) po.debug_delay_ms = static_cast<uint32_t>(std::atoi(d));
+  compile::CompilePool pool(*st, *drivers, po, [&invoker](const std::string& id) { invoker.invalidate(id); });
+
+  api::ServerOptions so;
+  so.listen = s.listen;
+  so.body_limit = s.max_body_bytes;
+  so.io_threads = s.io_threads;
+  std::atomic<bool> draining{false};
+  api::ApiOptions ao;
+  ao.max_source_bytes = s.max_source_bytes;
+  ao.work_threads = s.work_threads;
+  ao.languages = drivers->languages();
+  api::Api api(ao, api::ApiDeps{*st, invoker, writer, [&pool] { pool.notify(); },
+                                [&draining] { return draining.load(); }});
+  api::HttpServer server(so, api);
+  if (auto r = server.start(); !r) {
+    log::error("cannot start HTTP server", {{"error", r.error().message}});
+    return 1;
+  }
+  pool.start();
+  if (!s.port_file.empty()) {
+    std::string tmp = s.port_file + ".tmp";
+    std::ofstream(tmp) << server.port() << "\n";
+    fs::rename(tmp, s.port_file, ec);
+  }
+  log::info("listening", {{"address", s.listen}, {"port", static_cast<int64_t>(server.port())},
+                          {"dataDir", s.data_dir}, {"db", db}});
+
+  // Wait for SIGTERM/SIGINT on a dedicated thread (sigwait), not in a handler.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::info("shutting down", {{"signal", sig}});
+  draining = true;
+  server.shutdown(std::chrono::milliseconds(s.shutdown_grace_ms));
+  api.stop();
+  pool.stop();
+  writer.stop();
+  log::info("stopped");
+  ::close(lock_fd);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the shutdown signals in every thread (threads inherit the mask); main sigwaits them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"nild — the NIL function-as-a-service server"};
+  Settings s;
+  register_settings(app, s);
+  CLI11_PARSE(app, argc, argv);
+  return run(s);
+}

@@ -1,0 +1,168 @@
+// nil::store — the platform's persistent state behind one interface.
+//
+// Backends: SQLite (embedded default, src/store/sqlite/) now; PostgreSQL later. Nothing above
+// this header may know which one runs: no SQL, no backend types, no backend error codes leak out.
+// All timestamps are microseconds since the Unix epoch; all ids are UUID strings; blobs are
+// std::string (binary-safe).
+//
+// Thread safety: every method may be called from any thread concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/expected.h"
+
+namespace nil::store {
+
+enum class FunctionStatus { kPending, kCompiling, kReady, kFailed };
+std::string_view to_string(FunctionStatus s);  // "PENDING", "COMPILING", "READY", "FAILED"
+
+struct FunctionLimits {
+  uint32_t timeout_ms = 10'000;
+  uint32_t memory_mb = 128;
+};
+
+struct Function {
+  std::string id;
+  std::string name;
+  std::string language;  // "wat", "wasm", later "assemblyscript", "c", "cpp"
+  FunctionStatus status = FunctionStatus::kPending;
+  std::optional<std::string> compile_error;
+  std::optional<std::string> wasm_sha256;  // set once READY
+  FunctionLimits limits;
+  int64_t version = 1;  // bumped by every update; a compile result applies only to its version
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct NewFunction {
+  std::string name;
+  std::string language;
+  std::string source;  // source text, or the uploaded module bytes for language "wasm"
+  FunctionLimits limits;
+};
+
+// Fields left empty are unchanged. A new source (or language) sets the function back to PENDING
+// and enqueues a compile job for the new version.
+struct FunctionUpdate {
+  std::optional<std::string> language;
+  std::optional<std::string> source;
+  std::optional<FunctionLimits> limits;
+};
+
+struct PageRequest {
+  uint32_t limit = 50;
+  std::optional<std::string> cursor;  // opaque, produced by the store; a bad one → invalid_cursor
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::optional<std::string> next_cursor;
+};
+
+// --- compile queue -----------------------------------------------------------------------------
+
+enum class CompileJobState { kPending, kRunning };
+std::string_view to_string(CompileJobState s);  // "PENDING", "RUNNING"
+
+struct CompileJob {
+  std::string id;
+  std::string function_id;
+  std::string function_name;
+  int64_t function_version = 0;
+  std::string language;
+  std::string source;
+  CompileJobState state = CompileJobState::kPending;
+  int attempts = 0;  // claims so far, including the current one
+  std::string claimed_by;
+  int64_t enqueued_at = 0;
+  int64_t claimed_at = 0;
+  int64_t lease_until = 0;
+};
+
+struct CompileOutcome {
+  bool ok = false;
+  std::string wasm;        // when ok
+  std::string wasm_sha256; // when ok
+  std::string error;       // when !ok: the compileError shown to the user
+};
+
+struct QueueStats {
+  std::string name;  // "compile"
+  int64_t pending = 0;
+  int64_t running = 0;
+  int64_t oldest_pending_at = 0;  // 0 when none
+  std::vector<CompileJob> jobs;   // up to 100, oldest first, without source
+};
+
+// --- executions --------------------------------------------------------------------------------
+
+enum class ExecutionStatus { kSucceeded, kFailed };
+std::string_view to_string(ExecutionStatus s);  // "SUCCEEDED", "FAILED"
+
+struct ExecutionError {
+  std::string type;  // timeout, memory_limit, output_limit, trap, invalid_output, exit, ...
+  std::string message;
+};
+
+struct Execution {
+  std::string id;
+  std::string function_id;
+  ExecutionStatus status = ExecutionStatus::kSucceeded;
+  std::string input;                  // JSON text
+  std::optional<std::string> output;  // JSON text, when SUCCEEDED
+  std::optional<ExecutionError> error;
+  std::string logs;
+  double duration_ms = 0;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+  std::string trigger;  // "api" | "http"
+};
+
+// --- the interface -----------------------------------------------------------------------------
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Functions. `ref` is an id or a name. Errors: function_not_found, name_taken.
+  virtual Expected<Function> create_function(const NewFunction& f) = 0;  // + its compile job
+  virtual Expected<Function> get_function(std::string_view ref) = 0;
+  virtual Expected<Page<Function>> list_functions(const PageRequest& page) = 0;  // oldest first
+  virtual Expected<Function> update_function(std::string_view id, const FunctionUpdate& u) = 0;
+  virtual Expected<void> delete_function(std::string_view id) = 0;  // executions stay
+  virtual Expected<std::string> get_function_wasm(std::string_view id) = 0;  // READY only
+  virtual Expected<std::string> get_function_source(std::string_view id) = 0;
+
+  // Compile queue. claim takes the oldest PENDING job, or a RUNNING one whose lease expired,
+  // marks it RUNNING for `worker` until now+lease, and sets its function COMPILING.
+  virtual Expected<std::optional<CompileJob>> claim_compile_job(std::string_view worker,
+                                                                int64_t lease_micros) = 0;
+  // Records the outcome and removes the job. The function becomes READY/FAILED only if its
+  // version is still the job's (a newer PUT wins).
+  virtual Expected<void> complete_compile_job(const CompileJob& job, const CompileOutcome& o) = 0;
+  // At start-up of a node that owns the store alone (SQLite): every RUNNING job was abandoned by
+  // a crash; put it back to PENDING (and its function back to PENDING). Returns how many.
+  virtual Expected<int64_t> requeue_abandoned_compile_jobs() = 0;
+  virtual Expected<QueueStats> compile_queue_stats() = 0;
+
+  // Executions. insert is for the group-commit writer: one transaction for the whole batch.
+  virtual Expected<void> insert_executions(std::span<const Execution> batch) = 0;
+  virtual Expected<Execution> get_execution(std::string_view id) = 0;  // execution_not_found
+  virtual Expected<Page<Execution>> list_executions(std::string_view function_id,
+                                                    const PageRequest& page) = 0;  // newest first
+
+  virtual Expected<void> ping() = 0;  // for /readyz
+};
+
+// Opens the store named by a URL: "sqlite:/path/to/nil.db". Applies pending migrations.
+Expected<std::unique_ptr<Store>> open_store(std::string_view url);
+
+}  // namespace nil::store

@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/expected.h"
+#include "common/util.h"
+
+namespace nil {
+namespace {
+
+TEST(Uuid, IsVersion4AndUnique) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = new_uuid();
+    ASSERT_TRUE(is_uuid(id)) << id;
+    EXPECT_EQ(id[14], '4');
+    EXPECT_TRUE(id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b');
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_FALSE(is_uuid("hello"));
+  EXPECT_FALSE(is_uuid("0123456789abcdef0123456789abcdef0123"));
+  EXPECT_FALSE(is_uuid("ABCDEF01-2345-4678-9abc-def012345678"));  // upper case is not ours
+}
+
+TEST(Time, Rfc3339) {
+  EXPECT_EQ(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(1'795'000'000'123'456), "2026-11-18T09:46:40.123Z");
+  EXPECT_EQ(format_rfc3339(-1), "1969-12-31T23:59:59.999Z");
+}
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Base64, RoundTripsEveryLength) {
+  std::string bytes;
+  for (int i = 0; i < 300; ++i) {
+    auto std_enc = base64_encode(bytes);
+    auto url_enc = base64url_encode(bytes);
+    ASSERT_EQ(base64_decode(std_enc), bytes);
+    ASSERT_EQ(base64url_decode(url_enc), bytes);
+    EXPECT_EQ(url_enc.find('='), std::string::npos);
+    bytes.push_back(static_cast<char>(i * 37));
+  }
+  EXPECT_EQ(base64_encode("hello"), "aGVsbG8=");
+  EXPECT_EQ(base64_decode("aGVsbG8"), "hello");  // padding optional
+  EXPECT_FALSE(base64_decode("a*b="));
+  EXPECT_FALSE(base64_decode("a"));
+}
+
+Expected<int> half(int x) {
+  if (x % 2) return make_error(ErrorKind::kInvalidInput, "odd", "odd number");
+  return x / 2;
+}
+Expected<int> quarter(int x) {
+  int h = NIL_TRY(half(x));
+  return NIL_TRY(half(h));
+}
+
+TEST(ExpectedTest, TryPropagatesErrors) {
+  ASSERT_TRUE(quarter(8).ok());
+  EXPECT_EQ(*quarter(8), 2);
+  auto r = quarter(6);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "odd");
+  EXPECT_EQ(r.error().kind, ErrorKind::kInvalidInput);
+}
+
+}  // namespace
+}  // namespace nil
