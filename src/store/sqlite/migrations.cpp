@@ -1,0 +1,140 @@
+#include "store/sqlite/migrations.h"
+
+#include <string>
+
+#include "common/util.h"
+#include "store/sqlite/connection.h"
+
+namespace nil::store::sqlite {
+namespace {
+
+// Version 1: the initial schema.
+//
+// - counters: named monotonically increasing sequences (functions.seq, compile_jobs.seq). A
+//   counter is never reused, even after deletes, so keyset cursors never skip or repeat a row.
+//   (PostgreSQL: CREATE SEQUENCE.)
+// - compile_jobs IS the compile queue. A job carries no source: claim reads it from the
+//   function row, which is safe because a job always has its function's current version (an
+//   update deletes the older jobs in the same transaction that enqueues the new one).
+// - executions.function_id has no foreign key: executions outlive a deleted function.
+// - "trigger" is a keyword in SQL; it is always written quoted.
+constexpr const char* kV1 = R"sql(
+CREATE TABLE counters (
+  name  TEXT PRIMARY KEY,
+  value BIGINT NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('functions_seq', 0), ('compile_jobs_seq', 0);
+
+CREATE TABLE functions (
+  id            TEXT PRIMARY KEY,
+  seq           BIGINT NOT NULL UNIQUE,
+  name          TEXT NOT NULL UNIQUE,
+  language      TEXT NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('PENDING', 'COMPILING', 'READY', 'FAILED')),
+  compile_error TEXT,
+  source        BLOB NOT NULL,
+  wasm          BLOB,
+  wasm_sha256   TEXT,
+  timeout_ms    BIGINT NOT NULL,
+  memory_mb     BIGINT NOT NULL,
+  version       BIGINT NOT NULL,
+  created_at    BIGINT NOT NULL,
+  updated_at    BIGINT NOT NULL
+);
+
+CREATE TABLE compile_jobs (
+  id               TEXT PRIMARY KEY,
+  seq              BIGINT NOT NULL UNIQUE,
+  function_id      TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+  function_version BIGINT NOT NULL,
+  language         TEXT NOT NULL,
+  state            TEXT NOT NULL CHECK (state IN ('PENDING', 'RUNNING')),
+  attempts         BIGINT NOT NULL DEFAULT 0,
+  claimed_by       TEXT,
+  enqueued_at      BIGINT NOT NULL,
+  claimed_at       BIGINT,
+  lease_until      BIGINT
+);
+CREATE INDEX compile_jobs_queue ON compile_jobs (enqueued_at, seq);
+CREATE INDEX compile_jobs_function ON compile_jobs (function_id);
+
+CREATE TABLE executions (
+  id            TEXT PRIMARY KEY,
+  function_id   TEXT NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('SUCCEEDED', 'FAILED')),
+  input         TEXT NOT NULL,
+  output        TEXT,
+  error_type    TEXT,
+  error_message TEXT,
+  logs          TEXT NOT NULL,
+  duration_ms   DOUBLE PRECISION NOT NULL,
+  started_at    BIGINT NOT NULL,
+  finished_at   BIGINT NOT NULL,
+  "trigger"     TEXT NOT NULL
+);
+CREATE INDEX executions_by_function ON executions (function_id, started_at DESC, id DESC);
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, "initial schema", kV1},
+};
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+Expected<void> apply_migrations(Connection& conn) {
+  NIL_TRY_VOID(conn.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      "  version    BIGINT PRIMARY KEY,"
+      "  applied_at BIGINT NOT NULL)"));
+
+  {
+    auto q = NIL_TRY(conn.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    NIL_TRY(q.step());
+    int64_t newest = q.int64(0);
+    int64_t known = kMigrations[std::size(kMigrations) - 1].version;
+    if (newest > known) {
+      return make_error(ErrorKind::kInternal, "storage_error",
+                        "database schema version " + std::to_string(newest) +
+                            " is newer than this build supports (" + std::to_string(known) +
+                            ")");
+    }
+  }
+
+  for (const Migration& m : kMigrations) {
+    // BEGIN IMMEDIATE takes the write lock before the check, so two processes opening the same
+    // file at once cannot both apply a migration.
+    NIL_TRY_VOID(conn.exec("BEGIN IMMEDIATE"));
+    auto applied = [&]() -> Expected<bool> {
+      auto q = NIL_TRY(conn.query("SELECT 1 FROM schema_migrations WHERE version = ?1"));
+      q.bind(1, m.version);
+      return q.step();
+    }();
+    Expected<void> r;
+    if (!applied.ok()) {
+      r = applied.error();
+    } else if (!*applied) {
+      r = conn.exec(m.sql);
+      if (r.ok()) {
+        auto ins = conn.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)");
+        if (!ins.ok()) {
+          r = ins.error();
+        } else {
+          ins->bind(1, m.version).bind(2, now_micros());
+          r = ins->run();
+        }
+      }
+    }
+    if (!r.ok()) {
+      (void)conn.exec("ROLLBACK");
+      Error e = std::move(r).error();
+      e.message = "migration " + std::to_string(m.version) + " (" + m.name + "): " + e.message;
+      return e;
+    }
+    NIL_TRY_VOID(conn.exec("COMMIT"));
+  }
+  return {};
+}
+
+}  // namespace nil::store::sqlite

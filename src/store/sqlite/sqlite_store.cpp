@@ -1,0 +1,670 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <mutex>
+#include <type_traits>
+#include <vector>
+
+#include "common/util.h"
+#include "store/sqlite/connection.h"
+#include "store/sqlite/migrations.h"
+
+namespace nil::store::sqlite {
+namespace {
+
+constexpr uint32_t kMaxPageLimit = 200;
+constexpr int64_t kMaxQueueStatsJobs = 100;
+
+uint32_t clamp_limit(uint32_t limit) { return std::clamp<uint32_t>(limit, 1, kMaxPageLimit); }
+
+Error function_not_found(std::string_view ref) {
+  return make_error(ErrorKind::kNotFound, "function_not_found",
+                    "no function with id or name '" + std::string(ref) + "'");
+}
+
+Error corrupt(std::string_view what, std::string_view value) {
+  return make_error(ErrorKind::kInternal, "storage_error",
+                    std::string("unexpected ") + std::string(what) + " '" + std::string(value) +
+                        "' in the database");
+}
+
+Error invalid_cursor() {
+  return make_error(ErrorKind::kInvalidInput, "invalid_cursor",
+                    "the cursor is not one this server produced");
+}
+
+Expected<FunctionStatus> parse_function_status(const std::string& s) {
+  if (s == "PENDING") return FunctionStatus::kPending;
+  if (s == "COMPILING") return FunctionStatus::kCompiling;
+  if (s == "READY") return FunctionStatus::kReady;
+  if (s == "FAILED") return FunctionStatus::kFailed;
+  return corrupt("function status", s);
+}
+
+Expected<CompileJobState> parse_job_state(const std::string& s) {
+  if (s == "PENDING") return CompileJobState::kPending;
+  if (s == "RUNNING") return CompileJobState::kRunning;
+  return corrupt("compile job state", s);
+}
+
+Expected<ExecutionStatus> parse_execution_status(const std::string& s) {
+  if (s == "SUCCEEDED") return ExecutionStatus::kSucceeded;
+  if (s == "FAILED") return ExecutionStatus::kFailed;
+  return corrupt("execution status", s);
+}
+
+bool parse_int64(std::string_view s, int64_t& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// Cursors are opaque to clients: base64url of a versioned, typed text, so a cursor for one list
+// is rejected by another and the format can change without breaking old clients silently.
+//   functions:  "f1:<seq>"            (the last item's seq; the next page has seq > it)
+//   executions: "e1:<started_at>:<id>" (the last item's key; the next page sorts after it)
+std::string function_cursor(int64_t seq) { return base64url_encode("f1:" + std::to_string(seq)); }
+
+Expected<int64_t> parse_function_cursor(const std::optional<std::string>& cursor) {
+  if (!cursor) return int64_t{0};
+  auto raw = base64url_decode(*cursor);
+  if (!raw || !raw->starts_with("f1:")) return invalid_cursor();
+  int64_t seq = 0;
+  if (!parse_int64(std::string_view(*raw).substr(3), seq) || seq < 0) return invalid_cursor();
+  return seq;
+}
+
+struct ExecutionKey {
+  int64_t started_at = 0;
+  std::string id;
+};
+
+std::string execution_cursor(const Execution& e) {
+  return base64url_encode("e1:" + std::to_string(e.started_at) + ":" + e.id);
+}
+
+Expected<std::optional<ExecutionKey>> parse_execution_cursor(
+    const std::optional<std::string>& cursor) {
+  if (!cursor) return std::optional<ExecutionKey>{};
+  auto raw = base64url_decode(*cursor);
+  if (!raw || !raw->starts_with("e1:")) return invalid_cursor();
+  std::string_view rest = std::string_view(*raw).substr(3);
+  size_t colon = rest.find(':');
+  if (colon == std::string_view::npos) return invalid_cursor();
+  ExecutionKey key;
+  if (!parse_int64(rest.substr(0, colon), key.started_at)) return invalid_cursor();
+  key.id = std::string(rest.substr(colon + 1));
+  if (key.id.empty()) return invalid_cursor();
+  return std::optional<ExecutionKey>(std::move(key));
+}
+
+// --- row mapping -------------------------------------------------------------------------------
+
+#define NIL_FUNCTION_COLUMNS                                                           \
+  "id, name, language, status, compile_error, wasm_sha256, timeout_ms, memory_mb, version, " \
+  "created_at, updated_at, seq"
+
+// Reads NIL_FUNCTION_COLUMNS from the current row; `seq` receives the ordering key.
+Expected<Function> read_function(const Query& q, int64_t* seq = nullptr) {
+  Function f;
+  f.id = q.text(0);
+  f.name = q.text(1);
+  f.language = q.text(2);
+  f.status = NIL_TRY(parse_function_status(q.text(3)));
+  f.compile_error = q.opt_text(4);
+  f.wasm_sha256 = q.opt_text(5);
+  f.limits.timeout_ms = static_cast<uint32_t>(q.int64(6));
+  f.limits.memory_mb = static_cast<uint32_t>(q.int64(7));
+  f.version = q.int64(8);
+  f.created_at = q.int64(9);
+  f.updated_at = q.int64(10);
+  if (seq != nullptr) *seq = q.int64(11);
+  return f;
+}
+
+#define NIL_EXECUTION_COLUMNS                                                                 \
+  "id, function_id, status, input, output, error_type, error_message, logs, duration_ms, " \
+  "started_at, finished_at, \"trigger\""
+
+Expected<Execution> read_execution(const Query& q) {
+  Execution e;
+  e.id = q.text(0);
+  e.function_id = q.text(1);
+  e.status = NIL_TRY(parse_execution_status(q.text(2)));
+  e.input = q.text(3);
+  e.output = q.opt_text(4);
+  if (!q.is_null(5)) e.error = ExecutionError{q.text(5), q.text(6)};
+  e.logs = q.text(7);
+  e.duration_ms = q.real(8);
+  e.started_at = q.int64(9);
+  e.finished_at = q.int64(10);
+  e.trigger = q.text(11);
+  return e;
+}
+
+#define NIL_JOB_COLUMNS                                                                      \
+  "j.id, j.function_id, f.name, j.function_version, j.language, j.state, j.attempts, "      \
+  "j.claimed_by, j.enqueued_at, j.claimed_at, j.lease_until"
+
+Expected<CompileJob> read_job(const Query& q) {
+  CompileJob j;
+  j.id = q.text(0);
+  j.function_id = q.text(1);
+  j.function_name = q.text(2);
+  j.function_version = q.int64(3);
+  j.language = q.text(4);
+  j.state = NIL_TRY(parse_job_state(q.text(5)));
+  j.attempts = static_cast<int>(q.int64(6));
+  j.claimed_by = q.text(7);
+  j.enqueued_at = q.int64(8);
+  j.claimed_at = q.int64(9);    // NULL reads as 0
+  j.lease_until = q.int64(10);  // NULL reads as 0
+  return j;
+}
+
+// --- statements shared by several operations ---------------------------------------------------
+
+// Resolves `ref` as an id first, then as a name (an id match wins should a name look like an id).
+Expected<Function> load_function(Connection& c, std::string_view ref) {
+  auto q = NIL_TRY(c.query("SELECT " NIL_FUNCTION_COLUMNS " FROM functions "
+                           "WHERE id = ?1 OR name = ?1 "
+                           "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+  q.bind(1, ref);
+  if (!NIL_TRY(q.step())) return function_not_found(ref);
+  return read_function(q);
+}
+
+Expected<int64_t> next_counter(Connection& c, const char* name) {
+  auto q = NIL_TRY(
+      c.query("UPDATE counters SET value = value + 1 WHERE name = ?1 RETURNING value"));
+  q.bind(1, name);
+  if (!NIL_TRY(q.step())) {
+    return make_error(ErrorKind::kInternal, "storage_error",
+                      std::string("missing counter ") + name);
+  }
+  int64_t v = q.int64(0);
+  NIL_TRY_VOID(q.run());
+  return v;
+}
+
+Expected<void> enqueue_compile_job(Connection& c, const Function& f, int64_t now) {
+  int64_t seq = NIL_TRY(next_counter(c, "compile_jobs_seq"));
+  auto q = NIL_TRY(c.query(
+      "INSERT INTO compile_jobs (id, seq, function_id, function_version, language, state, "
+      "attempts, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', 0, ?6)"));
+  q.bind(1, new_uuid()).bind(2, seq).bind(3, f.id).bind(4, f.version).bind(5, f.language);
+  q.bind(6, now);
+  return q.run();
+}
+
+// --- connection pool ---------------------------------------------------------------------------
+
+// Reader connections, handed out one per thread at a time. A reader is never used for writes
+// (PRAGMA query_only) so a read can never take the write lock.
+class ReaderPool {
+ public:
+  class Lease {
+   public:
+    Lease(ReaderPool& pool, Connection* c) : pool_(&pool), conn_(c) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { pool_->release(conn_); }
+    Connection& operator*() const { return *conn_; }
+
+   private:
+    ReaderPool* pool_;
+    Connection* conn_;
+  };
+
+  void add(std::unique_ptr<Connection> c) {
+    free_.push_back(c.get());
+    all_.push_back(std::move(c));
+  }
+  bool empty() const { return all_.empty(); }
+
+  Lease acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !free_.empty(); });
+    Connection* c = free_.back();
+    free_.pop_back();
+    return Lease(*this, c);
+  }
+
+ private:
+  void release(Connection* c) {
+    {
+      std::lock_guard lock(mu_);
+      free_.push_back(c);
+    }
+    cv_.notify_one();
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Connection*> free_;
+  std::vector<std::unique_ptr<Connection>> all_;
+};
+
+// --- the store ---------------------------------------------------------------------------------
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::unique_ptr<Connection> writer) : writer_(std::move(writer)) {}
+
+  static Expected<std::unique_ptr<Store>> open(const std::string& path, const SqliteOptions& o) {
+    Connection::Options copts;
+    copts.busy_timeout_ms = o.busy_timeout_ms;
+    auto writer = NIL_TRY(Connection::open(path, copts));
+    bool in_memory = path == ":memory:" || path.empty();
+    {
+      // journal_mode is persistent in the file; it answers the mode actually in effect.
+      auto q = NIL_TRY(writer->query("PRAGMA journal_mode = WAL"));
+      NIL_TRY(q.step());
+      std::string mode = q.text(0);
+      if (!in_memory && mode != "wal") {
+        return make_error(ErrorKind::kInternal, "storage_error",
+                          "could not enable WAL on " + path + " (journal_mode=" + mode + ")");
+      }
+    }
+    NIL_TRY_VOID(writer->exec("PRAGMA synchronous = NORMAL"));
+    NIL_TRY_VOID(apply_migrations(*writer));
+
+    auto store = std::make_unique<SqliteStore>(std::move(writer));
+    if (!in_memory) {
+      copts.read_only = true;
+      for (int i = 0; i < o.readers; ++i) {
+        store->readers_.add(NIL_TRY(Connection::open(path, copts)));
+      }
+    }
+    return std::unique_ptr<Store>(std::move(store));
+  }
+
+  // --- functions ---
+
+  Expected<Function> create_function(const NewFunction& nf) override {
+    return write([&](Connection& c) -> Expected<Function> {
+      {
+        auto q = NIL_TRY(c.query("SELECT 1 FROM functions WHERE name = ?1"));
+        q.bind(1, nf.name);
+        if (NIL_TRY(q.step())) {
+          return make_error(ErrorKind::kConflict, "name_taken",
+                            "a function named '" + nf.name + "' already exists");
+        }
+      }
+      int64_t now = now_micros();
+      Function f;
+      f.id = new_uuid();
+      f.name = nf.name;
+      f.language = nf.language;
+      f.status = FunctionStatus::kPending;
+      f.limits = nf.limits;
+      f.version = 1;
+      f.created_at = now;
+      f.updated_at = now;
+      int64_t seq = NIL_TRY(next_counter(c, "functions_seq"));
+      {
+        auto q = NIL_TRY(c.query(
+            "INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
+            "memory_mb, version, created_at, updated_at) "
+            "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9)"));
+        q.bind(1, f.id).bind(2, seq).bind(3, f.name).bind(4, f.language).bind_blob(5, nf.source);
+        q.bind(6, int64_t{f.limits.timeout_ms}).bind(7, int64_t{f.limits.memory_mb});
+        q.bind(8, f.version).bind(9, now);
+        NIL_TRY_VOID(q.run());
+      }
+      NIL_TRY_VOID(enqueue_compile_job(c, f, now));
+      return f;
+    });
+  }
+
+  Expected<Function> get_function(std::string_view ref) override {
+    return read([&](Connection& c) { return load_function(c, ref); });
+  }
+
+  Expected<Page<Function>> list_functions(const PageRequest& page) override {
+    int64_t after = NIL_TRY(parse_function_cursor(page.cursor));
+    uint32_t limit = clamp_limit(page.limit);
+    return read([&](Connection& c) -> Expected<Page<Function>> {
+      auto q = NIL_TRY(c.query("SELECT " NIL_FUNCTION_COLUMNS
+                               " FROM functions WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+      q.bind(1, after).bind(2, int64_t{limit} + 1);  // one extra row tells whether more follow
+      Page<Function> out;
+      int64_t last_seq = 0;
+      while (NIL_TRY(q.step())) {
+        if (out.items.size() == limit) {
+          out.next_cursor = function_cursor(last_seq);
+          break;
+        }
+        out.items.push_back(NIL_TRY(read_function(q, &last_seq)));
+      }
+      return out;
+    });
+  }
+
+  Expected<Function> update_function(std::string_view ref, const FunctionUpdate& u) override {
+    return write([&](Connection& c) -> Expected<Function> {
+      Function f = NIL_TRY(load_function(c, ref));
+      int64_t now = now_micros();
+      FunctionLimits limits = u.limits.value_or(f.limits);
+      if (u.source || u.language) {
+        // A new version: not executable until it compiles. Older jobs are dropped (a worker
+        // still compiling one will find its result ignored: the version no longer matches).
+        auto q = NIL_TRY(c.query(
+            "UPDATE functions SET language = COALESCE(?2, language), "
+            "source = COALESCE(?3, source), status = 'PENDING', compile_error = NULL, "
+            "wasm = NULL, wasm_sha256 = NULL, version = version + 1, timeout_ms = ?4, "
+            "memory_mb = ?5, updated_at = ?6 WHERE id = ?1"));
+        q.bind(1, f.id).bind(2, u.language);
+        if (u.source) {
+          q.bind_blob(3, *u.source);
+        } else {
+          q.bind_null(3);
+        }
+        q.bind(4, int64_t{limits.timeout_ms}).bind(5, int64_t{limits.memory_mb}).bind(6, now);
+        NIL_TRY_VOID(q.run());
+        auto del = NIL_TRY(c.query("DELETE FROM compile_jobs WHERE function_id = ?1"));
+        del.bind(1, f.id);
+        NIL_TRY_VOID(del.run());
+        Function updated = NIL_TRY(load_function(c, f.id));
+        NIL_TRY_VOID(enqueue_compile_job(c, updated, now));
+        return updated;
+      }
+      if (u.limits) {
+        // Limits apply at execution time: no recompile, no new version (bumping it would make
+        // an in-flight compile of the unchanged source be discarded).
+        auto q = NIL_TRY(c.query(
+            "UPDATE functions SET timeout_ms = ?2, memory_mb = ?3, updated_at = ?4 "
+            "WHERE id = ?1"));
+        q.bind(1, f.id).bind(2, int64_t{limits.timeout_ms}).bind(3, int64_t{limits.memory_mb});
+        q.bind(4, now);
+        NIL_TRY_VOID(q.run());
+        return load_function(c, f.id);
+      }
+      return f;  // nothing to change
+    });
+  }
+
+  Expected<void> delete_function(std::string_view ref) override {
+    return write([&](Connection& c) -> Expected<void> {
+      Function f = NIL_TRY(load_function(c, ref));
+      // Explicit rather than relying on ON DELETE CASCADE: the intent is visible here.
+      auto jobs = NIL_TRY(c.query("DELETE FROM compile_jobs WHERE function_id = ?1"));
+      jobs.bind(1, f.id);
+      NIL_TRY_VOID(jobs.run());
+      auto q = NIL_TRY(c.query("DELETE FROM functions WHERE id = ?1"));
+      q.bind(1, f.id);
+      return q.run();
+    });
+  }
+
+  Expected<std::string> get_function_wasm(std::string_view ref) override {
+    return read([&](Connection& c) -> Expected<std::string> {
+      auto q = NIL_TRY(c.query("SELECT status, wasm FROM functions WHERE id = ?1 OR name = ?1 "
+                               "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+      q.bind(1, ref);
+      if (!NIL_TRY(q.step())) return function_not_found(ref);
+      std::string status = q.text(0);
+      if (status != "READY" || q.is_null(1)) {
+        return make_error(ErrorKind::kConflict, "function_not_ready",
+                          "function '" + std::string(ref) + "' is " + status + ", not READY");
+      }
+      return q.text(1);
+    });
+  }
+
+  Expected<std::string> get_function_source(std::string_view ref) override {
+    return read([&](Connection& c) -> Expected<std::string> {
+      auto q = NIL_TRY(c.query("SELECT source FROM functions WHERE id = ?1 OR name = ?1 "
+                               "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+      q.bind(1, ref);
+      if (!NIL_TRY(q.step())) return function_not_found(ref);
+      return q.text(0);
+    });
+  }
+
+  // --- compile queue ---
+
+  Expected<std::optional<CompileJob>> claim_compile_job(std::string_view worker,
+                                                        int64_t lease_micros) override {
+    return write([&](Connection& c) -> Expected<std::optional<CompileJob>> {
+      int64_t now = now_micros();
+      CompileJob job;
+      {
+        auto q = NIL_TRY(c.query(
+            "SELECT " NIL_JOB_COLUMNS ", f.source FROM compile_jobs j "
+            "JOIN functions f ON f.id = j.function_id "
+            "WHERE j.state = 'PENDING' OR (j.state = 'RUNNING' AND j.lease_until < ?1) "
+            "ORDER BY j.enqueued_at, j.seq LIMIT 1"));
+        q.bind(1, now);
+        if (!NIL_TRY(q.step())) return std::optional<CompileJob>{};
+        job = NIL_TRY(read_job(q));
+        job.source = q.text(11);
+      }
+      job.state = CompileJobState::kRunning;
+      job.attempts += 1;
+      job.claimed_by = std::string(worker);
+      job.claimed_at = now;
+      job.lease_until = now + lease_micros;
+      {
+        auto q = NIL_TRY(c.query(
+            "UPDATE compile_jobs SET state = 'RUNNING', attempts = attempts + 1, "
+            "claimed_by = ?2, claimed_at = ?3, lease_until = ?4 WHERE id = ?1"));
+        q.bind(1, job.id).bind(2, job.claimed_by).bind(3, now).bind(4, job.lease_until);
+        NIL_TRY_VOID(q.run());
+      }
+      {
+        auto q = NIL_TRY(c.query(
+            "UPDATE functions SET status = 'COMPILING' WHERE id = ?1 AND version = ?2"));
+        q.bind(1, job.function_id).bind(2, job.function_version);
+        NIL_TRY_VOID(q.run());
+      }
+      return std::optional<CompileJob>(std::move(job));
+    });
+  }
+
+  Expected<void> complete_compile_job(const CompileJob& job, const CompileOutcome& o) override {
+    return write([&](Connection& c) -> Expected<void> {
+      {
+        auto q = NIL_TRY(c.query("DELETE FROM compile_jobs WHERE id = ?1"));
+        q.bind(1, job.id);
+        NIL_TRY_VOID(q.run());
+      }
+      auto q = NIL_TRY(c.query(
+          "UPDATE functions SET status = ?3, wasm = ?4, wasm_sha256 = ?5, compile_error = ?6, "
+          "updated_at = ?7 WHERE id = ?1 AND version = ?2"));
+      q.bind(1, job.function_id).bind(2, job.function_version);
+      if (o.ok) {
+        q.bind(3, "READY").bind_blob(4, o.wasm);
+        q.bind(5, o.wasm_sha256.empty() ? sha256_hex(o.wasm) : o.wasm_sha256);
+        q.bind_null(6);
+      } else {
+        q.bind(3, "FAILED").bind_null(4).bind_null(5).bind(6, o.error);
+      }
+      q.bind(7, now_micros());
+      return q.run();  // 0 rows when a newer version (or a delete) superseded this job
+    });
+  }
+
+  Expected<int64_t> requeue_abandoned_compile_jobs() override {
+    return write([&](Connection& c) -> Expected<int64_t> {
+      {
+        auto q = NIL_TRY(c.query(
+            "UPDATE functions SET status = 'PENDING' WHERE status = 'COMPILING' AND id IN "
+            "(SELECT function_id FROM compile_jobs WHERE state = 'RUNNING')"));
+        NIL_TRY_VOID(q.run());
+      }
+      auto q = NIL_TRY(c.query(
+          "UPDATE compile_jobs SET state = 'PENDING', claimed_by = NULL, claimed_at = NULL, "
+          "lease_until = NULL WHERE state = 'RUNNING'"));
+      NIL_TRY_VOID(q.run());
+      return c.changes();
+    });
+  }
+
+  Expected<QueueStats> compile_queue_stats() override {
+    return read(
+        [&](Connection& c) -> Expected<QueueStats> {
+          QueueStats s;
+          s.name = "compile";
+          {
+            auto q = NIL_TRY(c.query(
+                "SELECT "
+                "COALESCE(SUM(CASE WHEN state = 'PENDING' THEN 1 ELSE 0 END), 0), "
+                "COALESCE(SUM(CASE WHEN state = 'RUNNING' THEN 1 ELSE 0 END), 0), "
+                "COALESCE(MIN(CASE WHEN state = 'PENDING' THEN enqueued_at END), 0) "
+                "FROM compile_jobs"));
+            NIL_TRY(q.step());
+            s.pending = q.int64(0);
+            s.running = q.int64(1);
+            s.oldest_pending_at = q.int64(2);
+          }
+          auto q = NIL_TRY(c.query("SELECT " NIL_JOB_COLUMNS " FROM compile_jobs j "
+                                   "JOIN functions f ON f.id = j.function_id "
+                                   "ORDER BY j.enqueued_at, j.seq LIMIT ?1"));
+          q.bind(1, kMaxQueueStatsJobs);
+          while (NIL_TRY(q.step())) s.jobs.push_back(NIL_TRY(read_job(q)));
+          return s;
+        },
+        /*snapshot=*/true);
+  }
+
+  // --- executions ---
+
+  Expected<void> insert_executions(std::span<const Execution> batch) override {
+    if (batch.empty()) return {};
+    return write([&](Connection& c) -> Expected<void> {
+      // ON CONFLICT DO NOTHING: a batch retried after an unclear commit is harmless.
+      auto q = NIL_TRY(c.query(
+          "INSERT INTO executions (" NIL_EXECUTION_COLUMNS
+          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+          "ON CONFLICT (id) DO NOTHING"));
+      for (const Execution& e : batch) {
+        q.bind(1, e.id).bind(2, e.function_id).bind(3, to_string(e.status)).bind(4, e.input);
+        q.bind(5, e.output);
+        if (e.error) {
+          q.bind(6, e.error->type).bind(7, e.error->message);
+        } else {
+          q.bind_null(6).bind_null(7);
+        }
+        q.bind(8, e.logs).bind(9, e.duration_ms).bind(10, e.started_at).bind(11, e.finished_at);
+        q.bind(12, e.trigger);
+        NIL_TRY_VOID(q.run());
+        q.reset();  // the same prepared statement, rebound for the next row
+      }
+      return {};
+    });
+  }
+
+  Expected<Execution> get_execution(std::string_view id) override {
+    return read([&](Connection& c) -> Expected<Execution> {
+      auto q =
+          NIL_TRY(c.query("SELECT " NIL_EXECUTION_COLUMNS " FROM executions WHERE id = ?1"));
+      q.bind(1, id);
+      if (!NIL_TRY(q.step())) {
+        return make_error(ErrorKind::kNotFound, "execution_not_found",
+                          "no execution with id '" + std::string(id) + "'");
+      }
+      return read_execution(q);
+    });
+  }
+
+  Expected<Page<Execution>> list_executions(std::string_view function_id,
+                                            const PageRequest& page) override {
+    auto after = NIL_TRY(parse_execution_cursor(page.cursor));
+    uint32_t limit = clamp_limit(page.limit);
+    return read([&](Connection& c) -> Expected<Page<Execution>> {
+      // Two statements rather than one with a nullable key keeps each plan on the index.
+      auto q = NIL_TRY(c.query(
+          after ? "SELECT " NIL_EXECUTION_COLUMNS " FROM executions WHERE function_id = ?1 "
+                  "AND (started_at < ?2 OR (started_at = ?2 AND id < ?3)) "
+                  "ORDER BY started_at DESC, id DESC LIMIT ?4"
+                : "SELECT " NIL_EXECUTION_COLUMNS " FROM executions WHERE function_id = ?1 "
+                  "ORDER BY started_at DESC, id DESC LIMIT ?4"));
+      q.bind(1, function_id).bind(4, int64_t{limit} + 1);
+      if (after) q.bind(2, after->started_at).bind(3, after->id);
+      Page<Execution> out;
+      while (NIL_TRY(q.step())) {
+        if (out.items.size() == limit) {
+          out.next_cursor = execution_cursor(out.items.back());
+          break;
+        }
+        out.items.push_back(NIL_TRY(read_execution(q)));
+      }
+      return out;
+    });
+  }
+
+  Expected<void> ping() override {
+    return read([&](Connection& c) -> Expected<void> {
+      auto q = NIL_TRY(c.query("SELECT 1"));
+      NIL_TRY(q.step());
+      return {};
+    });
+  }
+
+ private:
+  // Runs f(writer) inside BEGIN IMMEDIATE ... COMMIT under the writer mutex; rolls back when f
+  // fails or COMMIT does. f must return an Expected.
+  template <typename F>
+  auto write(F&& f) -> std::invoke_result_t<F&, Connection&> {
+    std::lock_guard lock(writer_mu_);
+    Connection& c = *writer_;
+    NIL_TRY_VOID(run_cached(c, "BEGIN IMMEDIATE"));
+    auto result = f(c);
+    if (!result.ok()) {
+      (void)run_cached(c, "ROLLBACK");
+      return result;
+    }
+    if (auto r = run_cached(c, "COMMIT"); !r.ok()) {
+      (void)run_cached(c, "ROLLBACK");  // COMMIT can fail with the transaction still open
+      return std::move(r).error();
+    }
+    return result;
+  }
+
+  // Runs f(reader). With snapshot, f's statements share one read transaction (several queries
+  // that must agree with each other); otherwise each statement is its own.
+  template <typename F>
+  auto read(F&& f, bool snapshot = false) -> std::invoke_result_t<F&, Connection&> {
+    if (readers_.empty()) {
+      std::lock_guard lock(writer_mu_);
+      return in_read_txn(*writer_, f, snapshot);
+    }
+    auto lease = readers_.acquire();
+    return in_read_txn(*lease, f, snapshot);
+  }
+
+  template <typename F>
+  static auto in_read_txn(Connection& c, F& f, bool snapshot)
+      -> std::invoke_result_t<F&, Connection&> {
+    if (!snapshot) return f(c);
+    NIL_TRY_VOID(run_cached(c, "BEGIN"));
+    auto result = f(c);
+    (void)run_cached(c, "COMMIT");  // a read transaction has nothing to lose
+    return result;
+  }
+
+  static Expected<void> run_cached(Connection& c, const char* sql) {
+    auto q = NIL_TRY(c.query(sql));
+    return q.run();
+  }
+
+  std::mutex writer_mu_;
+  std::unique_ptr<Connection> writer_;
+  ReaderPool readers_;
+};
+
+#undef NIL_FUNCTION_COLUMNS
+#undef NIL_EXECUTION_COLUMNS
+#undef NIL_JOB_COLUMNS
+
+}  // namespace
+
+Expected<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
+                                                   const SqliteOptions& options) {
+  return SqliteStore::open(path, options);
+}
+
+}  // namespace nil::store::sqlite

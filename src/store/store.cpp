@@ -1,0 +1,51 @@
+#include "store/store.h"
+
+#include <string>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace nil::store {
+
+std::string_view to_string(FunctionStatus s) {
+  switch (s) {
+    case FunctionStatus::kPending: return "PENDING";
+    case FunctionStatus::kCompiling: return "COMPILING";
+    case FunctionStatus::kReady: return "READY";
+    case FunctionStatus::kFailed: return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+std::string_view to_string(CompileJobState s) {
+  switch (s) {
+    case CompileJobState::kPending: return "PENDING";
+    case CompileJobState::kRunning: return "RUNNING";
+  }
+  return "UNKNOWN";
+}
+
+std::string_view to_string(ExecutionStatus s) {
+  switch (s) {
+    case ExecutionStatus::kSucceeded: return "SUCCEEDED";
+    case ExecutionStatus::kFailed: return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+Expected<std::unique_ptr<Store>> open_store(std::string_view url) {
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (url.starts_with(kSqlite)) {
+    std::string path(url.substr(kSqlite.size()));
+    if (path.empty()) {
+      return make_error(ErrorKind::kInvalidInput, "invalid_store_url",
+                        "sqlite store URL needs a path: sqlite:/path/to/nil.db");
+    }
+    return sqlite::open_sqlite_store(path);
+  }
+  // "postgres://..." will land here once the PostgreSQL backend exists.
+  return make_error(ErrorKind::kInvalidInput, "unsupported_store",
+                    "unsupported store URL '" + std::string(url) +
+                        "' (supported: sqlite:PATH)");
+}
+
+}  // namespace nil::store

@@ -1,0 +1,81 @@
+// The store test fixture: every test in store_test.cpp runs against each backend listed in
+// store_backends(), through open_store(url) only, so the same suite specifies every backend.
+//
+// A backend gives each test a fresh, empty store URL. SQLite: a file in a new temp directory.
+// PostgreSQL (later): a fresh schema/database per test, enabled by NIL_TEST_POSTGRES_URL.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace nil::store::testing {
+
+class TestDatabase {
+ public:
+  virtual ~TestDatabase() = default;
+  virtual std::string url() const = 0;
+};
+
+class SqliteTestDatabase final : public TestDatabase {
+ public:
+  SqliteTestDatabase() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "nil-store-XXXXXX").string();
+    char* dir = mkdtemp(tmpl.data());
+    if (dir == nullptr) ADD_FAILURE() << "mkdtemp failed";
+    dir_ = tmpl;
+  }
+  ~SqliteTestDatabase() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string url() const override { return "sqlite:" + path(); }
+  std::string path() const { return dir_ + "/nil.db"; }
+
+ private:
+  std::string dir_;
+};
+
+struct Backend {
+  std::string name;
+  std::unique_ptr<TestDatabase> (*make)();
+};
+
+inline std::vector<Backend> store_backends() {
+  return {
+      {"sqlite", []() -> std::unique_ptr<TestDatabase> {
+         return std::make_unique<SqliteTestDatabase>();
+       }},
+      // {"postgres", ...} once src/store/postgres exists.
+  };
+}
+
+class StoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    db_ = GetParam().make();
+    reopen();
+  }
+
+  // Closes the store (like a process exit) and opens it again from the same URL.
+  void reopen() {
+    store_.reset();
+    auto s = open_store(db_->url());
+    ASSERT_TRUE(s.ok()) << s.error().code << ": " << s.error().message;
+    store_ = std::move(s).value();
+  }
+
+  Store& store() { return *store_; }
+  const TestDatabase& db() const { return *db_; }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace nil::store::testing
