@@ -36,7 +36,8 @@ struct Function {
   std::optional<std::string> compile_error;
   std::optional<std::string> wasm_sha256;  // set once READY
   FunctionLimits limits;
-  int64_t version = 1;  // bumped by every update; a compile result applies only to its version
+  int64_t version = 1;  // bumped by every source/language update (not by limits-only ones);
+                        // a compile result applies only to its version
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };

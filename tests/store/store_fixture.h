@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,7 @@ struct Backend {
   std::string name;
   std::unique_ptr<TestDatabase> (*make)();
 };
+inline void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
 inline std::vector<Backend> store_backends() {
   return {
