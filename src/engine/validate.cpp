@@ -1,0 +1,108 @@
+// validate_module: the user-visible check of an uploaded module against the host interface.
+// It always sees the module as uploaded (never the instrumented one of instrument.cpp).
+#include <string>
+
+#include "engine/engine.h"
+#include "engine/host_interface.h"
+#include "wabt/binary-reader-ir.h"
+#include "wabt/binary-reader.h"
+#include "wabt/cast.h"
+#include "wabt/error-formatter.h"
+#include "wabt/ir.h"
+#include "wabt/validator.h"
+
+namespace nil::engine {
+namespace {
+
+Error invalid(std::string code, std::string message) {
+  return make_error(ErrorKind::kInvalidInput, std::move(code), std::move(message));
+}
+
+char type_letter(wabt::Type t) {
+  switch (t) {
+    case wabt::Type::I32: return 'i';
+    case wabt::Type::I64: return 'I';
+    case wabt::Type::F32: return 'f';
+    case wabt::Type::F64: return 'F';
+    default: return '?';  // v128, references: never part of the host interface
+  }
+}
+
+std::string letters(const wabt::TypeVector& types) {
+  std::string out;
+  for (wabt::Type t : types) out += type_letter(t);
+  return out;
+}
+
+std::string trim_trailing_newlines(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Expected<ModuleInfo> validate_module(std::string_view wasm) {
+  wabt::Features features;  // wabt's defaults: the MVP plus finished proposals
+  wabt::Errors errors;
+  wabt::Module module;
+  wabt::ReadBinaryOptions options(features, nullptr, /*read_debug_names=*/false,
+                                  /*stop_on_first_error=*/true,
+                                  /*fail_on_custom_section_error=*/false);
+  if (wasm.empty()) return invalid("invalid_wasm", "empty module");
+  if (wabt::Failed(wabt::ReadBinaryIr("module.wasm", wasm.data(), wasm.size(), options, &errors,
+                                      &module)) ||
+      wabt::Failed(wabt::ValidateModule(&module, &errors, wabt::ValidateOptions(features)))) {
+    std::string msg =
+        trim_trailing_newlines(wabt::FormatErrorsToString(errors, wabt::Location::Type::Binary));
+    return invalid("invalid_wasm", msg.empty() ? "not a valid WebAssembly module" : msg);
+  }
+
+  ModuleInfo info;
+  bool imports_wasi = false;
+  for (const wabt::Import* import : module.imports) {
+    std::string qualified = import->module_name + "." + import->field_name;
+    info.imports.push_back(qualified);
+    const HostImport* row = find_host_import(import->module_name, import->field_name);
+    if (!row || import->kind() != wabt::ExternalKind::Func) {
+      return invalid("forbidden_import",
+                     "import " + qualified + " is not part of the host interface");
+    }
+    const auto* func = wabt::cast<wabt::FuncImport>(import);
+    std::string params = letters(func->func.decl.sig.param_types);
+    std::string results = letters(func->func.decl.sig.result_types);
+    if (params != row->params || results != row->results) {
+      return invalid("forbidden_import", "import " + qualified + " has the signature " +
+                                             format_signature(params, results) +
+                                             "; the host interface has " +
+                                             format_signature(row->params, row->results));
+    }
+    if (row->module == kWasiModule) imports_wasi = true;
+  }
+
+  const wabt::Export* start = nullptr;
+  const wabt::Export* memory = nullptr;
+  for (const wabt::Export* e : module.exports) {
+    info.exports.push_back(e->name);
+    if (e->name == "_start") start = e;
+    if (e->name == "memory") memory = e;
+  }
+  if (!start) return invalid("missing_export", "the module does not export _start");
+  if (start->kind != wabt::ExternalKind::Func) {
+    return invalid("missing_export", "_start is exported but is not a function");
+  }
+  const wabt::Func* start_func = module.GetFunc(start->var);
+  if (!start_func || start_func->GetNumParams() != 0 || start_func->GetNumResults() != 0) {
+    return invalid("missing_export", "_start must have the type () -> ()");
+  }
+  if (imports_wasi && (!memory || memory->kind != wabt::ExternalKind::Memory)) {
+    return invalid("missing_export",
+                   "a module that imports wasi_snapshot_preview1 must export its memory as "
+                   "\"memory\"");
+  }
+  if (!module.memories.empty()) {
+    info.initial_memory_pages = static_cast<uint32_t>(module.memories[0]->page_limits.initial);
+  }
+  return info;
+}
+
+}  // namespace nil::engine
