@@ -34,7 +34,8 @@ class WatDriver final : public Driver {
       r = wabt::ValidateModule(module.get(), &errors, vopts);
     }
     if (wabt::Failed(r)) {
-      std::string text = wabt::FormatErrorsToString(errors, wabt::Location::Type::Text, lexer.get());
+      auto line_finder = lexer->MakeLineFinder();
+      std::string text = wabt::FormatErrorsToString(errors, wabt::Location::Type::Text, line_finder.get());
       while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
       if (text.empty()) text = "function.wat: invalid module";
       return make_error(ErrorKind::kInvalidInput, "compile_error", std::move(text));
