@@ -5,6 +5,8 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cctype>
 #include <regex>
 
@@ -134,6 +136,58 @@ Expected<void> check_name(std::string_view name) {
   return {};
 }
 
+// Boost.JSON 1.81 prints every double in exponent form (0.5 → 5E-1). Durations read better as
+// plain decimals, so responses are written by this serializer: doubles rounded to microseconds
+// and printed shortest (std::to_chars), everything else as Boost.JSON writes it.
+void write_json(std::string& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += json::serialize(json::string(kv.key()));
+        out += ':';
+        write_json(out, kv.value());
+      }
+      out += '}';
+      return;
+    }
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        write_json(out, e);
+      }
+      out += ']';
+      return;
+    }
+    case json::kind::double_: {
+      double d = std::round(v.get_double() * 1000.0) / 1000.0;
+      if (!std::isfinite(d)) {
+        out += "null";
+        return;
+      }
+      char buf[64];
+      auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+      out.append(buf, r.ptr);
+      return;
+    }
+    default:
+      out += json::serialize(v);
+  }
+}
+
+std::string to_json_text(const json::value& v) {
+  std::string out;
+  out.reserve(256);
+  write_json(out, v);
+  return out;
+}
+
 json::value optional_string(const std::optional<std::string>& s) {
   return s ? json::value(*s) : json::value(nullptr);
 }
@@ -195,7 +249,7 @@ std::string execute_body(const store::Execution& e) {
   s += ",\"error\":";
   s += json::serialize(error_json(e.error));
   s += ",\"durationMs\":";
-  s += json::serialize(json::value(e.duration_ms));
+  s += to_json_text(json::value(e.duration_ms));
   s += '}';
   return s;
 }
@@ -210,7 +264,7 @@ struct Api::Impl {
   net::thread_pool pool;
 
   Response json_response(const Request& req, http::status status, const json::value& v) {
-    return text_response(req, status, json::serialize(v), "application/json");
+    return text_response(req, status, to_json_text(v), "application/json");
   }
   Response text_response(const Request& req, http::status status, std::string body, std::string_view ct) {
     Response res{status, req.version()};
@@ -284,8 +338,8 @@ struct Api::Impl {
   }
 
   Response created(const Request& req, const store::Function& f) {
-    deps.compile_enqueued();
     log::info("function registered", {{"functionId", f.id}, {"function", f.name}, {"language", f.language}});
+    deps.compile_enqueued();
     Response res = json_response(req, http::status::accepted, function_json(f));
     res.set(http::field::location, "/functions/" + f.id);
     return res;
