@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -47,10 +48,21 @@ std::vector<std::string> shared_library_closure(const std::vector<std::string>& 
       }
       path = path.substr(0, path.find(" ("));
       if (path.empty() || path[0] != '/') continue;  // linux-vdso.so.1 and the like
-      files.push_back(path);
+      // Resolve the directory (/lib -> /usr/lib on merged-/usr systems) but keep the file name the
+      // loader asks for; the sandbox recreates /lib and /lib64 as symlinks into /usr.
+      fs::path p(path);
+      std::error_code ec;
+      fs::path dir = fs::canonical(p.parent_path(), ec);
+      if (ec) continue;
+      // Both the name the loader opens and, when that is a symlink, the file it points to.
+      for (const fs::path& f : {dir / p.filename(), fs::canonical(p, ec)}) {
+        if (!f.empty() && std::find(files.begin(), files.end(), f.string()) == files.end()) {
+          files.push_back(f.string());
+        }
+      }
     }
   }
-  files.push_back(loader);
+  if (!files.empty()) files.push_back((fs::canonical("/lib64") / "ld-linux-x86-64.so.2").string());
   return files;
 }
 
@@ -112,13 +124,20 @@ class ClangDriver final : public Driver {
     spec.binds.push_back({tc_.wasi_include.string(), tc_.wasi_include.string()});
     spec.binds.push_back({tc_.wasi_lib.string(), tc_.wasi_lib.string()});
     spec.binds.push_back({tc_.sdk_include.string(), kSdkGuest});
-    for (const auto& lib : libs_) spec.binds.push_back({lib, lib});
+    for (const auto& lib : libs_) {
+      // Symlinks inside the LLVM tree (lib/libclang-cpp.so.16 -> ../../x86_64-linux-gnu/...) come
+      // with that bind; their targets are in libs_ too.
+      if (lib.rfind(tc_.llvm_dir.string() + "/", 0) == 0) continue;
+      spec.binds.push_back({lib, lib});
+    }
     spec.binds.push_back({dir.string(), kWork, /*writable=*/true});
     spec.symlinks = {{"usr/lib", "/lib"},
                      {"usr/lib64", "/lib64"},
                      // Debian's clang runs the linker by its versioned name from PATH.
                      {(tc_.llvm_dir / "bin/wasm-ld").string(), "/usr/bin/wasm-ld-16"}};
-    spec.env = {{"PATH", "/usr/bin"}, {"LC_ALL", "C"}};
+    // No /proc in the sandbox, so the loader cannot expand clang's RUNPATH $ORIGIN/../lib.
+    spec.env = {{"PATH", "/usr/bin"}, {"LC_ALL", "C"},
+                {"LD_LIBRARY_PATH", (tc_.llvm_dir / "lib").string()}};
     spec.chdir = kWork;
     spec.argv = command(src_name);
 

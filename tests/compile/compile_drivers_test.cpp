@@ -95,7 +95,7 @@ ModuleShape shape_of(const std::string& wasm) {
 
 // --- running a module with Node's WASI ----------------------------------------------------------
 
-struct Run {
+struct Outcome {
   int status = -1;
   std::string out;
 };
@@ -117,14 +117,14 @@ process.exitCode = wasi.start(m.instance);
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
-  Run run(const std::string& wasm, const std::string& input) {
+  Outcome run(const std::string& wasm, const std::string& input) {
     static int n = 0;
     fs::path w = dir_ / ("m" + std::to_string(n++) + ".wasm");
     std::ofstream(w, std::ios::binary) << wasm;
     std::ofstream(dir_ / "in.json") << input;
     std::string cmd = "node --no-warnings " + (dir_ / "run.mjs").string() + " " + w.string() +
                       " < " + (dir_ / "in.json").string() + " 2>/dev/null";
-    Run r;
+    Outcome r;
     FILE* f = ::popen(cmd.c_str(), "r");
     if (!f) return r;
     char buf[4096];
@@ -201,7 +201,7 @@ TEST_P(Examples, CompileToWasiCommandThatCountsWords) {
   auto r = compile(ex.language, slurp(kSource / ex.path));
   ASSERT_TRUE(r.ok()) << r.error().message;
   expect_wasi_command(*r);
-  Run run = runner_->run(*r, R"({"text": "hello wasm  world"})");
+  Outcome run = runner_->run(*r, R"({"text": "hello wasm  world"})");
   EXPECT_EQ(run.status, 0);
   EXPECT_EQ(run.out, R"({"words":3,"upper":"HELLO WASM  WORLD"})");
   run = runner_->run(*r, R"({"text": "tab\tand \"quotes\""})");
@@ -400,7 +400,7 @@ assert(s.length < 3, "input too long");
 )");
   ASSERT_TRUE(r.ok()) << r.error().message;
   expect_wasi_command(*r);
-  Run run = runner_->run(*r, "{\"long\":true}");
+  Outcome run = runner_->run(*r, "{\"long\":true}");
   EXPECT_NE(run.status, 0);
 }
 
