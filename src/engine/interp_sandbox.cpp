@@ -524,6 +524,7 @@ class InterpreterSandbox final : public Sandbox {
       result.succeeded = false;
       result.failure = std::move(f);
       result.logs = std::move(ctx.logs);
+      result.exit_code = ctx.exit_code;
       return result;
     };
 
@@ -573,13 +574,16 @@ class InterpreterSandbox final : public Sandbox {
     wi::Instance::Ptr instance = wi::Instance::Instantiate(store, mod.ref(), imports, &trap);
     if (!instance) {
       if (ctx.stop) return finish_failure(*ctx.stop);
-      return finish_failure(
-          Failure{"instantiate", trap ? trap->message() : "the module could not be instantiated"});
+      if (!ctx.exited) {
+        return finish_failure(Failure{
+            "instantiate", trap ? trap->message() : "the module could not be instantiated"});
+      }
+      // proc_exit(0) from a start function: the program ended before _start.
     }
 
-    wi::Func::Ptr start = store.UnsafeGet<wi::Func>(instance->exports()[module.start_export]);
     wi::Values params, results;
-    if (wabt::Failed(start->Call(store, params, results, &trap))) {
+    if (instance && wabt::Failed(store.UnsafeGet<wi::Func>(instance->exports()[module.start_export])
+                                     ->Call(store, params, results, &trap))) {
       if (ctx.stop) return finish_failure(*ctx.stop);
       if (!ctx.exited) {
         return finish_failure(Failure{"trap", trap_message(trap ? trap->message() : "trap")});

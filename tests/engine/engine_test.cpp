@@ -384,6 +384,7 @@ TEST_F(InterpreterTest, ProcExit) {
   Result r = run(fail);
   expect_failure(r, "exit");
   EXPECT_EQ(r.failure->message, "exited with code 3");
+  EXPECT_EQ(r.exit_code, 3);
 
   auto ok = prepare(R"((module
     (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
