@@ -150,7 +150,7 @@ class CompileDrivers : public ::testing::Test {
     registry_ = new DriverRegistry();
     ClangToolchain clang;
     clang.sdk_include = kSource / "sdk/c";
-    clang.work_dir = fs::temp_directory_path() / ("nil-compile-work-" + std::to_string(::getpid()));
+    clang.work_dir = work_dir();
     for (auto lang : {ClangLanguage::kC, ClangLanguage::kCpp}) {
       auto d = make_clang_driver(lang, clang);
       if (d) registry_->add(std::move(d));
@@ -167,9 +167,14 @@ class CompileDrivers : public ::testing::Test {
     tc.prewarm = false;
     return tc;
   }
+  static fs::path work_dir() {
+    return fs::temp_directory_path() / ("nil-compile-work-" + std::to_string(::getpid()));
+  }
   static void TearDownTestSuite() {
     delete registry_;
     delete runner_;
+    std::error_code ec;
+    fs::remove_all(work_dir(), ec);
   }
 
   static Driver& driver(const std::string& lang) {
@@ -216,6 +221,8 @@ TEST(RegisterSourceDrivers, AddsCCppAndAssemblyScript) {
   for (const char* lang : {"c", "cpp", "assemblyscript"}) {
     EXPECT_NE(registry.find(lang), nullptr) << lang;
   }
+  std::error_code ec;
+  fs::remove_all(cfg.work_dir, ec);
 }
 
 // --- the examples, every language ---------------------------------------------------------------
