@@ -170,7 +170,9 @@ class ClangDriver final : public Driver {
         diags = "the program has no main(): a NIL function is a WASI command whose _start calls "
                 "main(), which reads the input on stdin and writes the output on stdout\n" + diags;
       } else if (diags.find("LLVM ERROR: out of memory") != std::string::npos ||
-                 diags.find("std::bad_alloc") != std::string::npos) {
+                 diags.find("std::bad_alloc") != std::string::npos ||
+                 diags.find("failed to map segment") != std::string::npos ||
+                 diags.find("Cannot allocate memory") != std::string::npos) {
         diags = "the compiler ran out of memory (limit " +
                 std::to_string(opts.memory_bytes >> 20) + " MiB)\n" + diags;
       }

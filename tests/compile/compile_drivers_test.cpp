@@ -399,6 +399,24 @@ TEST_F(CompileDrivers, AssemblyScriptTimeoutKillsTheWorkerAndTheNextCompileWorks
   expect_wasi_command(*ok);
 }
 
+TEST_F(CompileDrivers, AssemblyScriptMemoryLimitKillsTheWorker) {
+  CompileOptions opts;
+  opts.memory_bytes = 32ull << 20;  // below what Node itself needs
+  auto r = compile("assemblyscript", slurp(kSource / "examples/assemblyscript/wordcount.ts"), opts);
+  expect_compile_error(r);
+  EXPECT_NE(r.error().message.find("memory limit of 32 MiB"), std::string::npos)
+      << r.error().message;
+}
+
+TEST_F(CompileDrivers, ClangMemoryLimitEndsAsCompileError) {
+  CompileOptions opts;
+  opts.memory_bytes = 64ull << 20;  // RLIMIT_AS: clang cannot even map its libraries
+  auto r = compile("c", slurp(kSource / "examples/c/wordcount.c"), opts);
+  expect_compile_error(r);
+  EXPECT_NE(r.error().message.find("out of memory (limit 64 MiB)"), std::string::npos)
+      << r.error().message;
+}
+
 TEST_F(CompileDrivers, ArtifactLimitIsEnforced) {
   CompileOptions opts;
   opts.max_artifact_bytes = 1000;
