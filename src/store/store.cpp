@@ -8,26 +8,34 @@ namespace nil::store {
 
 std::string_view to_string(FunctionStatus s) {
   switch (s) {
-    case FunctionStatus::kPending: return "PENDING";
-    case FunctionStatus::kCompiling: return "COMPILING";
-    case FunctionStatus::kReady: return "READY";
-    case FunctionStatus::kFailed: return "FAILED";
+    case FunctionStatus::kPending:
+      return "PENDING";
+    case FunctionStatus::kCompiling:
+      return "COMPILING";
+    case FunctionStatus::kReady:
+      return "READY";
+    case FunctionStatus::kFailed:
+      return "FAILED";
   }
   return "UNKNOWN";
 }
 
 std::string_view to_string(CompileJobState s) {
   switch (s) {
-    case CompileJobState::kPending: return "PENDING";
-    case CompileJobState::kRunning: return "RUNNING";
+    case CompileJobState::kPending:
+      return "PENDING";
+    case CompileJobState::kRunning:
+      return "RUNNING";
   }
   return "UNKNOWN";
 }
 
 std::string_view to_string(ExecutionStatus s) {
   switch (s) {
-    case ExecutionStatus::kSucceeded: return "SUCCEEDED";
-    case ExecutionStatus::kFailed: return "FAILED";
+    case ExecutionStatus::kSucceeded:
+      return "SUCCEEDED";
+    case ExecutionStatus::kFailed:
+      return "FAILED";
   }
   return "UNKNOWN";
 }
@@ -44,8 +52,7 @@ Expected<std::unique_ptr<Store>> open_store(std::string_view url) {
   }
   // "postgres://..." will land here once the PostgreSQL backend exists.
   return make_error(ErrorKind::kInvalidInput, "unsupported_store",
-                    "unsupported store URL '" + std::string(url) +
-                        "' (supported: sqlite:PATH)");
+                    "unsupported store URL '" + std::string(url) + "' (supported: sqlite:PATH)");
 }
 
 }  // namespace nil::store

@@ -1,5 +1,7 @@
 // SQLite-only checks: what the file on disk looks like (the queue and the schema are meant to be
 // inspectable with the sqlite3 CLI), pragmas, query plans, and failure modes.
+#include "store/sqlite/sqlite_store.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -8,7 +10,6 @@
 
 #include "common/util.h"
 #include "store/sqlite/migrations.h"
-#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "store_fixture.h"
 
@@ -107,12 +108,11 @@ TEST_F(SqliteStoreTest, QueueIsInspectableWithPlainSql) {
 TEST_F(SqliteStoreTest, ExecutionListingUsesTheIndexWithoutSorting) {
   { ASSERT_TRUE(open_store(db_.url()).ok()); }
   RawDb raw(db_.path());
-  for (const char* sql :
-       {"EXPLAIN QUERY PLAN SELECT id FROM executions WHERE function_id = 'x' "
-        "ORDER BY started_at DESC, id DESC LIMIT 51",
-        "EXPLAIN QUERY PLAN SELECT id FROM executions WHERE function_id = 'x' "
-        "AND (started_at < 5 OR (started_at = 5 AND id < 'y')) "
-        "ORDER BY started_at DESC, id DESC LIMIT 51"}) {
+  for (const char* sql : {"EXPLAIN QUERY PLAN SELECT id FROM executions WHERE function_id = 'x' "
+                          "ORDER BY started_at DESC, id DESC LIMIT 51",
+                          "EXPLAIN QUERY PLAN SELECT id FROM executions WHERE function_id = 'x' "
+                          "AND (started_at < 5 OR (started_at = 5 AND id < 'y')) "
+                          "ORDER BY started_at DESC, id DESC LIMIT 51"}) {
     std::string plan;
     for (const auto& r : raw.rows(sql)) plan += r + "\n";
     EXPECT_NE(plan.find("executions_by_function"), std::string::npos) << plan;

@@ -51,9 +51,8 @@ inline void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
 inline std::vector<Backend> store_backends() {
   return {
-      {"sqlite", []() -> std::unique_ptr<TestDatabase> {
-         return std::make_unique<SqliteTestDatabase>();
-       }},
+      {"sqlite",
+       []() -> std::unique_ptr<TestDatabase> { return std::make_unique<SqliteTestDatabase>(); }},
       // {"postgres", ...} once src/store/postgres exists.
   };
 }

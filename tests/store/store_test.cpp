@@ -1,5 +1,7 @@
 // The storage specification: behaviour every backend must have (run against each backend in
 // store_backends()). Backend-specific checks live in sqlite_store_test.cpp.
+#include "store/store.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,24 +14,22 @@
 #include <vector>
 
 #include "common/util.h"
-#include "store/store.h"
 #include "store_fixture.h"
 
 namespace nil::store::testing {
 namespace {
 
-#define ASSERT_OK(expr)                                                                  \
-  do {                                                                                   \
-    const auto& r_ = (expr);                                                             \
-    ASSERT_TRUE(r_.ok()) << #expr << " failed: " << r_.error().code << ": "             \
-                         << r_.error().message;                                          \
+#define ASSERT_OK(expr)                                                                            \
+  do {                                                                                             \
+    const auto& r_ = (expr);                                                                       \
+    ASSERT_TRUE(r_.ok()) << #expr << " failed: " << r_.error().code << ": " << r_.error().message; \
   } while (0)
 
 // Unwraps an Expected or fails the test (in a function returning void).
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                  \
-  auto lhs##_result_ = (expr);                                                           \
-  ASSERT_TRUE(lhs##_result_.ok()) << #expr << " failed: " << lhs##_result_.error().code \
-                                  << ": " << lhs##_result_.error().message;             \
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                         \
+  auto lhs##_result_ = (expr);                                                                  \
+  ASSERT_TRUE(lhs##_result_.ok()) << #expr << " failed: " << lhs##_result_.error().code << ": " \
+                                  << lhs##_result_.error().message;                             \
   auto lhs = std::move(lhs##_result_).value()
 
 template <typename T>
@@ -224,17 +224,16 @@ TEST_P(StoreTest, ListLimitIsClamped) {
 
 TEST_P(StoreTest, BadCursorsAreInvalidCursor) {
   ASSERT_OK_AND_ASSIGN(f, store().create_function(new_function("f")));
-  for (std::string bad : {std::string("!!not base64!!"), base64url_encode("f1:abc"),
-                          base64url_encode("f1:"), base64url_encode("f1:-5"),
-                          base64url_encode("x1:12"), base64url_encode("e1:12:abc"),
-                          std::string("")}) {
+  for (std::string bad :
+       {std::string("!!not base64!!"), base64url_encode("f1:abc"), base64url_encode("f1:"),
+        base64url_encode("f1:-5"), base64url_encode("x1:12"), base64url_encode("e1:12:abc"),
+        std::string("")}) {
     PageRequest req;
     req.cursor = bad;
     expect_error(store().list_functions(req), ErrorKind::kInvalidInput, "invalid_cursor");
   }
-  for (std::string bad : {std::string("%%%"), base64url_encode("f1:12"),
-                          base64url_encode("e1:12"), base64url_encode("e1:12:"),
-                          base64url_encode("e1:x:abc")}) {
+  for (std::string bad : {std::string("%%%"), base64url_encode("f1:12"), base64url_encode("e1:12"),
+                          base64url_encode("e1:12:"), base64url_encode("e1:x:abc")}) {
     PageRequest req;
     req.cursor = bad;
     expect_error(store().list_executions(f.id, req), ErrorKind::kInvalidInput, "invalid_cursor");
@@ -390,8 +389,8 @@ TEST_P(StoreTest, DeleteRemovesFunctionAndJobsButKeepsExecutions) {
 TEST_P(StoreTest, ClaimsOldestFirstWithFunctionNameAndSource) {
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
-    ASSERT_OK_AND_ASSIGN(
-        f, store().create_function(new_function("q" + std::to_string(i), "src" + std::to_string(i))));
+    ASSERT_OK_AND_ASSIGN(f, store().create_function(
+                                new_function("q" + std::to_string(i), "src" + std::to_string(i))));
     ids.push_back(f.id);
   }
   for (int i = 0; i < 3; ++i) {
@@ -582,8 +581,8 @@ TEST_P(StoreTest, BatchInsertOf1000) {
   auto start = std::chrono::steady_clock::now();
   ASSERT_OK(store().insert_executions(batch));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("[ rate     ] %s: 1000-row batch in %.2f ms (%.0f rows/s)\n",
-              GetParam().name.c_str(), secs * 1e3, 1000 / secs);
+  std::printf("[ rate     ] %s: 1000-row batch in %.2f ms (%.0f rows/s)\n", GetParam().name.c_str(),
+              secs * 1e3, 1000 / secs);
 
   size_t count = 0;
   PageRequest req;

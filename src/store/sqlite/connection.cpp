@@ -87,8 +87,7 @@ Error Connection::error(std::string_view what, int rc) const {
   return make_error(ErrorKind::kInternal, "storage_error", std::move(msg));
 }
 
-Expected<std::unique_ptr<Connection>> Connection::open(const std::string& path,
-                                                       const Options& o) {
+Expected<std::unique_ptr<Connection>> Connection::open(const std::string& path, const Options& o) {
   sqlite3* raw = nullptr;
   // NOMUTEX: SQLite's own per-connection mutex is redundant, the store serializes each
   // connection itself.

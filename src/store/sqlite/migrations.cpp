@@ -84,10 +84,10 @@ constexpr Migration kMigrations[] = {
 std::span<const Migration> migrations() { return kMigrations; }
 
 Expected<void> apply_migrations(Connection& conn) {
-  NIL_TRY_VOID(conn.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-      "  version    BIGINT PRIMARY KEY,"
-      "  applied_at BIGINT NOT NULL)"));
+  NIL_TRY_VOID(
+      conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "  version    BIGINT PRIMARY KEY,"
+                "  applied_at BIGINT NOT NULL)"));
 
   {
     auto q = NIL_TRY(conn.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
@@ -97,8 +97,7 @@ Expected<void> apply_migrations(Connection& conn) {
     if (newest > known) {
       return make_error(ErrorKind::kInternal, "storage_error",
                         "database schema version " + std::to_string(newest) +
-                            " is newer than this build supports (" + std::to_string(known) +
-                            ")");
+                            " is newer than this build supports (" + std::to_string(known) + ")");
     }
   }
 
@@ -117,7 +116,8 @@ Expected<void> apply_migrations(Connection& conn) {
     } else if (!*applied) {
       r = conn.exec(m.sql);
       if (r.ok()) {
-        auto ins = conn.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)");
+        auto ins =
+            conn.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)");
         if (!ins.ok()) {
           r = ins.error();
         } else {

@@ -102,7 +102,7 @@ Expected<std::optional<ExecutionKey>> parse_execution_cursor(
 
 // --- row mapping -------------------------------------------------------------------------------
 
-#define NIL_FUNCTION_COLUMNS                                                           \
+#define NIL_FUNCTION_COLUMNS                                                                 \
   "id, name, language, status, compile_error, wasm_sha256, timeout_ms, memory_mb, version, " \
   "created_at, updated_at, seq"
 
@@ -124,7 +124,7 @@ Expected<Function> read_function(const Query& q, int64_t* seq = nullptr) {
   return f;
 }
 
-#define NIL_EXECUTION_COLUMNS                                                                 \
+#define NIL_EXECUTION_COLUMNS                                                              \
   "id, function_id, status, input, output, error_type, error_message, logs, duration_ms, " \
   "started_at, finished_at, \"trigger\""
 
@@ -144,8 +144,8 @@ Expected<Execution> read_execution(const Query& q) {
   return e;
 }
 
-#define NIL_JOB_COLUMNS                                                                      \
-  "j.id, j.function_id, f.name, j.function_version, j.language, j.state, j.attempts, "      \
+#define NIL_JOB_COLUMNS                                                                \
+  "j.id, j.function_id, f.name, j.function_version, j.language, j.state, j.attempts, " \
   "j.claimed_by, j.enqueued_at, j.claimed_at, j.lease_until"
 
 Expected<CompileJob> read_job(const Query& q) {
@@ -177,8 +177,8 @@ Expected<Function> load_function(Connection& c, std::string_view ref) {
 }
 
 Expected<int64_t> next_counter(Connection& c, const char* name) {
-  auto q = NIL_TRY(
-      c.query("UPDATE counters SET value = value + 1 WHERE name = ?1 RETURNING value"));
+  auto q =
+      NIL_TRY(c.query("UPDATE counters SET value = value + 1 WHERE name = ?1 RETURNING value"));
   q.bind(1, name);
   if (!NIL_TRY(q.step())) {
     return make_error(ErrorKind::kInternal, "storage_error",
@@ -191,9 +191,9 @@ Expected<int64_t> next_counter(Connection& c, const char* name) {
 
 Expected<void> enqueue_compile_job(Connection& c, const Function& f, int64_t now) {
   int64_t seq = NIL_TRY(next_counter(c, "compile_jobs_seq"));
-  auto q = NIL_TRY(c.query(
-      "INSERT INTO compile_jobs (id, seq, function_id, function_version, language, state, "
-      "attempts, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', 0, ?6)"));
+  auto q = NIL_TRY(
+      c.query("INSERT INTO compile_jobs (id, seq, function_id, function_version, language, state, "
+              "attempts, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', 0, ?6)"));
   q.bind(1, new_uuid()).bind(2, seq).bind(3, f.id).bind(4, f.version).bind(5, f.language);
   q.bind(6, now);
   return q.run();
@@ -308,10 +308,10 @@ class SqliteStore final : public Store {
       f.updated_at = now;
       int64_t seq = NIL_TRY(next_counter(c, "functions_seq"));
       {
-        auto q = NIL_TRY(c.query(
-            "INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
-            "memory_mb, version, created_at, updated_at) "
-            "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9)"));
+        auto q = NIL_TRY(
+            c.query("INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
+                    "memory_mb, version, created_at, updated_at) "
+                    "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9)"));
         q.bind(1, f.id).bind(2, seq).bind(3, f.name).bind(4, f.language).bind_blob(5, nf.source);
         q.bind(6, int64_t{f.limits.timeout_ms}).bind(7, int64_t{f.limits.memory_mb});
         q.bind(8, f.version).bind(9, now);
@@ -354,11 +354,11 @@ class SqliteStore final : public Store {
       if (u.source || u.language) {
         // A new version: not executable until it compiles. Older jobs are dropped (a worker
         // still compiling one will find its result ignored: the version no longer matches).
-        auto q = NIL_TRY(c.query(
-            "UPDATE functions SET language = COALESCE(?2, language), "
-            "source = COALESCE(?3, source), status = 'PENDING', compile_error = NULL, "
-            "wasm = NULL, wasm_sha256 = NULL, version = version + 1, timeout_ms = ?4, "
-            "memory_mb = ?5, updated_at = ?6 WHERE id = ?1"));
+        auto q = NIL_TRY(
+            c.query("UPDATE functions SET language = COALESCE(?2, language), "
+                    "source = COALESCE(?3, source), status = 'PENDING', compile_error = NULL, "
+                    "wasm = NULL, wasm_sha256 = NULL, version = version + 1, timeout_ms = ?4, "
+                    "memory_mb = ?5, updated_at = ?6 WHERE id = ?1"));
         q.bind(1, f.id).bind(2, u.language);
         if (u.source) {
           q.bind_blob(3, *u.source);
@@ -377,9 +377,9 @@ class SqliteStore final : public Store {
       if (u.limits) {
         // Limits apply at execution time: no recompile, no new version (bumping it would make
         // an in-flight compile of the unchanged source be discarded).
-        auto q = NIL_TRY(c.query(
-            "UPDATE functions SET timeout_ms = ?2, memory_mb = ?3, updated_at = ?4 "
-            "WHERE id = ?1"));
+        auto q =
+            NIL_TRY(c.query("UPDATE functions SET timeout_ms = ?2, memory_mb = ?3, updated_at = ?4 "
+                            "WHERE id = ?1"));
         q.bind(1, f.id).bind(2, int64_t{limits.timeout_ms}).bind(3, int64_t{limits.memory_mb});
         q.bind(4, now);
         NIL_TRY_VOID(q.run());
@@ -404,8 +404,9 @@ class SqliteStore final : public Store {
 
   Expected<std::string> get_function_wasm(std::string_view ref) override {
     return read([&](Connection& c) -> Expected<std::string> {
-      auto q = NIL_TRY(c.query("SELECT status, wasm FROM functions WHERE id = ?1 OR name = ?1 "
-                               "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+      auto q =
+          NIL_TRY(c.query("SELECT status, wasm FROM functions WHERE id = ?1 OR name = ?1 "
+                          "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
       q.bind(1, ref);
       if (!NIL_TRY(q.step())) return function_not_found(ref);
       std::string status = q.text(0);
@@ -419,8 +420,9 @@ class SqliteStore final : public Store {
 
   Expected<std::string> get_function_source(std::string_view ref) override {
     return read([&](Connection& c) -> Expected<std::string> {
-      auto q = NIL_TRY(c.query("SELECT source FROM functions WHERE id = ?1 OR name = ?1 "
-                               "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+      auto q =
+          NIL_TRY(c.query("SELECT source FROM functions WHERE id = ?1 OR name = ?1 "
+                          "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
       q.bind(1, ref);
       if (!NIL_TRY(q.step())) return function_not_found(ref);
       return q.text(0);
@@ -435,11 +437,11 @@ class SqliteStore final : public Store {
       int64_t now = now_micros();
       CompileJob job;
       {
-        auto q = NIL_TRY(c.query(
-            "SELECT " NIL_JOB_COLUMNS ", f.source FROM compile_jobs j "
-            "JOIN functions f ON f.id = j.function_id "
-            "WHERE j.state = 'PENDING' OR (j.state = 'RUNNING' AND j.lease_until < ?1) "
-            "ORDER BY j.enqueued_at, j.seq LIMIT 1"));
+        auto q = NIL_TRY(
+            c.query("SELECT " NIL_JOB_COLUMNS ", f.source FROM compile_jobs j "
+                    "JOIN functions f ON f.id = j.function_id "
+                    "WHERE j.state = 'PENDING' OR (j.state = 'RUNNING' AND j.lease_until < ?1) "
+                    "ORDER BY j.enqueued_at, j.seq LIMIT 1"));
         q.bind(1, now);
         if (!NIL_TRY(q.step())) return std::optional<CompileJob>{};
         job = NIL_TRY(read_job(q));
@@ -451,15 +453,15 @@ class SqliteStore final : public Store {
       job.claimed_at = now;
       job.lease_until = now + lease_micros;
       {
-        auto q = NIL_TRY(c.query(
-            "UPDATE compile_jobs SET state = 'RUNNING', attempts = attempts + 1, "
-            "claimed_by = ?2, claimed_at = ?3, lease_until = ?4 WHERE id = ?1"));
+        auto q =
+            NIL_TRY(c.query("UPDATE compile_jobs SET state = 'RUNNING', attempts = attempts + 1, "
+                            "claimed_by = ?2, claimed_at = ?3, lease_until = ?4 WHERE id = ?1"));
         q.bind(1, job.id).bind(2, job.claimed_by).bind(3, now).bind(4, job.lease_until);
         NIL_TRY_VOID(q.run());
       }
       {
-        auto q = NIL_TRY(c.query(
-            "UPDATE functions SET status = 'COMPILING' WHERE id = ?1 AND version = ?2"));
+        auto q = NIL_TRY(
+            c.query("UPDATE functions SET status = 'COMPILING' WHERE id = ?1 AND version = ?2"));
         q.bind(1, job.function_id).bind(2, job.function_version);
         NIL_TRY_VOID(q.run());
       }
@@ -493,9 +495,9 @@ class SqliteStore final : public Store {
   Expected<int64_t> requeue_abandoned_compile_jobs() override {
     return write([&](Connection& c) -> Expected<int64_t> {
       {
-        auto q = NIL_TRY(c.query(
-            "UPDATE functions SET status = 'PENDING' WHERE status = 'COMPILING' AND id IN "
-            "(SELECT function_id FROM compile_jobs WHERE state = 'RUNNING')"));
+        auto q = NIL_TRY(
+            c.query("UPDATE functions SET status = 'PENDING' WHERE status = 'COMPILING' AND id IN "
+                    "(SELECT function_id FROM compile_jobs WHERE state = 'RUNNING')"));
         NIL_TRY_VOID(q.run());
       }
       auto q = NIL_TRY(c.query(
@@ -512,12 +514,12 @@ class SqliteStore final : public Store {
           QueueStats s;
           s.name = "compile";
           {
-            auto q = NIL_TRY(c.query(
-                "SELECT "
-                "COALESCE(SUM(CASE WHEN state = 'PENDING' THEN 1 ELSE 0 END), 0), "
-                "COALESCE(SUM(CASE WHEN state = 'RUNNING' THEN 1 ELSE 0 END), 0), "
-                "COALESCE(MIN(CASE WHEN state = 'PENDING' THEN enqueued_at END), 0) "
-                "FROM compile_jobs"));
+            auto q = NIL_TRY(
+                c.query("SELECT "
+                        "COALESCE(SUM(CASE WHEN state = 'PENDING' THEN 1 ELSE 0 END), 0), "
+                        "COALESCE(SUM(CASE WHEN state = 'RUNNING' THEN 1 ELSE 0 END), 0), "
+                        "COALESCE(MIN(CASE WHEN state = 'PENDING' THEN enqueued_at END), 0) "
+                        "FROM compile_jobs"));
             NIL_TRY(q.step());
             s.pending = q.int64(0);
             s.running = q.int64(1);
@@ -539,10 +541,9 @@ class SqliteStore final : public Store {
     if (batch.empty()) return {};
     return write([&](Connection& c) -> Expected<void> {
       // ON CONFLICT DO NOTHING: a batch retried after an unclear commit is harmless.
-      auto q = NIL_TRY(c.query(
-          "INSERT INTO executions (" NIL_EXECUTION_COLUMNS
-          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
-          "ON CONFLICT (id) DO NOTHING"));
+      auto q = NIL_TRY(c.query("INSERT INTO executions (" NIL_EXECUTION_COLUMNS
+                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+                               "ON CONFLICT (id) DO NOTHING"));
       for (const Execution& e : batch) {
         q.bind(1, e.id).bind(2, e.function_id).bind(3, to_string(e.status)).bind(4, e.input);
         q.bind(5, e.output);
@@ -562,8 +563,7 @@ class SqliteStore final : public Store {
 
   Expected<Execution> get_execution(std::string_view id) override {
     return read([&](Connection& c) -> Expected<Execution> {
-      auto q =
-          NIL_TRY(c.query("SELECT " NIL_EXECUTION_COLUMNS " FROM executions WHERE id = ?1"));
+      auto q = NIL_TRY(c.query("SELECT " NIL_EXECUTION_COLUMNS " FROM executions WHERE id = ?1"));
       q.bind(1, id);
       if (!NIL_TRY(q.step())) {
         return make_error(ErrorKind::kNotFound, "execution_not_found",
@@ -579,12 +579,12 @@ class SqliteStore final : public Store {
     uint32_t limit = clamp_limit(page.limit);
     return read([&](Connection& c) -> Expected<Page<Execution>> {
       // Two statements rather than one with a nullable key keeps each plan on the index.
-      auto q = NIL_TRY(c.query(
-          after ? "SELECT " NIL_EXECUTION_COLUMNS " FROM executions WHERE function_id = ?1 "
-                  "AND (started_at < ?2 OR (started_at = ?2 AND id < ?3)) "
-                  "ORDER BY started_at DESC, id DESC LIMIT ?4"
-                : "SELECT " NIL_EXECUTION_COLUMNS " FROM executions WHERE function_id = ?1 "
-                  "ORDER BY started_at DESC, id DESC LIMIT ?4"));
+      auto q = NIL_TRY(
+          c.query(after ? "SELECT " NIL_EXECUTION_COLUMNS " FROM executions WHERE function_id = ?1 "
+                          "AND (started_at < ?2 OR (started_at = ?2 AND id < ?3)) "
+                          "ORDER BY started_at DESC, id DESC LIMIT ?4"
+                        : "SELECT " NIL_EXECUTION_COLUMNS " FROM executions WHERE function_id = ?1 "
+                          "ORDER BY started_at DESC, id DESC LIMIT ?4"));
       q.bind(1, function_id).bind(4, int64_t{limit} + 1);
       if (after) q.bind(2, after->started_at).bind(3, after->id);
       Page<Execution> out;
