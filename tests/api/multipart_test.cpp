@@ -14,7 +14,8 @@ TEST(Multipart, BoundaryFromContentType) {
 }
 
 TEST(Multipart, ParsesFieldsAndBinaryFile) {
-  std::string wasm("\0asm\x01\0\0\0\r\n--not-the-boundary", 30);
+  static constexpr char kWasm[] = "\0asm\x01\0\0\0\r\n--not-the-boundary";
+  std::string wasm(kWasm, sizeof kWasm - 1);
   std::string body = "--XyZ\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nhello\r\n"
                      "--XyZ\r\nContent-Disposition: form-data; name=\"wasm\"; filename=\"h.wasm\"\r\n"
                      "Content-Type: application/wasm\r\n\r\n" + wasm + "\r\n--XyZ--\r\n";

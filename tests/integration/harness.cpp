@@ -39,8 +39,11 @@ namespace fs = std::filesystem;
 
 namespace {
 std::string env_or_empty(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
+  if (const char* v = std::getenv(name)) return v;
+  // Defaults baked in by tests/CMakeLists.txt (ctest cannot pass both variables).
+  if (std::string_view(name) == "NILD") return NIL_TEST_NILD;
+  if (std::string_view(name) == "NIL_SOURCE_DIR") return NIL_TEST_SOURCE_DIR;
+  return "";
 }
 }  // namespace
 
