@@ -164,6 +164,11 @@ void NildProcess::start() {
     if (!overridden) env_strings.emplace_back(kv);
   }
   for (auto& [k, v] : opts_.env) env_strings.push_back(k + "=" + v);
+  // Most suites compile no AssemblyScript: don't start (and warm up) a Node compile worker in
+  // every nild of the run. Suites that need it get it on first use, or set the variable.
+  bool prewarm_set = false;
+  for (auto& e : env_strings) prewarm_set |= e.starts_with("NIL_PREWARM_COMPILERS=");
+  if (!prewarm_set) env_strings.push_back("NIL_PREWARM_COMPILERS=false");
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);

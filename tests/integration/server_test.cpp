@@ -192,7 +192,8 @@ TEST_F(Process, KillDuringCompileTheJobCompletesAfterRestart) {
     auto q = c.get("/admin/queues");
     ASSERT_EQ(q.status, 200) << q.describe();
     bool found = false;
-    for (auto& queue : q.json().at("queues").as_array()) {
+    json::value qv = q.json();
+    for (auto& queue : qv.at("queues").as_array()) {
       if (str(queue, "name") != "compile") continue;
       EXPECT_GE(queue.at("running").to_number<int64_t>(), 1) << q.describe();
       for (auto& job : queue.at("jobs").as_array()) {
@@ -211,7 +212,8 @@ TEST_F(Process, KillDuringCompileTheJobCompletesAfterRestart) {
   EXPECT_EQ(execute(c, id, json::value("survived")).at("output"), json::value("survived"));
 
   auto q = c.get("/admin/queues");
-  for (auto& queue : q.json().at("queues").as_array()) {
+  json::value qv = q.json();
+  for (auto& queue : qv.at("queues").as_array()) {
     if (str(queue, "name") != "compile") continue;
     EXPECT_EQ(queue.at("running").to_number<int64_t>(), 0) << q.describe();
     EXPECT_EQ(queue.at("pending").to_number<int64_t>(), 0) << q.describe();
