@@ -22,6 +22,7 @@ void register_source_drivers(DriverRegistry& registry, const ToolchainConfig& cf
   asc.node_modules = cfg.project_dir / "node_modules";
   asc.worker_script = cfg.project_dir / "src/compile/asc_worker.mjs";
   asc.sdk_dir = cfg.project_dir / "sdk/assemblyscript";
+  asc.prewarm = cfg.prewarm;
   if (auto d = make_assemblyscript_driver(asc)) registry.add(std::move(d));
 }
 

@@ -87,6 +87,7 @@ int run(const Settings& s) {
   compile::ToolchainConfig tc;
   tc.project_dir = s.project_dir.empty() ? fs::path(NIL_PROJECT_DIR) : fs::path(s.project_dir);
   tc.work_dir = fs::path(s.data_dir) / "tmp";
+  tc.prewarm = s.prewarm_compilers;
   fs::create_directories(tc.work_dir, ec);
   auto drivers = compile::make_registry(tc);
   compile::PoolOptions po;

@@ -23,6 +23,7 @@ struct Settings {
   int compile_workers = 2;
   uint32_t compile_timeout_ms = 60'000;
   uint32_t shutdown_grace_ms = 30'000;
+  bool prewarm_compilers = true;
 };
 
 inline void register_settings(CLI::App& app, Settings& s) {
@@ -38,6 +39,7 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--work-threads", s.work_threads, "threads handling requests and running functions")->envname("NIL_WORK_THREADS")->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--compile-workers", s.compile_workers, "compile jobs run in parallel (0: this node compiles nothing)")->envname("NIL_COMPILE_WORKERS")->capture_default_str()->check(CLI::Range(0, 64));
   app.add_option("--compile-timeout-ms", s.compile_timeout_ms, "wall-clock limit of one compile")->envname("NIL_COMPILE_TIMEOUT_MS")->capture_default_str();
+  app.add_option("--prewarm-compilers", s.prewarm_compilers, "start the AssemblyScript compile worker at start-up (false: on first use)")->envname("NIL_PREWARM_COMPILERS")->capture_default_str();
   app.add_option("--shutdown-grace-ms", s.shutdown_grace_ms, "how long SIGTERM waits for in-flight requests")->envname("NIL_SHUTDOWN_GRACE_MS")->capture_default_str();
 }
 
