@@ -178,6 +178,30 @@ TEST_F(Process, ExecuteBeforeReadyIs409) {
   EXPECT_EQ(execute(c, id, json::value("now")).at("output"), json::value("now"));
 }
 
+// The compile queue of GET /admin/queues, polled until `pred` holds (cap 5 s): the queue table
+// and the function's status are separate rows, so one may lag the other by a moment.
+template <typename Pred>
+std::pair<bool, std::string> wait_compile_queue(HttpClient& c, Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::string last;
+  while (true) {
+    auto r = c.get("/admin/queues");
+    last = r.describe();
+    if (r.status == 200) {
+      json::value v = r.json();
+      if (v.is_object() && v.as_object().contains("queues") && v.at("queues").is_array()) {
+        for (auto& q : v.at("queues").as_array()) {
+          if (str(q, "name") == "compile" && q.is_object() && pred(q.as_object())) {
+            return {true, last};
+          }
+        }
+      }
+    }
+    if (std::chrono::steady_clock::now() > deadline) return {false, last};
+    std::this_thread::sleep_for(25ms);
+  }
+}
+
 TEST_F(Process, KillDuringCompileTheJobCompletesAfterRestart) {
   auto& nild = start_nild(with_compile_delay(3000));
   std::string id;
@@ -189,19 +213,16 @@ TEST_F(Process, KillDuringCompileTheJobCompletesAfterRestart) {
     ASSERT_TRUE(wait_for_status(c, id, "COMPILING")) << c.describe_exchange();
 
     // The queue shows the running job.
-    auto q = c.get("/admin/queues");
-    ASSERT_EQ(q.status, 200) << q.describe();
-    bool found = false;
-    json::value qv = q.json();
-    for (auto& queue : qv.at("queues").as_array()) {
-      if (str(queue, "name") != "compile") continue;
-      EXPECT_GE(queue.at("running").to_number<int64_t>(), 1) << q.describe();
-      for (auto& job : queue.at("jobs").as_array()) {
-        if (json::serialize(job).find(id) != std::string::npos) found = true;
+    auto [running, shown] = wait_compile_queue(c, [&](const json::object& q) {
+      bool listed = false;
+      for (auto& job : q.at("jobs").as_array()) {
+        if (json::serialize(job).find(id) != std::string::npos) listed = true;
       }
-    }
-    EXPECT_TRUE(found) << "the compiling job of " << id << " is not in /admin/queues:\n"
-                       << q.describe();
+      return listed && q.at("running").to_number<int64_t>() >= 1;
+    });
+    EXPECT_TRUE(running) << "the compiling job of " << id
+                         << " is not running in /admin/queues:\n"
+                         << shown;
   }
   nild.kill9();
   nild.restart({});  // same data dir, no delay
@@ -211,13 +232,10 @@ TEST_F(Process, KillDuringCompileTheJobCompletesAfterRestart) {
   ASSERT_EQ(str(done, "status"), "READY") << json::serialize(done);
   EXPECT_EQ(execute(c, id, json::value("survived")).at("output"), json::value("survived"));
 
-  auto q = c.get("/admin/queues");
-  json::value qv = q.json();
-  for (auto& queue : qv.at("queues").as_array()) {
-    if (str(queue, "name") != "compile") continue;
-    EXPECT_EQ(queue.at("running").to_number<int64_t>(), 0) << q.describe();
-    EXPECT_EQ(queue.at("pending").to_number<int64_t>(), 0) << q.describe();
-  }
+  auto [drained, shown] = wait_compile_queue(c, [](const json::object& q) {
+    return q.at("running").to_number<int64_t>() == 0 && q.at("pending").to_number<int64_t>() == 0;
+  });
+  EXPECT_TRUE(drained) << "the requeued job is still in the queue:\n" << shown;
 }
 
 TEST_F(Process, SigtermFinishesTheInFlightExecutionAndKeepsIt) {
