@@ -132,6 +132,7 @@ store::CompileOutcome CompilePool::compile(const store::CompileJob& job) {
   }
   if (cacheable && !from_cache) write_file_atomically(cache_path, wasm);
   out.ok = true;
+  out.from_cache = from_cache;
   out.wasm_sha256 = sha256_hex(wasm);
   out.wasm = std::move(wasm);
   return out;
@@ -174,6 +175,7 @@ void CompilePool::run(int index) {
     if (outcome.ok) {
       log::info("compile finished", {{"functionId", job.function_id},
                                      {"status", "READY"},
+                                     {"cached", outcome.from_cache},
                                      {"durationMs", ms},
                                      {"wasmBytes", static_cast<int64_t>(outcome.wasm.size())},
                                      {"wasmSha256", outcome.wasm_sha256}});

@@ -93,6 +93,7 @@ struct CompileOutcome {
   std::string wasm;        // when ok
   std::string wasm_sha256; // when ok
   std::string error;       // when !ok: the compileError shown to the user
+  bool from_cache = false; // the artifact came from the compile cache (not stored)
 };
 
 struct QueueStats {
