@@ -31,8 +31,35 @@ struct Limits {
   uint32_t log_bytes = 64 << 10;    // stderr; past it logs are truncated, not fatal
 };
 
+// Host services behind the `nil` import module (docs/abi.md): env, http_fetch, db_query.
+// Implemented outside the engine (src/host, per invocation); the engine only moves bytes between
+// guest memory and these calls, enforces bounds, and accounts for them. `nil.log` needs no
+// service: the engine writes it into the logs. Called on the invoking thread while the guest is
+// paused; the guest's deadline is passed so a service never runs past it.
+class HostServices {
+ public:
+  virtual ~HostServices() = default;
+  virtual std::optional<std::string> env(std::string_view key) = 0;
+  // request: JSON {"method","url","headers":{},"body"}; response JSON {"status","headers","body"}.
+  virtual Expected<std::string> http_fetch(std::string_view request_json,
+                                           std::chrono::steady_clock::time_point deadline) = 0;
+  // One statement; params: JSON array. Answer: JSON {"columns":[...],"rows":[[...]],"rowsAffected"}.
+  virtual Expected<std::string> db_query(std::string_view sql, std::string_view params_json,
+                                         std::chrono::steady_clock::time_point deadline) = 0;
+};
+
+// Accounting per host function, reported with the result and stored with the execution.
+struct HostCallStats {
+  std::string name;  // "log", "env", "http_fetch", "db_query"
+  uint32_t count = 0;
+  uint64_t bytes_in = 0;   // guest → host
+  uint64_t bytes_out = 0;  // host → guest
+  double ms = 0;
+};
+
 struct Invocation {
   std::string_view input;                                // stdin (JSON text)
+  HostServices* host = nullptr;                          // null: nil.* calls answer "unavailable"
   Limits limits;
   std::vector<std::pair<std::string, std::string>> env;  // WASI environ
   std::vector<std::string> args;                         // WASI argv (argv[0] = function name)
@@ -59,6 +86,7 @@ struct Result {
   std::string logs;                 // stderr, up to log_bytes (then "[logs truncated]")
   int exit_code = 0;
   std::chrono::nanoseconds duration{0};
+  std::vector<HostCallStats> host_calls;  // only host functions that were called
 };
 
 // What validation learned about a module.
