@@ -2,7 +2,7 @@
 //
 // Guest contract (docs/abi.md): a WASI preview1 command. `_start` reads the input JSON on stdin
 // and writes the output JSON on stdout; stderr lines become the execution's logs. Only the host
-// interface below may be imported: the WASI subset (wasi_snapshot_preview1.*), later `nil.*`.
+// interface below may be imported: the WASI subset (wasi_snapshot_preview1.*) and `nil.*`.
 //
 // Tiers sit behind `Sandbox`: the interpreter (libwabt) now, a native tier (wasm2c) later. The
 // engine never touches the store or HTTP; it takes bytes and an input and returns a result.

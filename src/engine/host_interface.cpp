@@ -55,6 +55,12 @@ constexpr std::array kTable = {
     HostImport{kWasiModule, "sock_recv", "iiiiii", "i", HostCall::kSockRecv},
     HostImport{kWasiModule, "sock_send", "iiiii", "i", HostCall::kSockSend},
     HostImport{kWasiModule, "sock_shutdown", "ii", "i", HostCall::kSockShutdown},
+    // nil: pointers and lengths are i32 (docs/abi.md, "The host interface: nil").
+    HostImport{kNilModule, "log", "iii", "", HostCall::kNilLog},
+    HostImport{kNilModule, "env", "ii", "i", HostCall::kNilEnv},
+    HostImport{kNilModule, "http_fetch", "ii", "i", HostCall::kNilHttpFetch},
+    HostImport{kNilModule, "db_query", "iiii", "i", HostCall::kNilDbQuery},
+    HostImport{kNilModule, "result_read", "ii", "i", HostCall::kNilResultRead},
 };
 
 std::string_view type_name(char c) {
@@ -89,6 +95,21 @@ const HostImport* find_host_import(std::string_view module, std::string_view nam
 
 std::string format_signature(std::string_view params, std::string_view results) {
   return format_types(params) + " -> " + format_types(results);
+}
+
+int32_t nil_status_for(std::string_view code) {
+  if (code == "not_found") return nil_status::kNotFound;
+  if (code == "unavailable") return nil_status::kUnavailable;
+  if (code == "invalid_request" || code == "multiple_statements") {
+    return nil_status::kInvalidRequest;
+  }
+  if (code == "host_not_allowed" || code == "address_not_allowed" || code == "not_authorized") {
+    return nil_status::kForbidden;
+  }
+  if (code == "timeout") return nil_status::kTimeout;
+  if (code == "response_too_large") return nil_status::kTooLarge;
+  if (code == "sql_error") return nil_status::kSqlError;
+  return nil_status::kFailed;
 }
 
 }  // namespace nil::engine

@@ -2,9 +2,11 @@
 //
 // This table is the single source of truth: validate_module() rejects any import that is not
 // here (or has another signature), and each sandbox tier binds its host functions from it by
-// HostCall id. Adding a host call (e.g. the coming `nil.*` module: log, env, http_fetch,
-// db_query) means adding a row here and a case in each tier. Deliberately free of wabt types so
-// that C++17 and C++20 translation units can both include it.
+// HostCall id. Adding a host call means adding a row here and a case in each tier. Deliberately
+// free of wabt types so that C++17 and C++20 translation units can both include it.
+//
+// Two import modules: `wasi_snapshot_preview1` (the WASI subset) and `nil` (NIL's own host
+// interface v1: log, env, http_fetch, db_query, result_read; docs/abi.md).
 //
 // Signatures use one letter per wasm value type: i = i32, I = i64, f = f32, F = f64.
 #pragma once
@@ -17,6 +19,7 @@
 namespace nil::engine {
 
 inline constexpr std::string_view kWasiModule = "wasi_snapshot_preview1";
+inline constexpr std::string_view kNilModule = "nil";
 
 enum class HostCall : uint8_t {
   kArgsGet,
@@ -65,6 +68,12 @@ enum class HostCall : uint8_t {
   kSockRecv,
   kSockSend,
   kSockShutdown,
+  // nil (host interface v1)
+  kNilLog,
+  kNilEnv,
+  kNilHttpFetch,
+  kNilDbQuery,
+  kNilResultRead,
 };
 
 struct HostImport {
@@ -102,5 +111,26 @@ inline constexpr uint16_t kNosys = 52;    // the host interface does not offer t
 inline constexpr uint16_t kNotsup = 58;
 inline constexpr uint16_t kSpipe = 70;    // seek/tell on stdin/stdout/stderr
 }  // namespace wasi_errno
+
+// What `nil.env`, `nil.http_fetch` and `nil.db_query` return when they fail: a negative number
+// (the error JSON {"error":{"code","message"}} is then readable with nil.result_read). The
+// number names the family; the JSON's code is the precise, stable snake_case code.
+namespace nil_status {
+inline constexpr int32_t kNotFound = -1;        // not_found (env: no such key)
+inline constexpr int32_t kUnavailable = -2;     // unavailable (no host services here)
+inline constexpr int32_t kInvalidRequest = -3;  // invalid_request, multiple_statements
+inline constexpr int32_t kForbidden = -4;       // host_not_allowed, address_not_allowed, not_authorized
+inline constexpr int32_t kTimeout = -5;         // timeout
+inline constexpr int32_t kTooLarge = -6;        // response_too_large
+inline constexpr int32_t kSqlError = -7;        // sql_error
+inline constexpr int32_t kFailed = -8;          // anything else (fetch_failed, too_many_redirects, ...)
+}  // namespace nil_status
+
+// The status number for a host service's error code (above); unknown codes are kFailed.
+int32_t nil_status_for(std::string_view error_code);
+
+// Limits of the `nil` module, enforced by every tier.
+inline constexpr uint32_t kNilMaxArgumentBytes = 8u << 20;  // one argument (key, request, sql, params)
+inline constexpr uint32_t kNilMaxResultBytes = 16u << 20;   // a result the host holds for result_read
 
 }  // namespace nil::engine

@@ -9,11 +9,19 @@
 // Host calls never trust the guest: every pointer/length pair is checked against the current
 // size of linear memory (re-fetched on every call, because memory.grow reallocates it) and an
 // out-of-bounds access is a trap, as it would be for a wasm load or store.
+//
+// The `nil` module (docs/abi.md) is marshalling only: the engine copies arguments out of guest
+// memory, calls Invocation::host (src/host implements it), holds the answer for nil.result_read
+// and accounts for every call in Result::host_calls. The guest is paused during a host call; the
+// fuel-driven deadline check (instrument.h) resumes as soon as the guest runs again, and a host
+// call that returns past the deadline stops the guest at once.
 #include <openssl/rand.h>
 #include <time.h>
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -60,6 +68,11 @@ struct InvocationContext {
   std::optional<Failure> stop;  // why a host call stopped the guest (timeout, exit, limits)
   bool exited = false;          // proc_exit(0)
   int exit_code = 0;
+  // nil.*: the answer of the last env/http_fetch/db_query call, read by nil.result_read.
+  std::string held;
+  size_t held_pos = 0;
+  size_t held_stats = 0;  // index into host_calls of the call that produced `held`
+  std::vector<HostCallStats> host_calls;
 };
 
 // A view of the caller's linear memory, valid for one host call only.
@@ -191,6 +204,20 @@ bool read_iovecs(const GuestMemory& mem, u32 iovs, u32 count, std::vector<Iovec>
   return true;
 }
 
+// stderr and nil.log share the log buffer and its cap.
+void append_log(InvocationContext& ctx, std::string_view bytes) {
+  if (ctx.logs_truncated) return;
+  size_t room =
+      ctx.inv->limits.log_bytes - std::min<size_t>(ctx.logs.size(), ctx.inv->limits.log_bytes);
+  if (bytes.size() <= room) {
+    ctx.logs.append(bytes);
+  } else {
+    ctx.logs.append(bytes.substr(0, room));
+    ctx.logs += "\n[logs truncated]";
+    ctx.logs_truncated = true;
+  }
+}
+
 wabt::Result fd_write(InvocationContext& ctx, wi::Thread& thread, const wi::Values& params,
                       wi::Values& results, wi::Trap::Ptr* out_trap) {
   GuestMemory mem(thread);
@@ -217,16 +244,8 @@ wabt::Result fd_write(InvocationContext& ctx, wi::Thread& thread, const wi::Valu
                         std::to_string(ctx.inv->limits.output_bytes) + " bytes");
       }
       ctx.output.append(bytes, v.len);
-    } else if (!ctx.logs_truncated) {
-      size_t room = ctx.inv->limits.log_bytes - std::min<size_t>(ctx.logs.size(),
-                                                                 ctx.inv->limits.log_bytes);
-      if (v.len <= room) {
-        ctx.logs.append(bytes, v.len);
-      } else {
-        ctx.logs.append(bytes, room);
-        ctx.logs += "\n[logs truncated]";
-        ctx.logs_truncated = true;
-      }
+    } else {
+      append_log(ctx, std::string_view(bytes, v.len));
     }
   }
   // Truncated logs still count as written: the guest must not retry them.
@@ -417,11 +436,208 @@ wabt::Result wasi_call(HostCall call, InvocationContext& ctx, wi::Thread& thread
       return wabt::Result::Ok;
     case HostCall::kPollOneoff:
     case HostCall::kProcRaise:
+    case HostCall::kNilLog:  // the nil module is bound to nil_call, never here
+    case HostCall::kNilEnv:
+    case HostCall::kNilHttpFetch:
+    case HostCall::kNilDbQuery:
+    case HostCall::kNilResultRead:
       set_errno(results, wasi_errno::kNosys);
       return wabt::Result::Ok;
   }
   set_errno(results, wasi_errno::kNosys);
   return wabt::Result::Ok;
+}
+
+// ---- the nil module ----------------------------------------------------------------------
+
+HostCallStats& stats_for(InvocationContext& ctx, std::string_view name, size_t* index = nullptr) {
+  for (size_t i = 0; i < ctx.host_calls.size(); ++i) {
+    if (ctx.host_calls[i].name == name) {
+      if (index) *index = i;
+      return ctx.host_calls[i];
+    }
+  }
+  HostCallStats s;
+  s.name = std::string(name);
+  ctx.host_calls.push_back(std::move(s));
+  if (index) *index = ctx.host_calls.size() - 1;
+  return ctx.host_calls.back();
+}
+
+std::string error_json(std::string_view code, std::string_view message) {
+  boost::json::object inner;
+  inner["code"] = code;
+  inner["message"] = message;
+  boost::json::object outer;
+  outer["error"] = std::move(inner);
+  return boost::json::serialize(outer);
+}
+
+// Holds an answer for nil.result_read and returns the status the guest sees: its length, or a
+// negative nil_status with the error JSON held instead.
+int32_t hold_answer(InvocationContext& ctx, size_t stats_index, Expected<std::string> answer) {
+  ctx.held_stats = stats_index;
+  ctx.held_pos = 0;
+  if (answer.ok() && answer.value().size() > kNilMaxResultBytes) {
+    answer = make_error(ErrorKind::kTooLarge, "response_too_large",
+                        "the answer of " + std::to_string(answer.value().size()) +
+                            " bytes exceeds the host interface's limit of " +
+                            std::to_string(kNilMaxResultBytes) + " bytes");
+  }
+  if (answer.ok()) {
+    ctx.held = std::move(answer).value();
+    return static_cast<int32_t>(ctx.held.size());
+  }
+  const Error& e = answer.error();
+  ctx.held = error_json(e.code, e.message);
+  return nil_status_for(e.code);
+}
+
+std::string_view level_name(u32 level) {
+  switch (level) {
+    case 0: return "debug";
+    case 1: return "info";
+    case 2: return "warn";
+    case 3: return "error";
+    default: return "info";
+  }
+}
+
+Error unavailable(std::string_view call) {
+  return make_error(ErrorKind::kUnavailable, "unavailable",
+                    "nil." + std::string(call) + " is not available in this invocation");
+}
+
+Error argument_too_large(std::string_view call, u64 len) {
+  return make_error(ErrorKind::kInvalidInput, "invalid_request",
+                    "nil." + std::string(call) + " was given an argument of " +
+                        std::to_string(len) + " bytes; the limit is " +
+                        std::to_string(kNilMaxArgumentBytes));
+}
+
+wabt::Result nil_call(HostCall call, InvocationContext& ctx, wi::Thread& thread,
+                      const wi::Values& params, wi::Values& results, wi::Trap::Ptr* out_trap) {
+  GuestMemory mem(thread);
+  auto arg = [&](u32 ptr, u32 len) {
+    return std::string_view(reinterpret_cast<const char*>(mem.at(ptr)), len);
+  };
+  auto set_i32 = [&](int32_t v) { results[0] = wi::Value::Make(static_cast<u32>(v)); };
+  auto started = Clock::now();
+  auto elapsed_ms = [&] {
+    return std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  };
+  // After a service returns: past the deadline the guest does not run again.
+  auto after_service = [&]() -> wabt::Result {
+    if (Clock::now() >= ctx.deadline) {
+      return stop(ctx, thread, out_trap, "timeout",
+                  "the function ran longer than its timeout of " +
+                      std::to_string(ctx.inv->limits.timeout_ms) + " ms");
+    }
+    return wabt::Result::Ok;
+  };
+  HostServices* host = ctx.inv->host;
+
+  switch (call) {
+    case HostCall::kNilLog: {
+      u32 level = p32(params, 0), ptr = p32(params, 1), len = p32(params, 2);
+      if (!mem.in_bounds(ptr, len)) return out_of_bounds(thread, out_trap, "nil.log", ptr, len);
+      std::string line = "[" + std::string(level_name(level)) + "] ";
+      line.append(arg(ptr, len));
+      line += '\n';
+      append_log(ctx, line);
+      HostCallStats& s = stats_for(ctx, "log");
+      s.count++;
+      s.bytes_in += len;
+      s.ms += elapsed_ms();
+      return wabt::Result::Ok;
+    }
+    case HostCall::kNilEnv: {
+      u32 ptr = p32(params, 0), len = p32(params, 1);
+      if (!mem.in_bounds(ptr, len)) return out_of_bounds(thread, out_trap, "nil.env", ptr, len);
+      size_t index = 0;
+      stats_for(ctx, "env", &index);
+      Expected<std::string> answer = unavailable("env");
+      if (len > kNilMaxArgumentBytes) {
+        answer = argument_too_large("env", len);
+      } else if (host) {
+        std::optional<std::string> value = host->env(arg(ptr, len));
+        if (value) {
+          answer = std::move(*value);
+        } else {
+          answer = make_error(ErrorKind::kNotFound, "not_found",
+                              "no environment key " + std::string(arg(ptr, len)));
+        }
+      }
+      set_i32(hold_answer(ctx, index, std::move(answer)));
+      HostCallStats& s = ctx.host_calls[index];
+      s.count++;
+      s.bytes_in += len;
+      s.ms += elapsed_ms();
+      return after_service();
+    }
+    case HostCall::kNilHttpFetch: {
+      u32 ptr = p32(params, 0), len = p32(params, 1);
+      if (!mem.in_bounds(ptr, len)) {
+        return out_of_bounds(thread, out_trap, "nil.http_fetch", ptr, len);
+      }
+      size_t index = 0;
+      stats_for(ctx, "http_fetch", &index);
+      Expected<std::string> answer = unavailable("http_fetch");
+      if (len > kNilMaxArgumentBytes) {
+        answer = argument_too_large("http_fetch", len);
+      } else if (host) {
+        // A copy: the service must not hold a view into guest memory.
+        answer = host->http_fetch(std::string(arg(ptr, len)), ctx.deadline);
+      }
+      set_i32(hold_answer(ctx, index, std::move(answer)));
+      HostCallStats& s = ctx.host_calls[index];
+      s.count++;
+      s.bytes_in += len;
+      s.ms += elapsed_ms();
+      return after_service();
+    }
+    case HostCall::kNilDbQuery: {
+      u32 sql_ptr = p32(params, 0), sql_len = p32(params, 1);
+      u32 params_ptr = p32(params, 2), params_len = p32(params, 3);
+      if (!mem.in_bounds(sql_ptr, sql_len)) {
+        return out_of_bounds(thread, out_trap, "nil.db_query", sql_ptr, sql_len);
+      }
+      if (!mem.in_bounds(params_ptr, params_len)) {
+        return out_of_bounds(thread, out_trap, "nil.db_query", params_ptr, params_len);
+      }
+      size_t index = 0;
+      stats_for(ctx, "db_query", &index);
+      Expected<std::string> answer = unavailable("db_query");
+      if (sql_len > kNilMaxArgumentBytes || params_len > kNilMaxArgumentBytes) {
+        answer = argument_too_large("db_query", std::max(sql_len, params_len));
+      } else if (host) {
+        std::string sql(arg(sql_ptr, sql_len));
+        std::string params_json = params_len ? std::string(arg(params_ptr, params_len)) : "[]";
+        answer = host->db_query(sql, params_json, ctx.deadline);
+      }
+      set_i32(hold_answer(ctx, index, std::move(answer)));
+      HostCallStats& s = ctx.host_calls[index];
+      s.count++;
+      s.bytes_in += u64{sql_len} + params_len;
+      s.ms += elapsed_ms();
+      return after_service();
+    }
+    case HostCall::kNilResultRead: {
+      u32 ptr = p32(params, 0), cap = p32(params, 1);
+      if (!mem.in_bounds(ptr, cap)) {
+        return out_of_bounds(thread, out_trap, "nil.result_read", ptr, cap);
+      }
+      size_t n = std::min<size_t>(cap, ctx.held.size() - ctx.held_pos);
+      mem.copy_in(ptr, ctx.held.data() + ctx.held_pos, n);
+      ctx.held_pos += n;
+      if (n && ctx.held_stats < ctx.host_calls.size()) ctx.host_calls[ctx.held_stats].bytes_out += n;
+      set_i32(static_cast<int32_t>(n));
+      return wabt::Result::Ok;
+    }
+    default:
+      break;
+  }
+  return trap(thread, out_trap, "internal error: not a nil host call");
 }
 
 wabt::Result tick(InvocationContext& ctx, wi::Thread& thread, wi::Values& results,
@@ -525,6 +741,7 @@ class InterpreterSandbox final : public Sandbox {
       result.failure = std::move(f);
       result.logs = std::move(ctx.logs);
       result.exit_code = ctx.exit_code;
+      result.host_calls = std::move(ctx.host_calls);
       return result;
     };
 
@@ -564,8 +781,13 @@ class InterpreterSandbox final : public Sandbox {
         const HostImport* row = find_host_import(import.module, import.name);
         NIL_CHECK(row != nullptr, "prepare() admitted an import outside the host interface");
         HostCall call = row->call;
-        callback = [c, call](wi::Thread& t, const wi::Values& p, wi::Values& r,
-                             wi::Trap::Ptr* trap) { return wasi_call(call, *c, t, p, r, trap); };
+        if (row->module == kNilModule) {
+          callback = [c, call](wi::Thread& t, const wi::Values& p, wi::Values& r,
+                               wi::Trap::Ptr* trap) { return nil_call(call, *c, t, p, r, trap); };
+        } else {
+          callback = [c, call](wi::Thread& t, const wi::Values& p, wi::Values& r,
+                               wi::Trap::Ptr* trap) { return wasi_call(call, *c, t, p, r, trap); };
+        }
       }
       imports.push_back(wi::HostFunc::New(store, type, std::move(callback)).ref());
     }
@@ -604,6 +826,7 @@ class InterpreterSandbox final : public Sandbox {
     result.output = std::string(text);
     result.logs = std::move(ctx.logs);
     result.exit_code = ctx.exit_code;
+    result.host_calls = std::move(ctx.host_calls);
     return result;
   }
 };

@@ -58,7 +58,7 @@ Expected<ModuleInfo> validate_module(std::string_view wasm) {
   }
 
   ModuleInfo info;
-  bool imports_wasi = false;
+  bool imports_host = false;  // wasi_snapshot_preview1 or nil
   for (const wabt::Import* import : module.imports) {
     std::string qualified = import->module_name + "." + import->field_name;
     info.imports.push_back(qualified);
@@ -76,7 +76,8 @@ Expected<ModuleInfo> validate_module(std::string_view wasm) {
                                              "; the host interface has " +
                                              format_signature(row->params, row->results));
     }
-    if (row->module == kWasiModule) imports_wasi = true;
+    // Host calls that take pointers need the memory they point into, exported as "memory".
+    imports_host = true;
   }
 
   const wabt::Export* start = nullptr;
@@ -94,10 +95,10 @@ Expected<ModuleInfo> validate_module(std::string_view wasm) {
   if (!start_func || start_func->GetNumParams() != 0 || start_func->GetNumResults() != 0) {
     return invalid("missing_export", "_start must have the type () -> ()");
   }
-  if (imports_wasi && (!memory || memory->kind != wabt::ExternalKind::Memory)) {
+  if (imports_host && (!memory || memory->kind != wabt::ExternalKind::Memory)) {
     return invalid("missing_export",
-                   "a module that imports wasi_snapshot_preview1 must export its memory as "
-                   "\"memory\"");
+                   "a module that imports from wasi_snapshot_preview1 or nil must export its "
+                   "memory as \"memory\"");
   }
   if (!module.memories.empty()) {
     info.initial_memory_pages = static_cast<uint32_t>(module.memories[0]->page_limits.initial);
