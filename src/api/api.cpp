@@ -136,6 +136,179 @@ Expected<void> check_name(std::string_view name) {
   return {};
 }
 
+// --- environments and function access (issue 4) ------------------------------------------------
+
+constexpr size_t kMaxEnvVars = 256;
+constexpr size_t kMaxEnvValueBytes = 32 << 10;
+// Redaction replaces a secret wherever it appears in logs and output; a very short one would
+// match everywhere and still reveal little, so secrets must be at least this long.
+constexpr size_t kMinSecretBytes = 4;
+constexpr size_t kMaxAttachedEnvironments = 16;
+constexpr size_t kMaxHttpAllow = 64;
+constexpr std::string_view kSecretMask = "***";
+constexpr std::string_view kKnownGrants[] = {"db:ddl"};
+
+Expected<void> check_environment_name(std::string_view name) {
+  static const std::regex kName("^[a-z][a-z0-9-]{0,62}$");
+  if (!std::regex_match(name.begin(), name.end(), kName)) {
+    return invalid("invalid_name", "name must match ^[a-z][a-z0-9-]{0,62}$");
+  }
+  return {};
+}
+
+// A list field: absent/null → nullopt; otherwise an array of strings.
+Expected<std::optional<std::vector<std::string>>> string_list_field(const json::object& o,
+                                                                    std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::optional<std::vector<std::string>>{};
+  std::string name(key);
+  if (!it->value().is_array()) return invalid("invalid_field", "\"" + name + "\" must be an array of strings");
+  std::vector<std::string> out;
+  for (const auto& v : it->value().as_array()) {
+    if (!v.is_string()) return invalid("invalid_field", "\"" + name + "\" must be an array of strings");
+    out.emplace_back(v.as_string());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+// "environments": ids or names, in order (the store checks that they exist).
+Expected<std::optional<std::vector<std::string>>> parse_environments(const json::object& o) {
+  auto list = NIL_TRY(string_list_field(o, "environments"));
+  if (!list) return list;
+  if (list->size() > kMaxAttachedEnvironments) {
+    return invalid("invalid_field", "\"environments\" holds at most " + std::to_string(kMaxAttachedEnvironments) + " entries");
+  }
+  for (size_t i = 0; i < list->size(); ++i) {
+    if ((*list)[i].empty()) return invalid("invalid_field", "\"environments\" entries must not be empty");
+    for (size_t j = 0; j < i; ++j) {
+      if ((*list)[i] == (*list)[j]) return invalid("invalid_field", "environment \"" + (*list)[i] + "\" is listed twice");
+    }
+  }
+  return list;
+}
+
+// "httpAllow": hosts a function may fetch from: "api.example.com", "api.example.com:8443",
+// "127.0.0.1:8081", "[::1]:8081". Matching is exact on the host (no wildcards); without a port
+// any port of that host is allowed. Lower-cased; no duplicates.
+Expected<std::optional<std::vector<std::string>>> parse_http_allow(const json::object& o) {
+  auto list = NIL_TRY(string_list_field(o, "httpAllow"));
+  if (!list) return list;
+  if (list->size() > kMaxHttpAllow) {
+    return invalid("invalid_http_allow", "\"httpAllow\" holds at most " + std::to_string(kMaxHttpAllow) + " hosts");
+  }
+  static const std::regex kHost(
+      "^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*|\\[[0-9a-f:.]+\\])(:([0-9]{1,5}))?$");
+  std::vector<std::string> out;
+  for (const auto& raw : *list) {
+    std::string host = lower(raw);
+    std::smatch m;
+    if (host.size() > 261 || !std::regex_match(host, m, kHost)) {
+      return invalid("invalid_http_allow", "\"" + raw + "\" is not a host or host:port (no scheme, path or wildcard)");
+    }
+    if (m[7].matched) {
+      long port = std::strtol(m[7].str().c_str(), nullptr, 10);
+      if (port < 1 || port > 65535) return invalid("invalid_http_allow", "\"" + raw + "\": port must be 1..65535");
+    }
+    if (std::find(out.begin(), out.end(), host) == out.end()) out.push_back(std::move(host));
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+Expected<std::optional<std::vector<std::string>>> parse_grants(const json::object& o) {
+  auto list = NIL_TRY(string_list_field(o, "grants"));
+  if (!list) return list;
+  std::vector<std::string> out;
+  for (const auto& g : *list) {
+    if (std::find(std::begin(kKnownGrants), std::end(kKnownGrants), g) == std::end(kKnownGrants)) {
+      return invalid("unknown_grant", "unknown grant \"" + g + "\" (known: db:ddl)");
+    }
+    if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+// "vars": [{"key","value","secret"?}]. `current` (on PUT) lets a secret be kept without resending
+// it: {"key":"TOKEN","secret":true} with no "value" keeps TOKEN's stored secret value.
+Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o, const store::Environment* current) {
+  auto it = o.find("vars");
+  if (it == o.end() || it->value().is_null()) return std::vector<store::EnvironmentVar>{};
+  if (!it->value().is_array()) return invalid("invalid_field", "\"vars\" must be an array of {\"key\",\"value\",\"secret\"}");
+  const json::array& arr = it->value().as_array();
+  if (arr.size() > kMaxEnvVars) {
+    return invalid("too_many_env_vars", "an environment holds at most " + std::to_string(kMaxEnvVars) + " keys");
+  }
+  static const std::regex kKey("^[A-Za-z_][A-Za-z0-9_]{0,127}$");
+  std::vector<store::EnvironmentVar> out;
+  for (const auto& v : arr) {
+    if (!v.is_object()) return invalid("invalid_field", "each of \"vars\" must be an object {\"key\",\"value\",\"secret\"}");
+    const json::object& var = v.as_object();
+    for (const auto& kv : var) {
+      if (kv.key() != "key" && kv.key() != "value" && kv.key() != "secret") {
+        return invalid("unknown_field", "unknown field \"vars[]." + std::string(kv.key()) + "\"");
+      }
+    }
+    store::EnvironmentVar ev;
+    auto key = NIL_TRY(string_field(var, "key"));
+    if (!key) return invalid("missing_field", "\"vars[].key\" is required");
+    if (!std::regex_match(*key, kKey)) {
+      std::string shown = key->size() > 64 ? key->substr(0, 64) + "..." : *key;
+      return invalid("invalid_env_key", "key \"" + shown + "\" must match ^[A-Za-z_][A-Za-z0-9_]{0,127}$");
+    }
+    ev.key = std::move(*key);
+    if (auto s = var.find("secret"); s != var.end() && !s->value().is_null()) {
+      if (!s->value().is_bool()) return invalid("invalid_field", "\"vars[].secret\" must be a boolean");
+      ev.secret = s->value().as_bool();
+    }
+    auto value = NIL_TRY(string_field(var, "value"));
+    if (!value) {
+      const store::EnvironmentVar* kept = nullptr;
+      if (current && ev.secret) {
+        for (const auto& cv : current->vars) {
+          if (cv.key == ev.key && cv.secret) kept = &cv;
+        }
+      }
+      if (!kept) return invalid("missing_field", "\"vars[].value\" is required for key " + ev.key + " (only an existing secret may omit it to keep its value)");
+      value = kept->value;
+    }
+    // Values are never echoed in errors: they may be secrets.
+    if (value->size() > kMaxEnvValueBytes) {
+      return invalid("invalid_env_value", "the value of " + ev.key + " is over " + std::to_string(kMaxEnvValueBytes) + " bytes");
+    }
+    if (value->find('\0') != std::string::npos) {
+      return invalid("invalid_env_value", "the value of " + ev.key + " contains a NUL character");
+    }
+    if (ev.secret && value->size() < kMinSecretBytes) {
+      return invalid("invalid_env_value", "the secret value of " + ev.key + " must be at least " + std::to_string(kMinSecretBytes) + " bytes");
+    }
+    ev.value = std::move(*value);
+    for (const auto& prev : out) {
+      if (prev.key == ev.key) return invalid("duplicate_env_key", "key " + ev.key + " appears twice");
+    }
+    out.push_back(std::move(ev));
+  }
+  return out;
+}
+
+json::object environment_json(const store::Environment& e) {
+  json::array vars;
+  for (const auto& v : e.vars) {
+    vars.push_back(json::object{{"key", v.key}, {"value", v.secret ? kSecretMask : std::string_view(v.value)}, {"secret", v.secret}});
+  }
+  json::object o;
+  o["id"] = e.id;
+  o["name"] = e.name;
+  o["vars"] = std::move(vars);
+  o["createdAt"] = format_rfc3339(e.created_at);
+  o["updatedAt"] = format_rfc3339(e.updated_at);
+  return o;
+}
+
+json::array string_array(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.push_back(json::string(s));
+  return a;
+}
+
 // Boost.JSON 1.81 prints every double in exponent form (0.5 → 5E-1). Durations read better as
 // plain decimals, so responses are written by this serializer: doubles rounded to microseconds
 // and printed shortest (std::to_chars), everything else as Boost.JSON writes it.
@@ -204,6 +377,9 @@ json::object function_json(const store::Function& f) {
   o["createdAt"] = format_rfc3339(f.created_at);
   o["updatedAt"] = format_rfc3339(f.updated_at);
   o["limits"] = json::object{{"timeoutMs", f.limits.timeout_ms}, {"memoryMb", f.limits.memory_mb}};
+  o["environments"] = string_array(f.access.environments);
+  o["httpAllow"] = string_array(f.access.http_allow);
+  o["grants"] = string_array(f.access.grants);
   return o;
 }
 
@@ -232,6 +408,8 @@ json::object execution_json(const store::Execution& e) {
   o["startedAt"] = format_rfc3339(e.started_at);
   o["finishedAt"] = format_rfc3339(e.finished_at);
   o["trigger"] = e.trigger;
+  json::value calls = stored_json(e.host_calls);
+  o["hostCalls"] = calls.is_array() ? calls : json::array();
   return o;
 }
 
@@ -347,7 +525,7 @@ struct Api::Impl {
 
   Expected<Response> create_function(const Request& req) {
     json::object body = NIL_TRY(parse_json_object(req));
-    NIL_TRY_VOID(only_fields(body, {"name", "language", "source", "wasmBase64", "limits"}));
+    NIL_TRY_VOID(only_fields(body, {"name", "language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants"}));
     auto name = NIL_TRY(string_field(body, "name"));
     if (!name) return invalid("missing_field", "\"name\" is required");
     NIL_TRY_VOID(check_name(*name));
@@ -356,6 +534,9 @@ struct Api::Impl {
     nf.language = NIL_TRY(language_from(body, true));
     nf.source = NIL_TRY(source_from(body, nf.language, true));
     nf.limits = NIL_TRY(parse_limits(body, store::FunctionLimits{}));
+    nf.access.environments = NIL_TRY(parse_environments(body)).value_or(std::vector<std::string>{});
+    nf.access.http_allow = NIL_TRY(parse_http_allow(body)).value_or(std::vector<std::string>{});
+    nf.access.grants = NIL_TRY(parse_grants(body)).value_or(std::vector<std::string>{});
     store::Function f = NIL_TRY(deps.store.create_function(nf));
     return created(req, f);
   }
@@ -363,7 +544,7 @@ struct Api::Impl {
   Expected<Response> update_function(const Request& req, std::string_view ref) {
     store::Function current = NIL_TRY(deps.store.get_function(ref));
     json::object body = NIL_TRY(parse_json_object(req));
-    NIL_TRY_VOID(only_fields(body, {"language", "source", "wasmBase64", "limits"}));
+    NIL_TRY_VOID(only_fields(body, {"language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants"}));
     store::FunctionUpdate u;
     std::string lang = NIL_TRY(language_from(body, false));
     if (!lang.empty() && lang != current.language) u.language = lang;
@@ -371,8 +552,13 @@ struct Api::Impl {
     std::string src = NIL_TRY(source_from(body, effective, u.language.has_value()));
     if (!src.empty()) u.source = std::move(src);
     if (body.contains("limits")) u.limits = NIL_TRY(parse_limits(body, current.limits));
-    if (!u.language && !u.source && !u.limits) {
-      return invalid("invalid_body", "nothing to update: give \"source\", \"language\" or \"limits\"");
+    u.environments = NIL_TRY(parse_environments(body));
+    u.http_allow = NIL_TRY(parse_http_allow(body));
+    u.grants = NIL_TRY(parse_grants(body));
+    if (!u.language && !u.source && !u.limits && !u.environments && !u.http_allow && !u.grants) {
+      return invalid("invalid_body",
+                     "nothing to update: give \"source\", \"language\", \"limits\", \"environments\", "
+                     "\"httpAllow\" or \"grants\"");
     }
     bool recompile = u.source.has_value() || u.language.has_value();
     store::Function f = NIL_TRY(deps.store.update_function(current.id, u));
@@ -414,7 +600,7 @@ struct Api::Impl {
       return json_response(req, http::status::accepted, function_json(f));
     }
     if (existing.error().code != "function_not_found") return existing.error();
-    store::NewFunction nf{name->data, "wasm", wasm->data, store::FunctionLimits{}};
+    store::NewFunction nf{name->data, "wasm", wasm->data, store::FunctionLimits{}, {}};
     store::Function f = NIL_TRY(deps.store.create_function(nf));
     return created(req, f);
   }
@@ -488,6 +674,75 @@ struct Api::Impl {
     return json_response(req, http::status::ok, json::object{{"queues", json::array{std::move(queue)}}});
   }
 
+  // --- environments ---
+
+  Expected<Response> create_environment(const Request& req) {
+    json::object body = NIL_TRY(parse_json_object(req));
+    NIL_TRY_VOID(only_fields(body, {"name", "vars"}));
+    auto name = NIL_TRY(string_field(body, "name"));
+    if (!name) return invalid("missing_field", "\"name\" is required");
+    NIL_TRY_VOID(check_environment_name(*name));
+    store::NewEnvironment ne{*name, NIL_TRY(parse_vars(body, nullptr))};
+    store::Environment e = NIL_TRY(deps.store.create_environment(ne));
+    // Never the values: they may be secrets.
+    log::info("environment created", {{"environmentId", e.id}, {"environment", e.name},
+                                      {"keys", static_cast<int64_t>(e.vars.size())}});
+    Response res = json_response(req, http::status::created, environment_json(e));
+    res.set(http::field::location, "/environments/" + e.id);
+    return res;
+  }
+
+  Expected<Response> update_environment(const Request& req, std::string_view ref) {
+    store::Environment current = NIL_TRY(deps.store.get_environment(ref));
+    json::object body = NIL_TRY(parse_json_object(req));
+    NIL_TRY_VOID(only_fields(body, {"name", "vars"}));
+    store::EnvironmentUpdate u;
+    if (auto name = NIL_TRY(string_field(body, "name"))) {
+      NIL_TRY_VOID(check_environment_name(*name));
+      u.name = std::move(*name);
+    }
+    if (body.contains("vars")) u.vars = NIL_TRY(parse_vars(body, &current));
+    if (!u.name && !u.vars) return invalid("invalid_body", "nothing to update: give \"vars\" or \"name\"");
+    store::Environment e = NIL_TRY(deps.store.update_environment(current.id, u));
+    // Cached functions hold their environments' values: the next invocation must see the change.
+    deps.invoker.invalidate_all();
+    log::info("environment updated", {{"environmentId", e.id}, {"environment", e.name},
+                                      {"keys", static_cast<int64_t>(e.vars.size())}});
+    return json_response(req, http::status::ok, environment_json(e));
+  }
+
+  Expected<Response> list_environments(const Request& req, const boost::urls::url_view& url) {
+    auto page = NIL_TRY(page_request(url));
+    auto result = NIL_TRY(deps.store.list_environments(page));
+    json::array items;
+    for (const auto& e : result.items) items.push_back(environment_json(e));
+    return json_response(req, http::status::ok,
+                         json::object{{"items", std::move(items)}, {"nextCursor", optional_string(result.next_cursor)}});
+  }
+
+  Expected<Response> environments(const Request& req, const boost::urls::url_view& url, const std::vector<std::string>& seg) {
+    const auto m = req.method();
+    if (seg.size() == 1) {
+      if (m == http::verb::get) return list_environments(req, url);
+      if (m == http::verb::post) return create_environment(req);
+      return method_not_allowed(req, "GET, POST");
+    }
+    if (seg.size() == 2) {
+      if (m == http::verb::get) return json_response(req, http::status::ok, environment_json(NIL_TRY(deps.store.get_environment(seg[1]))));
+      if (m == http::verb::put) return update_environment(req, seg[1]);
+      if (m == http::verb::delete_) {
+        store::Environment e = NIL_TRY(deps.store.get_environment(seg[1]));
+        NIL_TRY_VOID(deps.store.delete_environment(e.id));
+        log::info("environment deleted", {{"environmentId", e.id}, {"environment", e.name}});
+        Response res{http::status::no_content, req.version()};
+        res.keep_alive(req.keep_alive());
+        return res;
+      }
+      return method_not_allowed(req, "GET, PUT, DELETE");
+    }
+    return make_error(ErrorKind::kNotFound, "route_not_found", "no route for " + std::string(url.path()));
+  }
+
   Response method_not_allowed(const Request& req, std::string_view allow) {
     Response res = problem(http::status::method_not_allowed, "method_not_allowed",
                            std::string(req.method_string()) + " is not allowed here (allowed: " + std::string(allow) + ")",
@@ -547,6 +802,7 @@ struct Api::Impl {
         return list_executions(req, url, seg[1]);
       }
     }
+    if (n >= 1 && seg[0] == "environments") return environments(req, url, seg);
     if (n == 2 && seg[0] == "executions") {
       if (m != http::verb::get) return method_not_allowed(req, "GET");
       deps.writer.sync();

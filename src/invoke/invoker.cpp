@@ -1,6 +1,10 @@
 #include "invoke/invoker.h"
 
+#include <boost/json.hpp>
+
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -18,6 +22,49 @@ void Invoker::invalidate(std::string_view function_id) {
   by_name_.erase(it->second->function.name);
   by_id_.erase(it);
 }
+
+void Invoker::invalidate_all() {
+  std::unique_lock lk(mu_);
+  ++generation_;
+  by_id_.clear();
+  by_name_.clear();
+}
+
+namespace {
+
+// Attached environments merged in order: a later environment's key replaces an earlier one's
+// value in place. Secrets: every secret value of every attached environment, shadowed or not
+// (redacting a shadowed one costs nothing and is never wrong).
+void merge_environments(const std::vector<store::Environment>& envs,
+                        std::vector<std::pair<std::string, std::string>>& env,
+                        std::vector<std::string>& secrets) {
+  for (const auto& e : envs) {
+    for (const auto& v : e.vars) {
+      if (v.secret) secrets.push_back(v.value);
+      auto it = std::find_if(env.begin(), env.end(), [&](const auto& kv) { return kv.first == v.key; });
+      if (it != env.end()) {
+        it->second = v.value;
+      } else {
+        env.emplace_back(v.key, v.value);
+      }
+    }
+  }
+}
+
+// [{"name","count","bytesIn","bytesOut","ms"}], as GET /executions/{id} shows it.
+std::string host_calls_json(const std::vector<engine::HostCallStats>& calls) {
+  boost::json::array a;
+  for (const auto& c : calls) {
+    a.push_back(boost::json::object{{"name", c.name},
+                                    {"count", c.count},
+                                    {"bytesIn", c.bytes_in},
+                                    {"bytesOut", c.bytes_out},
+                                    {"ms", std::round(c.ms * 1000.0) / 1000.0}});
+  }
+  return boost::json::serialize(a);
+}
+
+}  // namespace
 
 Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view ref) {
   uint64_t generation;
@@ -44,7 +91,13 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
     std::string wasm = NIL_TRY(store_.get_function_wasm(fn.id));
     module = NIL_TRY(sandbox_.prepare(wasm));
   }
-  auto loaded = std::make_shared<const Loaded>(Loaded{std::move(fn), module});
+  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<std::string> secrets;
+  if (!fn.access.environments.empty()) {
+    merge_environments(NIL_TRY(store_.function_environments(fn.id)), env, secrets);
+  }
+  auto loaded = std::make_shared<const Loaded>(
+      Loaded{std::move(fn), module, std::move(env), Redactor(std::move(secrets))});
   std::unique_lock lk(mu_);
   if (generation == generation_) {
     by_id_[loaded->function.id] = loaded;
@@ -66,6 +119,7 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
   inv.limits.timeout_ms = fn.limits.timeout_ms;
   inv.limits.memory_mb = fn.limits.memory_mb;
   inv.args = {fn.name};
+  inv.env = loaded->env;
 
   store::Execution ex;
   ex.id = new_uuid();
@@ -75,19 +129,22 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
   engine::Result r = sandbox_.invoke(*loaded->module, inv);
   ex.finished_at = now_micros();
   ex.duration_ms = std::chrono::duration<double, std::milli>(r.duration).count();
-  ex.logs = std::move(r.logs);
+  const Redactor& redactor = loaded->redactor;
+  ex.logs = redactor.empty() ? std::move(r.logs) : redactor.text(r.logs);
   if (r.succeeded) {
     ex.status = store::ExecutionStatus::kSucceeded;
-    ex.output = std::move(r.output);
+    ex.output = redactor.json(std::move(r.output));
   } else {
     ex.status = store::ExecutionStatus::kFailed;
     engine::Failure f = r.failure.value_or(engine::Failure{"internal", "unknown failure"});
+    if (!redactor.empty()) f.message = redactor.text(f.message);
     ex.error = store::ExecutionError{std::move(f.type), std::move(f.message)};
     log::info("execution failed", {{"functionId", fn.id},
                                    {"executionId", ex.id},
                                    {"errorType", ex.error->type},
                                    {"durationMs", ex.duration_ms}});
   }
+  ex.host_calls = host_calls_json(r.host_calls);
   ex.input = std::move(input);
   writer_.submit(ex);
   return ex;

@@ -1,9 +1,11 @@
 // nil::invoke — the one place every invocation goes through (HTTP execute, the v1 trigger, and
 // later cron, webhooks, database events, async queues).
 //
-// An invocation: resolve the function (cached in memory, invalidated on change), run it in a
-// fresh sandbox through the engine, record the execution through the group-commit writer, and
-// return the record. Guest failures are SUCCEEDED/FAILED executions, not errors; errors are for
+// An invocation: resolve the function (cached in memory, invalidated on change) with its
+// environments (attached environments merged in order, a later key wins; the same pairs are the
+// WASI environ and what nil.env answers), run it in a fresh sandbox through the engine, redact
+// the environments' secret values from its logs, output and error (invoke/redact.h), record the
+// execution through the group-commit writer, and return the record. Guest failures are SUCCEEDED/FAILED executions, not errors; errors are for
 // "could not run at all" (function_not_found, function_not_ready, storage_error).
 //
 // Threads: invoke() blocks for up to the function's timeout; callers run it on an execution
@@ -23,6 +25,7 @@
 
 #include "common/expected.h"
 #include "engine/engine.h"
+#include "invoke/redact.h"
 #include "store/store.h"
 
 namespace nil::invoke {
@@ -66,11 +69,15 @@ class Invoker {
 
   // The function changed (updated, deleted, compiled): drop it from the cache.
   void invalidate(std::string_view function_id);
+  // An environment changed: any cached function may hold its values; drop them all.
+  void invalidate_all();
 
  private:
   struct Loaded {
     store::Function function;
     std::shared_ptr<const engine::PreparedModule> module;
+    std::vector<std::pair<std::string, std::string>> env;  // merged, in first-seen key order
+    Redactor redactor;  // every secret of every attached environment
   };
   Expected<std::shared_ptr<const Loaded>> load(std::string_view ref);
 

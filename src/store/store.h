@@ -28,6 +28,16 @@ struct FunctionLimits {
   uint32_t memory_mb = 128;
 };
 
+// What a function may reach at run time (issue 4). Applied at execution time: changing it never
+// recompiles nor bumps the version.
+struct FunctionAccess {
+  // Attached environments, in order (a later one's key wins). On write: ids or names; on read:
+  // names.
+  std::vector<std::string> environments;
+  std::vector<std::string> http_allow;  // hosts "api.example.com" or "host:port"; empty: none
+  std::vector<std::string> grants;      // "db:ddl"
+};
+
 struct Function {
   std::string id;
   std::string name;
@@ -36,6 +46,7 @@ struct Function {
   std::optional<std::string> compile_error;
   std::optional<std::string> wasm_sha256;  // set once READY
   FunctionLimits limits;
+  FunctionAccess access;
   int64_t version = 1;  // bumped by every source/language update (not by limits-only ones);
                         // a compile result applies only to its version
   int64_t created_at = 0;
@@ -47,6 +58,7 @@ struct NewFunction {
   std::string language;
   std::string source;  // source text, or the uploaded module bytes for language "wasm"
   FunctionLimits limits;
+  FunctionAccess access;  // an unknown environment → unknown_environment
 };
 
 // Fields left empty are unchanged. A new source (or language) sets the function back to PENDING
@@ -55,6 +67,9 @@ struct FunctionUpdate {
   std::optional<std::string> language;
   std::optional<std::string> source;
   std::optional<FunctionLimits> limits;
+  std::optional<std::vector<std::string>> environments;  // replaces the list (ids or names)
+  std::optional<std::vector<std::string>> http_allow;
+  std::optional<std::vector<std::string>> grants;
 };
 
 struct PageRequest {
@@ -126,6 +141,38 @@ struct Execution {
   int64_t started_at = 0;
   int64_t finished_at = 0;
   std::string trigger;  // "api" | "http"
+  // Host calls made, as the JSON array [{"name","count","bytesIn","bytesOut","ms"}]; absent
+  // (nullopt) for executions recorded before host functions existed.
+  std::optional<std::string> host_calls;
+};
+
+// --- environments --------------------------------------------------------------------------------
+
+// Named key-value sets attached to functions. The store holds secret values in clear (the
+// invoker needs them); hiding them ("***") is the API's job.
+struct EnvironmentVar {
+  std::string key;
+  std::string value;
+  bool secret = false;
+};
+
+struct Environment {
+  std::string id;
+  std::string name;
+  std::vector<EnvironmentVar> vars;  // in the order given at the last write
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct NewEnvironment {
+  std::string name;
+  std::vector<EnvironmentVar> vars;
+};
+
+// Fields left empty are unchanged; `vars` replaces the whole set.
+struct EnvironmentUpdate {
+  std::optional<std::string> name;
+  std::optional<std::vector<EnvironmentVar>> vars;
 };
 
 // --- the interface -----------------------------------------------------------------------------
@@ -160,6 +207,17 @@ class Store {
   virtual Expected<Execution> get_execution(std::string_view id) = 0;  // execution_not_found
   virtual Expected<Page<Execution>> list_executions(std::string_view function_id,
                                                     const PageRequest& page) = 0;  // newest first
+
+  // Environments. `ref` is an id or a name. Errors: environment_not_found, name_taken (another
+  // environment has it), environment_in_use (delete while attached to a function).
+  virtual Expected<Environment> create_environment(const NewEnvironment& e) = 0;
+  virtual Expected<Environment> get_environment(std::string_view ref) = 0;
+  virtual Expected<Page<Environment>> list_environments(const PageRequest& page) = 0;  // oldest first
+  virtual Expected<Environment> update_environment(std::string_view ref,
+                                                   const EnvironmentUpdate& u) = 0;
+  virtual Expected<void> delete_environment(std::string_view ref) = 0;
+  // The environments attached to a function, in attachment order, with their values.
+  virtual Expected<std::vector<Environment>> function_environments(std::string_view function_id) = 0;
 
   virtual Expected<void> ping() = 0;  // for /readyz
 };

@@ -94,7 +94,7 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
 TEST_F(SqliteStoreTest, QueueIsInspectableWithPlainSql) {
   auto s = open_store(db_.url());
   ASSERT_TRUE(s.ok());
-  NewFunction nf{"inspect", "wat", "(module)", {}};
+  NewFunction nf{"inspect", "wat", "(module)", {}, {}};
   auto f = (*s)->create_function(nf);
   ASSERT_TRUE(f.ok());
   ASSERT_TRUE((*s)->claim_compile_job("cli-test", 60'000'000).ok());
@@ -127,7 +127,7 @@ TEST_F(SqliteStoreTest, ExternalWriterHoldingTheLockIsAStorageErrorNotAHang) {
   ASSERT_TRUE(s.ok());
   RawDb raw(db_.path());
   raw.exec("BEGIN IMMEDIATE");
-  auto r = (*s)->create_function(NewFunction{"locked", "wat", "(module)", {}});
+  auto r = (*s)->create_function(NewFunction{"locked", "wat", "(module)", {}, {}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kInternal);
   EXPECT_EQ(r.error().code, "storage_error");
@@ -135,13 +135,13 @@ TEST_F(SqliteStoreTest, ExternalWriterHoldingTheLockIsAStorageErrorNotAHang) {
   // Reads still work while another process writes (WAL).
   EXPECT_TRUE((*s)->ping().ok());
   raw.exec("ROLLBACK");
-  EXPECT_TRUE((*s)->create_function(NewFunction{"locked", "wat", "(module)", {}}).ok());
+  EXPECT_TRUE((*s)->create_function(NewFunction{"locked", "wat", "(module)", {}, {}}).ok());
 }
 
 TEST(SqliteMemoryStore, WorksWithoutAReaderPool) {
   auto s = sqlite::open_sqlite_store(":memory:");
   ASSERT_TRUE(s.ok()) << s.error().message;
-  auto f = (*s)->create_function(NewFunction{"mem", "wat", "(module)", {}});
+  auto f = (*s)->create_function(NewFunction{"mem", "wat", "(module)", {}, {}});
   ASSERT_TRUE(f.ok());
   auto got = (*s)->get_function("mem");
   ASSERT_TRUE(got.ok());

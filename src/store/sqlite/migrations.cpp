@@ -75,8 +75,51 @@ CREATE TABLE executions (
 CREATE INDEX executions_by_function ON executions (function_id, started_at DESC, id DESC);
 )sql";
 
+// Version 2: environments, function access, host-call accounting (issue 4).
+//
+// - environment_vars keeps the order a client gave (position), so an API read answers the vars
+//   as written. Secret values are stored in clear: the invoker needs them; the API hides them.
+// - function_environments is the ordered attachment list. Its environment_id foreign key has no
+//   cascade: deleting an attached environment is refused (environment_in_use), never silent.
+// - functions.http_allow and functions.grants are lists of newline-separated tokens (the API
+//   admits no whitespace in either); '' is the empty list.
+// - executions.host_calls is the JSON array the invoker records; NULL for older rows.
+constexpr const char* kV2 = R"sql(
+INSERT INTO counters (name, value) VALUES ('environments_seq', 0);
+
+CREATE TABLE environments (
+  id         TEXT PRIMARY KEY,
+  seq        BIGINT NOT NULL UNIQUE,
+  name       TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE environment_vars (
+  environment_id TEXT NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+  position       BIGINT NOT NULL,
+  key            TEXT NOT NULL,
+  value          TEXT NOT NULL,
+  secret         BOOLEAN NOT NULL,
+  PRIMARY KEY (environment_id, key)
+);
+
+CREATE TABLE function_environments (
+  function_id    TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+  position       BIGINT NOT NULL,
+  environment_id TEXT NOT NULL REFERENCES environments (id),
+  PRIMARY KEY (function_id, position)
+);
+CREATE INDEX function_environments_by_environment ON function_environments (environment_id);
+
+ALTER TABLE functions ADD COLUMN http_allow TEXT NOT NULL DEFAULT '';
+ALTER TABLE functions ADD COLUMN grants TEXT NOT NULL DEFAULT '';
+ALTER TABLE executions ADD COLUMN host_calls TEXT;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1},
+    {2, "environments, function access, host calls", kV2},
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <type_traits>
 #include <vector>
 
@@ -22,6 +23,11 @@ uint32_t clamp_limit(uint32_t limit) { return std::clamp<uint32_t>(limit, 1, kMa
 Error function_not_found(std::string_view ref) {
   return make_error(ErrorKind::kNotFound, "function_not_found",
                     "no function with id or name '" + std::string(ref) + "'");
+}
+
+Error environment_not_found(std::string_view ref) {
+  return make_error(ErrorKind::kNotFound, "environment_not_found",
+                    "no environment with id or name '" + std::string(ref) + "'");
 }
 
 Error corrupt(std::string_view what, std::string_view value) {
@@ -65,15 +71,47 @@ bool parse_int64(std::string_view s, int64_t& out) {
 // is rejected by another and the format can change without breaking old clients silently.
 //   functions:  "f1:<seq>"            (the last item's seq; the next page has seq > it)
 //   executions: "e1:<started_at>:<id>" (the last item's key; the next page sorts after it)
-std::string function_cursor(int64_t seq) { return base64url_encode("f1:" + std::to_string(seq)); }
+//   environments: "v1:<seq>"
+std::string seq_cursor(std::string_view prefix, int64_t seq) {
+  return base64url_encode(std::string(prefix) + std::to_string(seq));
+}
+std::string function_cursor(int64_t seq) { return seq_cursor("f1:", seq); }
 
-Expected<int64_t> parse_function_cursor(const std::optional<std::string>& cursor) {
+Expected<int64_t> parse_seq_cursor(const std::optional<std::string>& cursor,
+                                   std::string_view prefix) {
   if (!cursor) return int64_t{0};
   auto raw = base64url_decode(*cursor);
-  if (!raw || !raw->starts_with("f1:")) return invalid_cursor();
+  if (!raw || !raw->starts_with(prefix)) return invalid_cursor();
   int64_t seq = 0;
-  if (!parse_int64(std::string_view(*raw).substr(3), seq) || seq < 0) return invalid_cursor();
+  if (!parse_int64(std::string_view(*raw).substr(prefix.size()), seq) || seq < 0) {
+    return invalid_cursor();
+  }
   return seq;
+}
+
+Expected<int64_t> parse_function_cursor(const std::optional<std::string>& cursor) {
+  return parse_seq_cursor(cursor, "f1:");
+}
+
+// functions.http_allow / grants: newline-separated tokens, '' for none.
+std::string join_lines(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += '\n';
+    out += i;
+  }
+  return out;
+}
+
+std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    out.emplace_back(text.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
 }
 
 struct ExecutionKey {
@@ -104,7 +142,7 @@ Expected<std::optional<ExecutionKey>> parse_execution_cursor(
 
 #define NIL_FUNCTION_COLUMNS                                                                 \
   "id, name, language, status, compile_error, wasm_sha256, timeout_ms, memory_mb, version, " \
-  "created_at, updated_at, seq"
+  "created_at, updated_at, seq, http_allow, grants"
 
 // Reads NIL_FUNCTION_COLUMNS from the current row; `seq` receives the ordering key.
 Expected<Function> read_function(const Query& q, int64_t* seq = nullptr) {
@@ -121,12 +159,14 @@ Expected<Function> read_function(const Query& q, int64_t* seq = nullptr) {
   f.created_at = q.int64(9);
   f.updated_at = q.int64(10);
   if (seq != nullptr) *seq = q.int64(11);
+  f.access.http_allow = split_lines(q.text(12));
+  f.access.grants = split_lines(q.text(13));
   return f;
 }
 
 #define NIL_EXECUTION_COLUMNS                                                              \
   "id, function_id, status, input, output, error_type, error_message, logs, duration_ms, " \
-  "started_at, finished_at, \"trigger\""
+  "started_at, finished_at, \"trigger\", host_calls"
 
 Expected<Execution> read_execution(const Query& q) {
   Execution e;
@@ -141,6 +181,7 @@ Expected<Execution> read_execution(const Query& q) {
   e.started_at = q.int64(9);
   e.finished_at = q.int64(10);
   e.trigger = q.text(11);
+  e.host_calls = q.opt_text(12);
   return e;
 }
 
@@ -166,14 +207,139 @@ Expected<CompileJob> read_job(const Query& q) {
 
 // --- statements shared by several operations ---------------------------------------------------
 
+// The names of the environments attached to a function, in order.
+Expected<void> load_attached_names(Connection& c, Function& f) {
+  auto q = NIL_TRY(c.query("SELECT e.name FROM function_environments fe "
+                           "JOIN environments e ON e.id = fe.environment_id "
+                           "WHERE fe.function_id = ?1 ORDER BY fe.position"));
+  q.bind(1, f.id);
+  f.access.environments.clear();
+  while (NIL_TRY(q.step())) f.access.environments.push_back(q.text(0));
+  return {};
+}
+
 // Resolves `ref` as an id first, then as a name (an id match wins should a name look like an id).
 Expected<Function> load_function(Connection& c, std::string_view ref) {
-  auto q = NIL_TRY(c.query("SELECT " NIL_FUNCTION_COLUMNS " FROM functions "
-                           "WHERE id = ?1 OR name = ?1 "
+  Function f;
+  {
+    auto q = NIL_TRY(c.query("SELECT " NIL_FUNCTION_COLUMNS " FROM functions "
+                             "WHERE id = ?1 OR name = ?1 "
+                             "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+    q.bind(1, ref);
+    if (!NIL_TRY(q.step())) return function_not_found(ref);
+    f = NIL_TRY(read_function(q));
+  }
+  NIL_TRY_VOID(load_attached_names(c, f));
+  return f;
+}
+
+// --- environments ------------------------------------------------------------------------------
+
+Expected<std::optional<std::string>> find_environment_id(Connection& c, std::string_view ref) {
+  auto q = NIL_TRY(c.query("SELECT id FROM environments WHERE id = ?1 OR name = ?1 "
                            "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
   q.bind(1, ref);
-  if (!NIL_TRY(q.step())) return function_not_found(ref);
-  return read_function(q);
+  if (!NIL_TRY(q.step())) return std::optional<std::string>{};
+  return std::optional<std::string>(q.text(0));
+}
+
+Expected<void> load_vars(Connection& c, Environment& e) {
+  auto q = NIL_TRY(c.query("SELECT key, value, secret FROM environment_vars "
+                           "WHERE environment_id = ?1 ORDER BY position"));
+  q.bind(1, e.id);
+  e.vars.clear();
+  while (NIL_TRY(q.step())) e.vars.push_back(EnvironmentVar{q.text(0), q.text(1), q.int64(2) != 0});
+  return {};
+}
+
+#define NIL_ENVIRONMENT_COLUMNS "id, name, created_at, updated_at, seq"
+
+Environment read_environment(const Query& q, int64_t* seq = nullptr) {
+  Environment e;
+  e.id = q.text(0);
+  e.name = q.text(1);
+  e.created_at = q.int64(2);
+  e.updated_at = q.int64(3);
+  if (seq != nullptr) *seq = q.int64(4);
+  return e;
+}
+
+Expected<Environment> load_environment(Connection& c, std::string_view ref) {
+  Environment e;
+  {
+    auto q = NIL_TRY(c.query("SELECT " NIL_ENVIRONMENT_COLUMNS " FROM environments "
+                             "WHERE id = ?1 OR name = ?1 "
+                             "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+    q.bind(1, ref);
+    if (!NIL_TRY(q.step())) return environment_not_found(ref);
+    e = read_environment(q);
+  }
+  NIL_TRY_VOID(load_vars(c, e));
+  return e;
+}
+
+Expected<void> write_vars(Connection& c, std::string_view environment_id,
+                          const std::vector<EnvironmentVar>& vars) {
+  std::set<std::string_view> keys;
+  for (const auto& v : vars) {
+    if (!keys.insert(v.key).second) {
+      return make_error(ErrorKind::kInvalidInput, "duplicate_env_key",
+                        "key '" + v.key + "' appears twice");
+    }
+  }
+  {
+    auto del = NIL_TRY(c.query("DELETE FROM environment_vars WHERE environment_id = ?1"));
+    del.bind(1, environment_id);
+    NIL_TRY_VOID(del.run());
+  }
+  auto q = NIL_TRY(c.query("INSERT INTO environment_vars (environment_id, position, key, value, "
+                           "secret) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  int64_t position = 0;
+  for (const auto& v : vars) {
+    q.bind(1, environment_id).bind(2, position++).bind(3, v.key).bind(4, v.value);
+    q.bind(5, int64_t{v.secret ? 1 : 0});
+    NIL_TRY_VOID(q.run());
+    q.reset();
+  }
+  return {};
+}
+
+Expected<void> check_environment_name_free(Connection& c, std::string_view name) {
+  auto q = NIL_TRY(c.query("SELECT 1 FROM environments WHERE name = ?1"));
+  q.bind(1, name);
+  if (NIL_TRY(q.step())) {
+    return make_error(ErrorKind::kConflict, "name_taken",
+                      "an environment named '" + std::string(name) + "' already exists");
+  }
+  return {};
+}
+
+// Replaces a function's attachment list; every ref must name an existing environment.
+Expected<void> attach_environments(Connection& c, std::string_view function_id,
+                                   const std::vector<std::string>& refs) {
+  std::vector<std::string> ids;
+  for (const auto& ref : refs) {
+    auto id = NIL_TRY(find_environment_id(c, ref));
+    if (!id) {
+      return make_error(ErrorKind::kInvalidInput, "unknown_environment",
+                        "no environment with id or name '" + ref + "'");
+    }
+    ids.push_back(std::move(*id));
+  }
+  {
+    auto del = NIL_TRY(c.query("DELETE FROM function_environments WHERE function_id = ?1"));
+    del.bind(1, function_id);
+    NIL_TRY_VOID(del.run());
+  }
+  auto q = NIL_TRY(c.query("INSERT INTO function_environments (function_id, position, "
+                           "environment_id) VALUES (?1, ?2, ?3)"));
+  int64_t position = 0;
+  for (const auto& id : ids) {
+    q.bind(1, function_id).bind(2, position++).bind(3, id);
+    NIL_TRY_VOID(q.run());
+    q.reset();
+  }
+  return {};
 }
 
 Expected<int64_t> next_counter(Connection& c, const char* name) {
@@ -310,15 +476,17 @@ class SqliteStore final : public Store {
       {
         auto q = NIL_TRY(
             c.query("INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
-                    "memory_mb, version, created_at, updated_at) "
-                    "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9)"));
+                    "memory_mb, version, created_at, updated_at, http_allow, grants) "
+                    "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)"));
         q.bind(1, f.id).bind(2, seq).bind(3, f.name).bind(4, f.language).bind_blob(5, nf.source);
         q.bind(6, int64_t{f.limits.timeout_ms}).bind(7, int64_t{f.limits.memory_mb});
         q.bind(8, f.version).bind(9, now);
+        q.bind(10, join_lines(nf.access.http_allow)).bind(11, join_lines(nf.access.grants));
         NIL_TRY_VOID(q.run());
       }
+      NIL_TRY_VOID(attach_environments(c, f.id, nf.access.environments));
       NIL_TRY_VOID(enqueue_compile_job(c, f, now));
-      return f;
+      return load_function(c, f.id);
     });
   }
 
@@ -342,6 +510,7 @@ class SqliteStore final : public Store {
         }
         out.items.push_back(NIL_TRY(read_function(q, &last_seq)));
       }
+      for (auto& f : out.items) NIL_TRY_VOID(load_attached_names(c, f));
       return out;
     });
   }
@@ -351,6 +520,15 @@ class SqliteStore final : public Store {
       Function f = NIL_TRY(load_function(c, ref));
       int64_t now = now_micros();
       FunctionLimits limits = u.limits.value_or(f.limits);
+      // Access applies at execution time like limits: no recompile, no new version.
+      bool access = u.environments || u.http_allow || u.grants;
+      if (u.environments) NIL_TRY_VOID(attach_environments(c, f.id, *u.environments));
+      if (u.http_allow || u.grants) {
+        auto q = NIL_TRY(c.query("UPDATE functions SET http_allow = ?2, grants = ?3 WHERE id = ?1"));
+        q.bind(1, f.id).bind(2, join_lines(u.http_allow.value_or(f.access.http_allow)));
+        q.bind(3, join_lines(u.grants.value_or(f.access.grants)));
+        NIL_TRY_VOID(q.run());
+      }
       if (u.source || u.language) {
         // A new version: not executable until it compiles. Older jobs are dropped (a worker
         // still compiling one will find its result ignored: the version no longer matches).
@@ -374,7 +552,7 @@ class SqliteStore final : public Store {
         NIL_TRY_VOID(enqueue_compile_job(c, updated, now));
         return updated;
       }
-      if (u.limits) {
+      if (u.limits || access) {
         // Limits apply at execution time: no recompile, no new version (bumping it would make
         // an in-flight compile of the unchanged source be discarded).
         auto q =
@@ -542,7 +720,7 @@ class SqliteStore final : public Store {
     return write([&](Connection& c) -> Expected<void> {
       // ON CONFLICT DO NOTHING: a batch retried after an unclear commit is harmless.
       auto q = NIL_TRY(c.query("INSERT INTO executions (" NIL_EXECUTION_COLUMNS
-                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
                                "ON CONFLICT (id) DO NOTHING"));
       for (const Execution& e : batch) {
         q.bind(1, e.id).bind(2, e.function_id).bind(3, to_string(e.status)).bind(4, e.input);
@@ -553,7 +731,7 @@ class SqliteStore final : public Store {
           q.bind_null(6).bind_null(7);
         }
         q.bind(8, e.logs).bind(9, e.duration_ms).bind(10, e.started_at).bind(11, e.finished_at);
-        q.bind(12, e.trigger);
+        q.bind(12, e.trigger).bind(13, e.host_calls);
         NIL_TRY_VOID(q.run());
         q.reset();  // the same prepared statement, rebound for the next row
       }
@@ -597,6 +775,106 @@ class SqliteStore final : public Store {
       }
       return out;
     });
+  }
+
+  // --- environments ---
+
+  Expected<Environment> create_environment(const NewEnvironment& ne) override {
+    return write([&](Connection& c) -> Expected<Environment> {
+      NIL_TRY_VOID(check_environment_name_free(c, ne.name));
+      int64_t now = now_micros();
+      std::string id = new_uuid();
+      int64_t seq = NIL_TRY(next_counter(c, "environments_seq"));
+      {
+        auto q = NIL_TRY(c.query("INSERT INTO environments (id, seq, name, created_at, updated_at) "
+                                 "VALUES (?1, ?2, ?3, ?4, ?4)"));
+        q.bind(1, id).bind(2, seq).bind(3, ne.name).bind(4, now);
+        NIL_TRY_VOID(q.run());
+      }
+      NIL_TRY_VOID(write_vars(c, id, ne.vars));
+      return load_environment(c, id);
+    });
+  }
+
+  Expected<Environment> get_environment(std::string_view ref) override {
+    return read([&](Connection& c) { return load_environment(c, ref); }, /*snapshot=*/true);
+  }
+
+  Expected<Page<Environment>> list_environments(const PageRequest& page) override {
+    int64_t after = NIL_TRY(parse_seq_cursor(page.cursor, "v1:"));
+    uint32_t limit = clamp_limit(page.limit);
+    return read(
+        [&](Connection& c) -> Expected<Page<Environment>> {
+          auto q = NIL_TRY(c.query("SELECT " NIL_ENVIRONMENT_COLUMNS
+                                   " FROM environments WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+          q.bind(1, after).bind(2, int64_t{limit} + 1);
+          Page<Environment> out;
+          int64_t last_seq = 0;
+          while (NIL_TRY(q.step())) {
+            if (out.items.size() == limit) {
+              out.next_cursor = seq_cursor("v1:", last_seq);
+              break;
+            }
+            out.items.push_back(read_environment(q, &last_seq));
+          }
+          for (auto& e : out.items) NIL_TRY_VOID(load_vars(c, e));
+          return out;
+        },
+        /*snapshot=*/true);
+  }
+
+  Expected<Environment> update_environment(std::string_view ref,
+                                           const EnvironmentUpdate& u) override {
+    return write([&](Connection& c) -> Expected<Environment> {
+      Environment e = NIL_TRY(load_environment(c, ref));
+      if (u.name && *u.name != e.name) NIL_TRY_VOID(check_environment_name_free(c, *u.name));
+      {
+        auto q = NIL_TRY(c.query("UPDATE environments SET name = ?2, updated_at = ?3 WHERE id = ?1"));
+        q.bind(1, e.id).bind(2, u.name.value_or(e.name)).bind(3, now_micros());
+        NIL_TRY_VOID(q.run());
+      }
+      if (u.vars) NIL_TRY_VOID(write_vars(c, e.id, *u.vars));
+      return load_environment(c, e.id);
+    });
+  }
+
+  Expected<void> delete_environment(std::string_view ref) override {
+    return write([&](Connection& c) -> Expected<void> {
+      Environment e = NIL_TRY(load_environment(c, ref));
+      {
+        auto q = NIL_TRY(c.query("SELECT f.name FROM function_environments fe "
+                                 "JOIN functions f ON f.id = fe.function_id "
+                                 "WHERE fe.environment_id = ?1 ORDER BY f.seq LIMIT 10"));
+        q.bind(1, e.id);
+        std::string users;
+        while (NIL_TRY(q.step())) users += (users.empty() ? "" : ", ") + q.text(0);
+        if (!users.empty()) {
+          return make_error(ErrorKind::kConflict, "environment_in_use",
+                            "environment '" + e.name + "' is attached to functions: " + users);
+        }
+      }
+      auto q = NIL_TRY(c.query("DELETE FROM environments WHERE id = ?1"));
+      q.bind(1, e.id);
+      return q.run();  // its vars go by ON DELETE CASCADE
+    });
+  }
+
+  Expected<std::vector<Environment>> function_environments(std::string_view function_id) override {
+    return read(
+        [&](Connection& c) -> Expected<std::vector<Environment>> {
+          std::vector<Environment> out;
+          {
+            auto q = NIL_TRY(c.query("SELECT e.id, e.name, e.created_at, e.updated_at, e.seq "
+                                     "FROM function_environments fe "
+                                     "JOIN environments e ON e.id = fe.environment_id "
+                                     "WHERE fe.function_id = ?1 ORDER BY fe.position"));
+            q.bind(1, function_id);
+            while (NIL_TRY(q.step())) out.push_back(read_environment(q));
+          }
+          for (auto& e : out) NIL_TRY_VOID(load_vars(c, e));
+          return out;
+        },
+        /*snapshot=*/true);
   }
 
   Expected<void> ping() override {
@@ -662,6 +940,7 @@ class SqliteStore final : public Store {
 #undef NIL_FUNCTION_COLUMNS
 #undef NIL_EXECUTION_COLUMNS
 #undef NIL_JOB_COLUMNS
+#undef NIL_ENVIRONMENT_COLUMNS
 
 }  // namespace
 
