@@ -1,4 +1,5 @@
 // The NIL guest SDK for AssemblyScript: `import { readInput, writeOutput, log, Json } from "nil";`
+// Host functions: `logAt`, `env`, `httpFetch`, `dbQuery` (import module "nil", docs/abi.md).
 //
 // A NIL function is a WASI preview1 command: its top-level code is `_start` (the server compiles
 // with `--exportStart _start`), it reads the input JSON on stdin, writes the output JSON on stdout,
@@ -21,6 +22,23 @@ declare function wasi_proc_exit(code: u32): void;
 // @ts-ignore: decorator
 @external("wasi_snapshot_preview1", "random_get")
 declare function wasi_random_get(buf: usize, len: usize): u16;
+
+// NIL's host functions (import module "nil", docs/abi.md). A module imports only those it uses.
+// @ts-ignore: decorator
+@external("nil", "log")
+declare function nil_log(level: i32, ptr: usize, len: usize): void;
+// @ts-ignore: decorator
+@external("nil", "env")
+declare function nil_env(keyPtr: usize, keyLen: usize): i32;
+// @ts-ignore: decorator
+@external("nil", "http_fetch")
+declare function nil_http_fetch(reqPtr: usize, reqLen: usize): i32;
+// @ts-ignore: decorator
+@external("nil", "db_query")
+declare function nil_db_query(sqlPtr: usize, sqlLen: usize, paramsPtr: usize, paramsLen: usize): i32;
+// @ts-ignore: decorator
+@external("nil", "result_read")
+declare function nil_result_read(outPtr: usize, outCap: usize): i32;
 
 function writeAll(fd: i32, ptr: usize, len: usize): void {
   const iov = memory.data(16);
@@ -106,6 +124,77 @@ export function nilSeed(): f64 {
   const buf = memory.data(8);
   wasi_random_get(buf, 8);
   return <f64>(load<u64>(buf) >> 11);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host functions: levelled logs, environment, HTTP, the application database (docs/abi.md).
+
+export enum LogLevel { Debug = 0, Info = 1, Warn = 2, Error = 3 }
+
+/** A log line at a level: `[warn] message` in the execution's logs. */
+export function logAt(level: LogLevel, s: string): void {
+  const buf = String.UTF8.encode(s);
+  nil_log(<i32>level, changetype<usize>(buf), <usize>buf.byteLength);
+}
+
+/** Copies out the answer the host holds after a call (its length `hint` when known). */
+function takeResult(hint: i32): string {
+  let cap: i32 = hint > 0 ? hint : 256;
+  let buf = new Uint8Array(cap);
+  let len: i32 = 0;
+  while (true) {
+    if (len == cap) {
+      const bigger = new Uint8Array(cap * 2);
+      bigger.set(buf);
+      buf = bigger;
+      cap *= 2;
+    }
+    const got = nil_result_read(buf.dataStart + <usize>len, <usize>(cap - len));
+    if (got <= 0) break;
+    len += got;
+  }
+  return String.UTF8.decodeUnsafe(buf.dataStart, <usize>len);
+}
+
+/** The answer of httpFetch/dbQuery: `status` >= 0 and `json` the answer, or `status` < 0 (see
+ *  the NIL_E_* numbers in docs/abi.md) and `json` the error {"error":{"code","message"}}. */
+export class HostResult {
+  constructor(public status: i32, public json: string) {}
+  get ok(): bool { return this.status >= 0; }
+  /** The answer parsed. */
+  value(): JsonValue { return Json.parse(this.json); }
+  /** The error code ("host_not_allowed", "sql_error", ...), or "" when ok. */
+  get errorCode(): string {
+    if (this.ok) return "";
+    const e = this.value().get("error");
+    return e !== null ? e.getString("code") : "";
+  }
+}
+
+/** The value of `key` in the function's environments, or null when absent. */
+export function env(key: string): string | null {
+  const k = String.UTF8.encode(key);
+  const status = nil_env(changetype<usize>(k), <usize>k.byteLength);
+  if (status < 0) return null;
+  return takeResult(status);
+}
+
+/** One HTTP(S) request, e.g. `httpFetch(new JsonObject().str("url", "https://...").toString())`.
+ *  Request {"method","url","headers":{},"body"}; answer {"status","headers","body"}. */
+export function httpFetch(requestJson: string): HostResult {
+  const req = String.UTF8.encode(requestJson);
+  const status = nil_http_fetch(changetype<usize>(req), <usize>req.byteLength);
+  return new HostResult(status, takeResult(status));
+}
+
+/** One SQL statement with bound parameters (a JSON array): answer
+ *  {"columns":[...],"rows":[[...]],"rowsAffected":n,"truncated":bool}. */
+export function dbQuery(sql: string, paramsJson: string = "[]"): HostResult {
+  const q = String.UTF8.encode(sql);
+  const p = String.UTF8.encode(paramsJson);
+  const status = nil_db_query(changetype<usize>(q), <usize>q.byteLength,
+                              changetype<usize>(p), <usize>p.byteLength);
+  return new HostResult(status, takeResult(status));
 }
 
 // ---------------------------------------------------------------------------------------------

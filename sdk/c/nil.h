@@ -14,6 +14,16 @@
  *
  * The JSON readers look up a member of the top-level object only; they are small on purpose.
  * Everything is `static` so the header can be included from several files.
+ *
+ * Host functions (import module "nil", docs/abi.md), when compiled for WebAssembly:
+ *
+ *   nil_log_level(NIL_LOG_WARN, "retrying %d", n);       // "[warn] retrying 3" in the logs
+ *   char* key = nil_env("API_KEY");                        // malloc'd, or NULL when absent
+ *   int32_t status;
+ *   char* resp = nil_http_fetch("{\"url\":\"https://api.example.com/x\"}", &status);
+ *   char* rows = nil_db_query("SELECT body FROM notes WHERE id = ?", "[1]", &status);
+ *   // status >= 0: the answer JSON; status < 0 (NIL_E_*): {"error":{"code","message"}}
+ *   free(key); free(resp); free(rows);
  */
 #ifndef NIL_SDK_NIL_H
 #define NIL_SDK_NIL_H
@@ -275,6 +285,99 @@ static inline void nil_jw_number(nil_jw* w, double v) {
 }
 static inline void nil_jw_bool(nil_jw* w, int v) { nil__jw_sep(w); nil_jw_raw(w, v ? "true" : "false", v ? 4 : 5); }
 static inline void nil_jw_null(nil_jw* w) { nil__jw_sep(w); nil_jw_raw(w, "null", 4); }
+
+
+/* ---- host functions: import module "nil" (docs/abi.md) ----------------------------------- */
+#if defined(__wasm__)
+
+/* Status numbers of nil_env / nil_http_fetch / nil_db_query below zero (the answer is then the
+ * error JSON {"error":{"code","message"}}; the code there is the precise one). */
+#define NIL_E_NOT_FOUND (-1)       /* env: no such key */
+#define NIL_E_UNAVAILABLE (-2)     /* no host services in this invocation */
+#define NIL_E_INVALID_REQUEST (-3) /* bad request/params JSON, bad URL; multiple_statements */
+#define NIL_E_FORBIDDEN (-4)       /* host_not_allowed, address_not_allowed, not_authorized */
+#define NIL_E_TIMEOUT (-5)
+#define NIL_E_TOO_LARGE (-6)       /* response_too_large */
+#define NIL_E_SQL (-7)             /* sql_error */
+#define NIL_E_FAILED (-8)          /* fetch_failed, too_many_redirects, ... */
+
+enum { NIL_LOG_DEBUG = 0, NIL_LOG_INFO = 1, NIL_LOG_WARN = 2, NIL_LOG_ERROR = 3 };
+
+#define NIL__IMPORT(name) __attribute__((import_module("nil"), import_name(name)))
+NIL__IMPORT("log") void nil__host_log(int32_t level, const char* ptr, size_t len);
+NIL__IMPORT("env") int32_t nil__host_env(const char* key, size_t key_len);
+NIL__IMPORT("http_fetch") int32_t nil__host_http_fetch(const char* req, size_t req_len);
+NIL__IMPORT("db_query") int32_t nil__host_db_query(const char* sql, size_t sql_len,
+                                                   const char* params, size_t params_len);
+NIL__IMPORT("result_read") int32_t nil__host_result_read(char* out, size_t cap);
+#undef NIL__IMPORT
+
+/* A log line at a level (NIL_LOG_*), printf-style; it goes to the execution's logs. */
+static inline void nil_log_level(int level, const char* fmt, ...) {
+  char small[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n < sizeof small) { nil__host_log(level, small, (size_t)n); return; }
+  char* big = (char*)malloc((size_t)n + 1);
+  if (!big) { nil__host_log(level, small, sizeof small - 1); return; }
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  nil__host_log(level, big, (size_t)n);
+  free(big);
+}
+
+/* Copies out the answer the host holds after a call (length `hint` when >= 0). Returns a
+ * malloc'd NUL-terminated buffer, or NULL when out of memory. */
+static inline char* nil__take_result(int32_t hint) {
+  size_t cap = hint > 0 ? (size_t)hint + 1 : 256, n = 0;
+  char* buf = (char*)malloc(cap);
+  if (!buf) return NULL;
+  for (;;) {
+    if (cap - n < 2) {
+      char* bigger = (char*)realloc(buf, cap * 2);
+      if (!bigger) { free(buf); return NULL; }
+      buf = bigger;
+      cap *= 2;
+    }
+    int32_t got = nil__host_result_read(buf + n, cap - n - 1);
+    if (got <= 0) break;
+    n += (size_t)got;
+  }
+  buf[n] = '\0';
+  return buf;
+}
+
+/* The value of `key` in the function's environments (malloc'd; free it), or NULL when absent. */
+static inline char* nil_env(const char* key) {
+  int32_t status = nil__host_env(key, strlen(key));
+  if (status < 0) return NULL;
+  return nil__take_result(status);
+}
+
+/* One HTTP(S) request: request_json is {"method","url","headers":{},"body"}. Returns the
+ * answer JSON (malloc'd): {"status","headers","body"} when *status >= 0, the error JSON when
+ * *status < 0 (NIL_E_*). `status` may be NULL. */
+static inline char* nil_http_fetch(const char* request_json, int32_t* status) {
+  int32_t s = nil__host_http_fetch(request_json, strlen(request_json));
+  if (status) *status = s;
+  return nil__take_result(s);
+}
+
+/* One SQL statement with bound parameters (params_json: a JSON array, or NULL for none).
+ * Returns the answer JSON (malloc'd): {"columns","rows","rowsAffected","truncated"} when
+ * *status >= 0, the error JSON when *status < 0. `status` may be NULL. */
+static inline char* nil_db_query(const char* sql, const char* params_json, int32_t* status) {
+  if (!params_json) params_json = "[]";
+  int32_t s = nil__host_db_query(sql, strlen(sql), params_json, strlen(params_json));
+  if (status) *status = s;
+  return nil__take_result(s);
+}
+
+#endif /* __wasm__ */
 
 #ifdef __cplusplus
 }
