@@ -11,8 +11,9 @@
 
 namespace nil::invoke {
 
-Invoker::Invoker(store::Store& store, engine::Sandbox& sandbox, ExecutionWriter& writer)
-    : store_(store), sandbox_(sandbox), writer_(writer) {}
+Invoker::Invoker(store::Store& store, engine::Sandbox& sandbox, ExecutionWriter& writer,
+                 host::HostRuntime* host)
+    : store_(store), sandbox_(sandbox), writer_(writer), host_(host) {}
 
 void Invoker::invalidate(std::string_view function_id) {
   std::unique_lock lk(mu_);
@@ -96,8 +97,12 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
   if (!fn.access.environments.empty()) {
     merge_environments(NIL_TRY(store_.function_environments(fn.id)), env, secrets);
   }
-  auto loaded = std::make_shared<const Loaded>(
-      Loaded{std::move(fn), module, std::move(env), Redactor(std::move(secrets))});
+  host::FunctionGrants grants;
+  grants.http_allow = fn.access.http_allow;
+  grants.db_ddl = std::find(fn.access.grants.begin(), fn.access.grants.end(), "db:ddl") !=
+                  fn.access.grants.end();
+  auto loaded = std::make_shared<const Loaded>(Loaded{std::move(fn), module, std::move(env),
+                                                      Redactor(std::move(secrets)), std::move(grants)});
   std::unique_lock lk(mu_);
   if (generation == generation_) {
     by_id_[loaded->function.id] = loaded;
@@ -120,6 +125,13 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
   inv.limits.memory_mb = fn.limits.memory_mb;
   inv.args = {fn.name};
   inv.env = loaded->env;
+  // One HostServices per invocation (its database connection, open transaction and held
+  // answers die with it, at the end of this function).
+  std::unique_ptr<engine::HostServices> services;
+  if (host_ != nullptr) {
+    services = host_->for_invocation(loaded->grants, loaded->env);
+    inv.host = services.get();
+  }
 
   store::Execution ex;
   ex.id = new_uuid();

@@ -25,6 +25,7 @@
 
 #include "common/expected.h"
 #include "engine/engine.h"
+#include "host/host.h"
 #include "invoke/redact.h"
 #include "store/store.h"
 
@@ -61,7 +62,11 @@ class ExecutionWriter {
 
 class Invoker {
  public:
-  Invoker(store::Store& store, engine::Sandbox& sandbox, ExecutionWriter& writer);
+  // `host` serves the nil.* host calls (env, http_fetch, db_query); each invocation gets its own
+  // HostServices from it, limited to the function's grants and environments. Null: nil.* calls
+  // answer "unavailable" (tests, tools).
+  Invoker(store::Store& store, engine::Sandbox& sandbox, ExecutionWriter& writer,
+          host::HostRuntime* host = nullptr);
 
   // `ref` is a function id or name; `input` must already be valid JSON text.
   Expected<store::Execution> invoke(std::string_view ref, std::string input,
@@ -78,12 +83,14 @@ class Invoker {
     std::shared_ptr<const engine::PreparedModule> module;
     std::vector<std::pair<std::string, std::string>> env;  // merged, in first-seen key order
     Redactor redactor;  // every secret of every attached environment
+    host::FunctionGrants grants;
   };
   Expected<std::shared_ptr<const Loaded>> load(std::string_view ref);
 
   store::Store& store_;
   engine::Sandbox& sandbox_;
   ExecutionWriter& writer_;
+  host::HostRuntime* host_;
 
   std::shared_mutex mu_;
   uint64_t generation_ = 0;  // bumped by invalidate; a load that raced it is not cached

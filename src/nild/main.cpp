@@ -1,6 +1,6 @@
 // nild — the NIL server. Wires the components together and owns start-up and shutdown order:
 //   start:    lock data dir → open store (migrations) → requeue abandoned compiles → writer →
-//             engine → invoker → compile pool → HTTP API
+//             engine → host runtime (app.db, HTTP client) → invoker → compile pool → HTTP API
 //   SIGTERM:  stop accepting → answer in-flight requests → stop compile workers → flush the
 //             execution writer → exit 0
 #include <fcntl.h>
@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "compile/worker.h"
 #include "engine/engine.h"
+#include "host/host.h"
 #include "invoke/invoker.h"
 #include "nild/settings.h"
 #include "store/store.h"
@@ -80,9 +81,25 @@ int run(const Settings& s) {
     log::info("requeued abandoned compile jobs", {{"count", *n}});
   }
 
+  // The application database functions query (nil.db_query): its own file, beside the store and
+  // never the store itself, so no function can read or write the platform's tables.
+  fs::path app_db = s.app_db.empty() ? fs::path(s.data_dir) / "app.db" : fs::path(s.app_db);
+  if (db.starts_with("sqlite:")) {
+    fs::path store_path = db.substr(7);
+    if (fs::weakly_canonical(store_path, ec) == fs::weakly_canonical(app_db, ec)) {
+      log::error("the application database must not be the platform store", {{"appDb", app_db.string()}, {"db", db}});
+      return 1;
+    }
+  }
+  host::HostConfig hc;
+  hc.app_db = app_db;
+  hc.http_allow_private = s.http_allow_private;
+  hc.http_timeout_ms = s.http_timeout_ms;
+  host::HostRuntime host_runtime(hc);
+
   invoke::ExecutionWriter writer(*st);
   auto sandbox = engine::make_interpreter_sandbox();
-  invoke::Invoker invoker(*st, *sandbox, writer);
+  invoke::Invoker invoker(*st, *sandbox, writer, &host_runtime);
 
   compile::ToolchainConfig tc;
   tc.project_dir = s.project_dir.empty() ? fs::path(NIL_PROJECT_DIR) : fs::path(s.project_dir);
@@ -120,7 +137,8 @@ int run(const Settings& s) {
     fs::rename(tmp, s.port_file, ec);
   }
   log::info("listening", {{"address", s.listen}, {"port", static_cast<int64_t>(server.port())},
-                          {"dataDir", s.data_dir}, {"db", db}});
+                          {"dataDir", s.data_dir}, {"db", db}, {"appDb", app_db.string()},
+                          {"httpAllowPrivate", s.http_allow_private}});
 
   // Wait for SIGTERM/SIGINT on a dedicated thread (sigwait), not in a handler.
   sigset_t set;

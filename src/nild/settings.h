@@ -24,6 +24,9 @@ struct Settings {
   uint32_t compile_timeout_ms = 60'000;
   uint32_t shutdown_grace_ms = 30'000;
   bool prewarm_compilers = true;
+  std::string app_db;  // default: <data-dir>/app.db
+  bool http_allow_private = false;
+  uint32_t http_timeout_ms = 5'000;
 };
 
 inline void register_settings(CLI::App& app, Settings& s) {
@@ -40,6 +43,9 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--compile-workers", s.compile_workers, "compile jobs run in parallel (0: this node compiles nothing)")->envname("NIL_COMPILE_WORKERS")->capture_default_str()->check(CLI::Range(0, 64));
   app.add_option("--compile-timeout-ms", s.compile_timeout_ms, "wall-clock limit of one compile")->envname("NIL_COMPILE_TIMEOUT_MS")->capture_default_str();
   app.add_option("--prewarm-compilers", s.prewarm_compilers, "start the AssemblyScript compile worker at start-up (false: on first use)")->envname("NIL_PREWARM_COMPILERS")->capture_default_str();
+  app.add_option("--app-db", s.app_db, "the application database functions query with nil.db_query, an SQLite file beside (never the same as) the platform store (default: <data-dir>/app.db)")->envname("NIL_APP_DB");
+  app.add_option("--http-allow-private", s.http_allow_private, "let nil.http_fetch reach loopback, private and link-local addresses (still only hosts on a function's httpAllow); for tests and on-premises setups")->envname("NIL_HTTP_ALLOW_PRIVATE")->capture_default_str();
+  app.add_option("--http-timeout-ms", s.http_timeout_ms, "limit of one nil.http_fetch, redirects included (never past the function's own deadline)")->envname("NIL_HTTP_TIMEOUT_MS")->capture_default_str()->check(CLI::Range(uint32_t{1}, uint32_t{900'000}));
   app.add_option("--shutdown-grace-ms", s.shutdown_grace_ms, "how long SIGTERM waits for in-flight requests")->envname("NIL_SHUTDOWN_GRACE_MS")->capture_default_str();
 }
 
