@@ -64,15 +64,6 @@ class FakeHost final : public HostServices {
   }
 };
 
-std::string wat_bytes(std::string_view text) {
-  std::string out;
-  char buf[4];
-  for (unsigned char c : text) {
-    std::snprintf(buf, sizeof buf, "\\%02x", c);
-    out += buf;
-  }
-  return out;
-}
 
 // A guest that puts `a` at 256 and `b` at 8192, evaluates `call` (an i32 expression using
 // $env/$fetch/$db/$read/$log and locals $a_len/$b_len), traps unless the status is `expected`
@@ -87,8 +78,8 @@ std::string guest(std::string_view call, std::optional<int> expected, std::strin
   (import "nil" "result_read" (func $read (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 2)
-  (data (i32.const 256) ")" + wat_bytes(a) + R"(")
-  (data (i32.const 8192) ")" + wat_bytes(b) + R"(")
+  (data (i32.const 256) ")" + testing::wat_string(a) + R"(")
+  (data (i32.const 8192) ")" + testing::wat_string(b) + R"(")
   (func (export "_start") (local $status i32) (local $n i32) (local $a_len i32) (local $b_len i32)
     (local.set $a_len (i32.const )" + std::to_string(a.size()) + R"())
     (local.set $b_len (i32.const )" + std::to_string(b.size()) + R"())

@@ -35,7 +35,6 @@ std::string wat_to_wasm(std::string_view wat) {
   return std::string(data.begin(), data.end());
 }
 
-namespace {
 std::string wat_string(std::string_view text) {
   std::string out;
   char buf[4];
@@ -45,7 +44,6 @@ std::string wat_string(std::string_view text) {
   }
   return out;
 }
-}  // namespace
 
 std::string writer_module(int fd, std::string_view text) {
   std::string wat = R"((module

@@ -11,6 +11,9 @@ namespace nil::engine::testing {
 // returns an empty string).
 std::string wat_to_wasm(std::string_view wat);
 
+// `bytes` as the inside of a WAT string literal (every byte \xx-escaped), for data segments.
+std::string wat_string(std::string_view bytes);
+
 // A command that writes `text` to `fd` (1 or 2) and, if fd is 2, `{}` to stdout.
 std::string writer_module(int fd, std::string_view text);
 

@@ -18,15 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string wat_bytes(std::string_view text) {
-  std::string out;
-  char buf[4];
-  for (unsigned char c : text) {
-    std::snprintf(buf, sizeof buf, "\\%02x", c);
-    out += buf;
-  }
-  return out;
-}
 
 // Calls `call` on the strings at 1024 and 8192, then writes [status, answer] to stdout.
 std::string guest(std::string_view call, std::string_view a, std::string_view b = "") {
@@ -37,8 +28,8 @@ std::string guest(std::string_view call, std::string_view a, std::string_view b 
   (import "nil" "result_read" (func $read (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 4)
-  (data (i32.const 1024) ")" + wat_bytes(a) + R"(")
-  (data (i32.const 8192) ")" + wat_bytes(b) + R"(")
+  (data (i32.const 1024) ")" + engine::testing::wat_string(a) + R"(")
+  (data (i32.const 8192) ")" + engine::testing::wat_string(b) + R"(")
   (func (export "_start") (local $status i32) (local $n i32)
     (local.set $status )" + std::string(call) + R"()
     (local.set $n (call $read (i32.const 65536) (i32.const 131072)))
