@@ -830,7 +830,7 @@ Response Api::route(const Request& req) {
 
 void Api::handle(Request&& req, Respond respond) {
   auto shared = std::make_shared<Request>(std::move(req));
-  net::post(impl_->pool, [this, shared, respond = std::move(respond)] {
+  auto work = [this, shared, respond = std::move(respond)] {
     Response res;
     try {
       res = route(*shared);
@@ -843,7 +843,12 @@ void Api::handle(Request&& req, Respond respond) {
     }
     if (shared->method() == http::verb::head) res.body().clear();
     respond(std::move(res));
-  });
+  };
+  if (impl_->opts.work_threads == 0) {
+    work();  // inline on the calling I/O thread (the server then needs many I/O threads)
+  } else {
+    net::post(impl_->pool, std::move(work));
+  }
 }
 
 Response Api::reject(http::status status, std::string_view code, std::string_view detail) {

@@ -5,8 +5,9 @@
 // over the limit get 413 and the connection closes; header and body read timeouts; graceful
 // shutdown: stop accepting, answer what is in flight, then close.
 //
-// Threads: `io_threads` threads run the io_context. Handler::handle is called on an I/O thread
-// and must not block: it answers through `respond`, from any thread, exactly once.
+// Threads: `io_threads` threads run the io_context. Handler::handle is called on an I/O thread;
+// it answers through `respond`, from any thread, exactly once. It may block that thread (the
+// API runs requests inline): other connections are served by the other I/O threads.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -41,7 +42,7 @@ class Handler {
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
   uint64_t body_limit = 8 << 20;
-  int io_threads = 2;
+  int io_threads = 16;
   std::chrono::seconds header_timeout{60};  // also the keep-alive idle timeout
   std::chrono::seconds body_timeout{60};
 };

@@ -18,8 +18,8 @@ struct Settings {
   std::string log_level = "info";
   uint64_t max_body_bytes = 8ull << 20;
   uint64_t max_source_bytes = 1ull << 20;
-  int io_threads = 2;
-  int work_threads = 16;
+  int io_threads = 16;
+  int work_threads = 0;
   int compile_workers = 2;
   uint32_t compile_timeout_ms = 60'000;
   uint32_t shutdown_grace_ms = 30'000;
@@ -38,8 +38,8 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--log-level", s.log_level, "debug, info, warn or error")->envname("NIL_LOG_LEVEL")->capture_default_str()->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.add_option("--max-body-bytes", s.max_body_bytes, "largest request body accepted (413 past it)")->envname("NIL_MAX_BODY_BYTES")->capture_default_str()->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 30));
   app.add_option("--max-source-bytes", s.max_source_bytes, "largest function source accepted (413 past it)")->envname("NIL_MAX_SOURCE_BYTES")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
-  app.add_option("--io-threads", s.io_threads, "threads running network I/O")->envname("NIL_IO_THREADS")->capture_default_str()->check(CLI::Range(1, 256));
-  app.add_option("--work-threads", s.work_threads, "threads handling requests and running functions")->envname("NIL_WORK_THREADS")->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--io-threads", s.io_threads, "threads running network I/O (and, with --work-threads 0, the requests themselves)")->envname("NIL_IO_THREADS")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--work-threads", s.work_threads, "a separate pool for requests and functions (0: handle them on the I/O threads, which saves two thread hand-offs per request)")->envname("NIL_WORK_THREADS")->capture_default_str()->check(CLI::Range(0, 1024));
   app.add_option("--compile-workers", s.compile_workers, "compile jobs run in parallel (0: this node compiles nothing)")->envname("NIL_COMPILE_WORKERS")->capture_default_str()->check(CLI::Range(0, 64));
   app.add_option("--compile-timeout-ms", s.compile_timeout_ms, "wall-clock limit of one compile")->envname("NIL_COMPILE_TIMEOUT_MS")->capture_default_str();
   app.add_option("--prewarm-compilers", s.prewarm_compilers, "start the AssemblyScript compile worker at start-up (false: on first use)")->envname("NIL_PREWARM_COMPILERS")->capture_default_str();
