@@ -84,7 +84,8 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     auto self = shared_from_this();
     server_.handler_.handle(std::move(req), [self](Response&& res) {
       auto shared = std::make_shared<Response>(std::move(res));
-      net::post(self->stream_.get_executor(), [self, shared] { self->write(std::move(*shared)); });
+      // dispatch: when the handler ran inline on this connection's strand, write at once.
+      net::dispatch(self->stream_.get_executor(), [self, shared] { self->write(std::move(*shared)); });
     });
   }
 
