@@ -86,6 +86,9 @@ class NildProcess {
   bool running() const { return pid_ > 0; }
 
   uint16_t port() const { return port_; }
+  // An API key of the `admin` user, for clients other than HttpClient (the CLI tests pass it as
+  // NIL_API_KEY). Empty until authentication exists (issue 5), which fills it at start().
+  const std::string& api_key() const { return api_key_; }
   const std::filesystem::path& data_dir() const { return dir_.path(); }
   std::filesystem::path log_path() const { return dir_.path() / "nild.log"; }
   std::string log_tail(size_t lines = 40) const;
@@ -96,6 +99,7 @@ class NildProcess {
   TempDir dir_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  std::string api_key_;
 };
 
 // --- HTTP ----------------------------------------------------------------------------------------
