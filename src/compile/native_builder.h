@@ -60,7 +60,7 @@ class NativeBuilder {
   // Tests and tools: blocks until the queue is empty and no build runs.
   void wait_idle();
 
-  std::filesystem::path artifact_path(std::string_view wasm) const;
+  std::filesystem::path artifact_path(std::string_view sha256) const;
 
  private:
   void run();

@@ -138,8 +138,10 @@ struct NativeOptions {
   std::string artifact_dir;
 };
 
-// "<sha256 hex of the wasm>.v<kNativeAbiVersion>.so"
-std::string native_artifact_name(std::string_view wasm);
+// "<sha256_hex>.v<kNativeAbiVersion>.so", sha256_hex being the module's (as the store keeps it).
+std::string native_artifact_name(std::string_view sha256_hex);
+// Lowercase hex sha256 of the module bytes.
+std::string module_sha256(std::string_view wasm);
 
 // The native tier. invoke() is thread-safe; every thread that invokes gets its own alternate
 // signal stack and timeout timer on first use (released when the thread exits).
