@@ -296,6 +296,27 @@ TEST_P(SandboxTest, InitialMemoryAboveTheCapIsMemoryLimit) {
   EXPECT_TRUE(run(m, "", roomy).succeeded);
 }
 
+TEST_P(SandboxTest, TablesGrowAndIndirectCallsSeeTheirElements) {
+  auto m = prepare(R"((module
+    (type $t (func (result i32)))
+    (table $f 1 funcref)
+    (table $e 0 externref)
+    (func $seven (result i32) (i32.const 7))
+    (elem declare func $seven)
+    (func (export "_start")
+      (if (i32.ne (table.grow $f (ref.func $seven) (i32.const 2)) (i32.const 1)) (then unreachable))
+      (if (i32.ne (table.size $f) (i32.const 3)) (then unreachable))
+      (if (i32.ne (call_indirect $f (type $t) (i32.const 2)) (i32.const 7)) (then unreachable))
+      (if (i32.ne (table.grow $e (ref.null extern) (i32.const 4)) (i32.const 0)) (then unreachable))
+      (if (i32.ne (table.size $e) (i32.const 4)) (then unreachable))
+      (if (i32.eqz (ref.is_null (table.get $e (i32.const 3)))) (then unreachable))
+      (drop (call_indirect $f (type $t) (i32.const 0))))))");
+  Result r = run(m);
+  expect_failure(r, "trap");  // element 0 was never set
+  EXPECT_THAT(r.failure->message, HasSubstr("uninitialized table element"));
+  expect_healthy();
+}
+
 TEST_P(SandboxTest, StdoutPastTheLimitIsOutputLimit) {
   auto m = prepare(R"((module
     (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
