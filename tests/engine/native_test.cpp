@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -129,6 +131,37 @@ TEST_F(NativeTest, HostCallsNearTheEndOfTheStackTrapInsteadOfOverflowing) {
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->message, "call stack exhausted");
   expect_echo(prepare(kEcho));
+}
+
+TEST_F(NativeTest, ASmallThreadStackStillServesHostCallsAndTrapsDeepRecursion) {
+  // 256 KiB, less than the usual host-call reserve: the reserve shrinks with the stack.
+  auto echo = prepare(kEcho);
+  auto deep = prepare(R"((module
+    (func $r (param i64) (result i64) (i64.add (call $r (i64.add (local.get 0) (i64.const 1))) (i64.const 1)))
+    (func (export "_start") (drop (call $r (i64.const 0))))))");
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256u << 10);
+  pthread_t thread;
+  using Self = std::remove_pointer_t<decltype(this)>;
+  struct Args {
+    Self* test;
+    std::shared_ptr<const PreparedModule> echo, deep;
+    bool echo_ok = false;
+    std::string deep_message;
+  } args{this, echo, deep};
+  ASSERT_EQ(pthread_create(&thread, &attr, [](void* p) -> void* {
+    auto* a = static_cast<Args*>(p);
+    Result r = a->test->run(a->echo, R"({"small":"stack"})");
+    a->echo_ok = r.succeeded && r.output == R"({"small":"stack"})";
+    Result d = a->test->run(a->deep);
+    a->deep_message = d.failure ? d.failure->message : "no failure";
+    return nullptr;
+  }, &args), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  EXPECT_TRUE(args.echo_ok);
+  EXPECT_EQ(args.deep_message, "call stack exhausted");
 }
 
 TEST_F(NativeTest, GuardPagesTrapPastTheEndOfMemoryAndPastAGrow) {

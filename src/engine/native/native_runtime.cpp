@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -54,6 +55,7 @@ struct GuestThread {
   volatile sig_atomic_t active;  // an invocation runs on this thread
   int64_t deadline_ns;           // CLOCK_MONOTONIC
   uintptr_t stack_lo;            // lowest usable address of this thread's stack
+  uintptr_t host_reserve;        // stack a host call needs: kHostStackReserve, or a quarter of a small stack
   void* invocation;              // the running Invocation's NativeCall
 };
 thread_local constinit GuestThread tls_guest = {};
@@ -203,6 +205,7 @@ ThreadResources& thread_init() {
     size_t size = 0;
     if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
       tls_guest.stack_lo = reinterpret_cast<uintptr_t>(addr);
+      tls_guest.host_reserve = std::min<size_t>(kHostStackReserve, size / 4);
     }
     pthread_attr_destroy(&attr);
   }
@@ -460,7 +463,7 @@ uint64_t rt_host_call(void* invocation, uint32_t id, const uint64_t* args) {
   leave_guest();
   char probe;
   auto sp = reinterpret_cast<uintptr_t>(&probe);
-  if (tls_guest.stack_lo && sp < tls_guest.stack_lo + kHostStackReserve) {
+  if (tls_guest.stack_lo && sp < tls_guest.stack_lo + tls_guest.host_reserve) {
     jump_out(1 + WASM_RT_TRAP_EXHAUSTION);
   }
   uint64_t value = 0;

@@ -32,7 +32,8 @@
 
 namespace nil::engine::native {
 
-// Stack a host call needs; below it, the call traps with "call stack exhausted".
+// Stack a host call needs (a quarter of the thread's stack if that is less); below it, the call
+// traps with "call stack exhausted".
 inline constexpr size_t kHostStackReserve = 512u << 10;
 
 // The table every artifact is bound to.
