@@ -4,8 +4,10 @@
 // and writes the output JSON on stdout; stderr lines become the execution's logs. Only the host
 // interface below may be imported: the WASI subset (wasi_snapshot_preview1.*) and `nil.*`.
 //
-// Tiers sit behind `Sandbox`: the interpreter (libwabt) now, a native tier (wasm2c) later. The
-// engine never touches the store or HTTP; it takes bytes and an input and returns a result.
+// Tiers sit behind `Sandbox`: the interpreter (libwabt) and the native tier (wasm2c output
+// compiled into a shared object by compile::build_native, run by the project's own wasm-rt
+// runtime in src/engine/native/). The engine never touches the store or HTTP; it takes bytes
+// (or a built artifact) and an input and returns a result.
 //
 // Thread safety: validate_module and Engine's methods may be called from any thread; a
 // PreparedModule is immutable and shared between concurrent invocations.
@@ -122,5 +124,34 @@ class Sandbox {
 };
 
 std::unique_ptr<Sandbox> make_interpreter_sandbox();
+
+// ---- the native tier ----------------------------------------------------------------------
+
+// The version of the contract between a built shared object (the glue compile::build_native
+// generates) and the runtime that loads it. Part of the artifact's cache name: an artifact of
+// another version is never loaded, it is rebuilt.
+inline constexpr uint32_t kNativeAbiVersion = 1;
+
+struct NativeOptions {
+  // Where prepare(wasm) looks for artifacts: <artifact_dir>/<native_artifact_name(sha256)>.
+  // Empty: prepare() answers native_not_built and only load() works.
+  std::string artifact_dir;
+};
+
+// "<sha256_hex>.v<kNativeAbiVersion>.so", sha256_hex being the module's (as the store keeps it).
+std::string native_artifact_name(std::string_view sha256_hex);
+// Lowercase hex sha256 of the module bytes.
+std::string module_sha256(std::string_view wasm);
+
+// The native tier. invoke() is thread-safe; every thread that invokes gets its own alternate
+// signal stack and timeout timer on first use (released when the thread exits).
+class NativeSandbox : public Sandbox {
+ public:
+  // Loads a shared object built by compile::build_native. Errors: native_load_failed (not a
+  // loadable artifact of this ABI version). The module stays loaded while the result lives.
+  virtual Expected<std::shared_ptr<const PreparedModule>> load(const std::string& so_path) = 0;
+};
+
+std::unique_ptr<NativeSandbox> make_native_sandbox(NativeOptions options = {});
 
 }  // namespace nil::engine

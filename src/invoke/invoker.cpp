@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -22,6 +23,55 @@ void Invoker::invalidate(std::string_view function_id) {
   if (it == by_id_.end()) return;
   by_name_.erase(it->second->function.name);
   by_id_.erase(it);
+}
+
+void Invoker::set_native_tier(NativeTier tier) {
+  std::unique_lock lk(mu_);
+  native_ = std::move(tier);
+}
+
+std::string Invoker::tier(const store::Function& f) const {
+  if (!native_.sandbox || !f.wasm_sha256) return "interpreter";
+  std::error_code ec;
+  return std::filesystem::exists(native_.artifact_dir / engine::native_artifact_name(*f.wasm_sha256), ec)
+             ? "native"
+             : "interpreter";
+}
+
+void Invoker::native_ready(const std::string& sha256) {
+  std::unique_lock lk(mu_);
+  ++generation_;
+  modules_.erase(sha256);
+  for (auto it = by_id_.begin(); it != by_id_.end();) {
+    if (it->second->function.wasm_sha256.value_or("") == sha256) {
+      by_name_.erase(it->second->function.name);
+      it = by_id_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::shared_ptr<const engine::PreparedModule> Invoker::load_native(const std::string& sha,
+                                                                   const std::string& function_id) {
+  if (!native_.sandbox || sha.empty()) return nullptr;
+  std::filesystem::path path = native_.artifact_dir / engine::native_artifact_name(sha);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (native_.request_build) native_.request_build(sha, function_id);
+    return nullptr;
+  }
+  auto loaded = native_.sandbox->load(path.string());
+  if (!loaded.ok()) {
+    // A damaged artifact (e.g. truncated by a full disk): remove it so that it is rebuilt; the
+    // interpreter serves meanwhile.
+    log::warn("cannot load native artifact; rebuilding it",
+              {{"sha256", sha}, {"error", loaded.error().message}});
+    std::filesystem::remove(path, ec);
+    if (native_.request_build) native_.request_build(sha, function_id);
+    return nullptr;
+  }
+  return std::move(loaded).value();
 }
 
 void Invoker::invalidate_all() {
@@ -83,14 +133,24 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
                           ", not READY");
   }
   std::shared_ptr<const engine::PreparedModule> module;
+  engine::Sandbox* sandbox = &sandbox_;
   const std::string sha = fn.wasm_sha256.value_or("");
   {
     std::shared_lock lk(mu_);
-    if (auto it = modules_.find(sha); it != modules_.end()) module = it->second.lock();
+    if (auto it = modules_.find(sha); it != modules_.end()) {
+      module = it->second.module.lock();
+      sandbox = it->second.sandbox;
+    }
   }
   if (!module) {
-    std::string wasm = NIL_TRY(store_.get_function_wasm(fn.id));
-    module = NIL_TRY(sandbox_.prepare(wasm));
+    sandbox = &sandbox_;
+    module = load_native(sha, fn.id);
+    if (module) {
+      sandbox = native_.sandbox;
+    } else {
+      std::string wasm = NIL_TRY(store_.get_function_wasm(fn.id));
+      module = NIL_TRY(sandbox_.prepare(wasm));
+    }
   }
   std::vector<std::pair<std::string, std::string>> env;
   std::vector<std::string> secrets;
@@ -102,15 +162,17 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
   grants.db_ddl = std::find(fn.access.grants.begin(), fn.access.grants.end(), "db:ddl") !=
                   fn.access.grants.end();
   auto loaded = std::make_shared<const Loaded>(Loaded{std::move(fn), module, std::move(env),
-                                                      Redactor(std::move(secrets)), std::move(grants)});
+                                                      Redactor(std::move(secrets)), std::move(grants),
+                                                      sandbox});
   std::unique_lock lk(mu_);
   if (generation == generation_) {
     by_id_[loaded->function.id] = loaded;
     by_name_[loaded->function.name] = loaded;
+    // Modules are shared by content hash (two functions with the same wasm share one); the map
+    // holds weak references, so a module lives only while some function's cache entry uses it.
+    // Not after a race with invalidation: a native_ready() must not be undone by a stale load.
+    modules_[sha] = CachedModule{module, sandbox};
   }
-  // Modules are shared by content hash (two functions with the same wasm share one); the map
-  // holds weak references, so a module lives only while some function's cache entry uses it.
-  modules_[sha] = module;
   return std::shared_ptr<const Loaded>(loaded);
 }
 
@@ -138,7 +200,7 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
   ex.function_id = fn.id;
   ex.trigger = std::string(trigger);
   ex.started_at = now_micros();
-  engine::Result r = sandbox_.invoke(*loaded->module, inv);
+  engine::Result r = loaded->sandbox->invoke(*loaded->module, inv);
   ex.finished_at = now_micros();
   ex.duration_ms = std::chrono::duration<double, std::milli>(r.duration).count();
   const Redactor& redactor = loaded->redactor;

@@ -5,7 +5,12 @@
 // environments (attached environments merged in order, a later key wins; the same pairs are the
 // WASI environ and what nil.env answers), run it in a fresh sandbox through the engine, redact
 // the environments' secret values from its logs, output and error (invoke/redact.h), record the
-// execution through the group-commit writer, and return the record. Guest failures are SUCCEEDED/FAILED executions, not errors; errors are for
+// execution through the group-commit writer, and return the record.
+//
+// Tiers: a function runs on the interpreter until a native artifact of its module (by sha256)
+// exists in the native tier's artifact directory; then the next load uses the native tier.
+// A missing artifact is requested from the builder at load time (after a restart or a cache
+// wipe too); native_ready() drops the cached entries of a module so they switch. Guest failures are SUCCEEDED/FAILED executions, not errors; errors are for
 // "could not run at all" (function_not_found, function_not_ready, storage_error).
 //
 // Threads: invoke() blocks for up to the function's timeout; callers run it on an execution
@@ -15,6 +20,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -72,6 +79,22 @@ class Invoker {
   Expected<store::Execution> invoke(std::string_view ref, std::string input,
                                     std::string_view trigger);
 
+  // The native tier (optional; without it everything runs on `sandbox`). Call before serving.
+  struct NativeTier {
+    engine::NativeSandbox* sandbox = nullptr;
+    std::filesystem::path artifact_dir;  // DATA_DIR/native
+    // Queues a build of the module (non-blocking; duplicates are the builder's to drop).
+    std::function<void(const std::string& sha256, const std::string& function_id)> request_build;
+  };
+  void set_native_tier(NativeTier tier);
+
+  // The tier the function runs on (or will on its next invocation): "native" once its module's
+  // artifact exists, else "interpreter". For the function's JSON.
+  std::string tier(const store::Function& f) const;
+
+  // An artifact for this module now exists: cached functions using it switch on their next call.
+  void native_ready(const std::string& sha256);
+
   // The function changed (updated, deleted, compiled): drop it from the cache.
   void invalidate(std::string_view function_id);
   // An environment changed: any cached function may hold its values; drop them all.
@@ -84,7 +107,15 @@ class Invoker {
     std::vector<std::pair<std::string, std::string>> env;  // merged, in first-seen key order
     Redactor redactor;  // every secret of every attached environment
     host::FunctionGrants grants;
+    engine::Sandbox* sandbox = nullptr;  // the tier `module` belongs to
   };
+  struct CachedModule {
+    std::weak_ptr<const engine::PreparedModule> module;
+    engine::Sandbox* sandbox = nullptr;
+  };
+  // The native module for `sha`, or null (then a build is requested when the artifact is missing).
+  std::shared_ptr<const engine::PreparedModule> load_native(const std::string& sha,
+                                                            const std::string& function_id);
   Expected<std::shared_ptr<const Loaded>> load(std::string_view ref);
 
   store::Store& store_;
@@ -96,7 +127,8 @@ class Invoker {
   uint64_t generation_ = 0;  // bumped by invalidate; a load that raced it is not cached
   std::unordered_map<std::string, std::shared_ptr<const Loaded>> by_id_;
   std::unordered_map<std::string, std::shared_ptr<const Loaded>> by_name_;
-  std::unordered_map<std::string, std::weak_ptr<const engine::PreparedModule>> modules_;  // by sha256
+  std::unordered_map<std::string, CachedModule> modules_;  // by sha256
+  NativeTier native_;
 };
 
 }  // namespace nil::invoke

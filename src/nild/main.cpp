@@ -1,8 +1,9 @@
 // nild — the NIL server. Wires the components together and owns start-up and shutdown order:
 //   start:    lock data dir → open store (migrations) → requeue abandoned compiles → writer →
-//             engine → host runtime (app.db, HTTP client) → invoker → compile pool → HTTP API
-//   SIGTERM:  stop accepting → answer in-flight requests → stop compile workers → flush the
-//             execution writer → exit 0
+//             engine (interpreter, native tier + its builder) → host runtime (app.db, HTTP
+//             client) → invoker → compile pool → HTTP API
+//   SIGTERM:  stop accepting → answer in-flight requests → stop compile workers → stop native
+//             builds → flush the execution writer → exit 0
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -20,15 +21,18 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "api/api.h"
 #include "api/http_server.h"
 #include "common/log.h"
+#include "compile/native_builder.h"
 #include "compile/worker.h"
 #include "engine/engine.h"
 #include "host/host.h"
 #include "invoke/invoker.h"
 #include "nild/settings.h"
+#include "common/util.h"
 #include "store/store.h"
 
 #ifndef NIL_PROJECT_DIR
@@ -101,6 +105,61 @@ int run(const Settings& s) {
   auto sandbox = engine::make_interpreter_sandbox();
   invoke::Invoker invoker(*st, *sandbox, writer, &host_runtime);
 
+  // The native tier: artifacts in DATA_DIR/native, rebuildable (not in the store). Builds are
+  // requested when a module becomes READY and when a load finds the artifact missing; the
+  // builder fetches the module bytes through the function that asked.
+  std::unique_ptr<engine::NativeSandbox> native_sandbox;
+  std::unique_ptr<compile::NativeBuilder> native_builder;
+  std::mutex native_mu;
+  std::unordered_map<std::string, std::string> native_requester;  // sha256 → function id
+  if (s.native_tier == "on") {
+    fs::path native_dir = fs::path(s.data_dir) / "native";
+    compile::NativeBuildOptions nbo;
+    nbo.compiler = s.native_compiler;
+    nbo.timeout_ms = s.native_build_timeout_ms;
+    nbo.work_dir = fs::path(s.data_dir) / "tmp";
+    native_sandbox = engine::make_native_sandbox();
+    native_builder = std::make_unique<compile::NativeBuilder>(
+        native_dir, s.native_build_workers, nbo,
+        [&](const std::string& sha) -> Expected<std::string> {
+          std::string fn;
+          {
+            std::lock_guard lk(native_mu);
+            fn = native_requester[sha];
+          }
+          std::string wasm = NIL_TRY(st->get_function_wasm(fn));
+          if (sha256_hex(wasm) != sha) {
+            return make_error(ErrorKind::kConflict, "module_changed",
+                              "the function's module changed before its native build");
+          }
+          return wasm;
+        },
+        [&invoker](const std::string& sha) { invoker.native_ready(sha); });
+    invoke::Invoker::NativeTier nt;
+    nt.sandbox = native_sandbox.get();
+    nt.artifact_dir = native_dir;
+    nt.request_build = [&](const std::string& sha, const std::string& fn) {
+      {
+        std::lock_guard lk(native_mu);
+        native_requester[sha] = fn;
+      }
+      native_builder->request(sha);
+    };
+    invoker.set_native_tier(std::move(nt));
+  }
+  auto request_native = [&](const std::string& function_id) {
+    if (!native_builder) return;
+    auto f = st->get_function(function_id);
+    if (!f.ok() || f->status != store::FunctionStatus::kReady || !f->wasm_sha256) return;
+    std::error_code ec;
+    if (fs::exists(native_builder->artifact_path(*f->wasm_sha256), ec)) return;
+    {
+      std::lock_guard lk(native_mu);
+      native_requester[*f->wasm_sha256] = function_id;
+    }
+    native_builder->request(*f->wasm_sha256);
+  };
+
   compile::ToolchainConfig tc;
   tc.project_dir = s.project_dir.empty() ? fs::path(NIL_PROJECT_DIR) : fs::path(s.project_dir);
   tc.work_dir = fs::path(s.data_dir) / "tmp";
@@ -112,7 +171,10 @@ int run(const Settings& s) {
   po.cache_dir = fs::path(s.data_dir) / "cache" / "compile";
   po.compile.timeout_ms = s.compile_timeout_ms;
   if (const char* d = std::getenv("NIL_DEBUG_COMPILE_DELAY_MS")) po.debug_delay_ms = static_cast<uint32_t>(std::atoi(d));
-  compile::CompilePool pool(*st, *drivers, po, [&invoker](const std::string& id) { invoker.invalidate(id); });
+  compile::CompilePool pool(*st, *drivers, po, [&invoker, &request_native](const std::string& id) {
+    invoker.invalidate(id);
+    request_native(id);  // a module that became READY goes native in the background
+  });
 
   api::ServerOptions so;
   so.listen = s.listen;
@@ -138,7 +200,8 @@ int run(const Settings& s) {
   }
   log::info("listening", {{"address", s.listen}, {"port", static_cast<int64_t>(server.port())},
                           {"dataDir", s.data_dir}, {"db", db}, {"appDb", app_db.string()},
-                          {"httpAllowPrivate", s.http_allow_private}});
+                          {"httpAllowPrivate", s.http_allow_private},
+                          {"nativeTier", s.native_tier}});
 
   // Wait for SIGTERM/SIGINT on a dedicated thread (sigwait), not in a handler.
   sigset_t set;
@@ -152,6 +215,7 @@ int run(const Settings& s) {
   server.shutdown(std::chrono::milliseconds(s.shutdown_grace_ms));
   api.stop();
   pool.stop();
+  if (native_builder) native_builder->stop();
   writer.stop();
   log::info("stopped");
   ::close(lock_fd);

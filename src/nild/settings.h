@@ -27,6 +27,10 @@ struct Settings {
   std::string app_db;  // default: <data-dir>/app.db
   bool http_allow_private = false;
   uint32_t http_timeout_ms = 5'000;
+  std::string native_tier = "on";
+  int native_build_workers = 1;
+  uint32_t native_build_timeout_ms = 300'000;
+  std::string native_compiler = "gcc";
 };
 
 inline void register_settings(CLI::App& app, Settings& s) {
@@ -46,6 +50,10 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--app-db", s.app_db, "the application database functions query with nil.db_query, an SQLite file beside (never the same as) the platform store (default: <data-dir>/app.db)")->envname("NIL_APP_DB");
   app.add_option("--http-allow-private", s.http_allow_private, "let nil.http_fetch reach loopback, private and link-local addresses (still only hosts on a function's httpAllow); for tests and on-premises setups")->envname("NIL_HTTP_ALLOW_PRIVATE")->capture_default_str();
   app.add_option("--http-timeout-ms", s.http_timeout_ms, "limit of one nil.http_fetch, redirects included (never past the function's own deadline)")->envname("NIL_HTTP_TIMEOUT_MS")->capture_default_str()->check(CLI::Range(uint32_t{1}, uint32_t{900'000}));
+  app.add_option("--native-tier", s.native_tier, "compile every READY module to native code (wasm2c + a C compiler, sandboxed; cached in <data-dir>/native) and run it there once built; the interpreter serves until then (off: interpreter only)")->envname("NIL_NATIVE_TIER")->capture_default_str()->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--native-build-workers", s.native_build_workers, "native builds run in parallel (each is a C compile of the whole module)")->envname("NIL_NATIVE_BUILD_WORKERS")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--native-build-timeout-ms", s.native_build_timeout_ms, "wall-clock limit of one native build; past it the module stays on the interpreter")->envname("NIL_NATIVE_BUILD_TIMEOUT_MS")->capture_default_str()->check(CLI::Range(uint32_t{1000}, uint32_t{3'600'000}));
+  app.add_option("--native-compiler", s.native_compiler, "C compiler of native builds: gcc or clang-16")->envname("NIL_NATIVE_COMPILER")->capture_default_str()->check(CLI::IsMember({"gcc", "clang-16"}));
   app.add_option("--shutdown-grace-ms", s.shutdown_grace_ms, "how long SIGTERM waits for in-flight requests")->envname("NIL_SHUTDOWN_GRACE_MS")->capture_default_str();
 }
 

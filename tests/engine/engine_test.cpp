@@ -1,5 +1,6 @@
-// The interpreter sandbox: the guest contract of docs/abi.md, every failure type, limits,
-// isolation between invocations, and concurrency.
+// Every tier's sandbox: the guest contract of docs/abi.md, every failure type, limits,
+// isolation between invocations, and concurrency. Each test runs once per tier (tiers.h); the
+// results must be identical.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "tiers.h"
 #include "wat.h"
 
 namespace nil::engine {
@@ -52,7 +54,7 @@ constexpr std::string_view kFib = R"((module
                      (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
   (func (export "_start") (drop (call $fib (i32.const 45))))))";
 
-class InterpreterTest : public ::testing::Test {
+class SandboxTest : public ::testing::TestWithParam<const char*> {
  protected:
   std::shared_ptr<const PreparedModule> prepare(std::string_view wat) {
     auto prepared = sandbox_->prepare(wat_to_wasm(wat));
@@ -73,7 +75,8 @@ class InterpreterTest : public ::testing::Test {
   }
   // After any failure, the sandbox must still serve ordinary invocations.
   void expect_healthy() {
-    static std::shared_ptr<const PreparedModule> echo = prepare(kEcho);
+    if (!echo_) echo_ = prepare(kEcho);
+    const auto& echo = echo_;
     Result r = run(echo, R"({"still": "fine"})");
     ASSERT_TRUE(r.succeeded) << r.failure->type << ": " << r.failure->message;
     EXPECT_EQ(r.output, R"({"still": "fine"})");
@@ -84,12 +87,13 @@ class InterpreterTest : public ::testing::Test {
     EXPECT_EQ(r.failure->type, type) << r.failure->message;
   }
 
-  std::unique_ptr<Sandbox> sandbox_ = make_interpreter_sandbox();
+  std::unique_ptr<Sandbox> sandbox_ = testing::make_test_sandbox(GetParam());
+  std::shared_ptr<const PreparedModule> echo_;
 };
 
-TEST_F(InterpreterTest, Tier) { EXPECT_EQ(sandbox_->tier(), "interpreter"); }
+TEST_P(SandboxTest, Tier) { EXPECT_EQ(sandbox_->tier(), GetParam()); }
 
-TEST_F(InterpreterTest, EchoesInputToOutput) {
+TEST_P(SandboxTest, EchoesInputToOutput) {
   auto m = prepare(kEcho);
   Result r = run(m, "  {\"a\": [1, 2, 3]}\n");
   ASSERT_TRUE(r.succeeded) << r.failure->message;
@@ -98,7 +102,7 @@ TEST_F(InterpreterTest, EchoesInputToOutput) {
   EXPECT_GT(r.duration.count(), 0);
 }
 
-TEST_F(InterpreterTest, EchoesLargeInputAcrossManyReads) {
+TEST_P(SandboxTest, EchoesLargeInputAcrossManyReads) {
   auto m = prepare(kEcho);
   std::string big = "\"" + std::string(150000, 'x') + "\"";
   Result r = run(m, big);
@@ -106,7 +110,7 @@ TEST_F(InterpreterTest, EchoesLargeInputAcrossManyReads) {
   EXPECT_EQ(r.output, big);
 }
 
-TEST_F(InterpreterTest, EmptyStdoutIsNull) {
+TEST_P(SandboxTest, EmptyStdoutIsNull) {
   auto m = prepare(R"((module (func (export "_start"))))");
   Result r = run(m);
   ASSERT_TRUE(r.succeeded);
@@ -117,7 +121,7 @@ TEST_F(InterpreterTest, EmptyStdoutIsNull) {
   EXPECT_EQ(r2.output, "null");
 }
 
-TEST_F(InterpreterTest, StderrBecomesLogs) {
+TEST_P(SandboxTest, StderrBecomesLogs) {
   auto m = prepare_wasm(writer_module(2, "hello from the guest\n"));
   Result r = run(m);
   ASSERT_TRUE(r.succeeded) << r.failure->message;
@@ -125,7 +129,7 @@ TEST_F(InterpreterTest, StderrBecomesLogs) {
   EXPECT_EQ(r.output, "{}");
 }
 
-TEST_F(InterpreterTest, LogsPastTheLimitAreTruncatedNotFatal) {
+TEST_P(SandboxTest, LogsPastTheLimitAreTruncatedNotFatal) {
   auto m = prepare(R"((module
     (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
     (memory (export "memory") 1)
@@ -146,7 +150,7 @@ TEST_F(InterpreterTest, LogsPastTheLimitAreTruncatedNotFatal) {
   EXPECT_EQ(r.logs, std::string(1000, '\0') + "\n[logs truncated]");
 }
 
-TEST_F(InterpreterTest, EnvironAndArgsAreVisible) {
+TEST_P(SandboxTest, EnvironAndArgsAreVisible) {
   // Writes the environ buffer, then the argv buffer, to stderr.
   auto m = prepare(R"((module
     (import "wasi_snapshot_preview1" "environ_sizes_get" (func $env_sizes (param i32 i32) (result i32)))
@@ -179,7 +183,7 @@ TEST_F(InterpreterTest, EnvironAndArgsAreVisible) {
   EXPECT_EQ(r.logs, std::string("A=1\0B=two\0myfn\0x\0", 17));
 }
 
-TEST_F(InterpreterTest, StubbedWasiCallsAnswerWithErrnos) {
+TEST_P(SandboxTest, StubbedWasiCallsAnswerWithErrnos) {
   auto m = prepare(R"((module
     (import "wasi_snapshot_preview1" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
     (import "wasi_snapshot_preview1" "fd_seek" (func $seek (param i32 i64 i32 i32) (result i32)))
@@ -218,7 +222,7 @@ TEST_F(InterpreterTest, StubbedWasiCallsAnswerWithErrnos) {
   ASSERT_TRUE(r.succeeded) << r.failure->message;
 }
 
-TEST_F(InterpreterTest, InfiniteLoopTimesOutAndTheNextInvokeWorks) {
+TEST_P(SandboxTest, InfiniteLoopTimesOutAndTheNextInvokeWorks) {
   auto m = prepare(kSpin);
   Limits limits;
   limits.timeout_ms = 50;
@@ -231,7 +235,7 @@ TEST_F(InterpreterTest, InfiniteLoopTimesOutAndTheNextInvokeWorks) {
   }
 }
 
-TEST_F(InterpreterTest, TenMillisecondTimeoutIsHonoured) {
+TEST_P(SandboxTest, TenMillisecondTimeoutIsHonoured) {
   auto m = prepare(kSpin);
   Limits limits;
   limits.timeout_ms = 10;
@@ -240,7 +244,7 @@ TEST_F(InterpreterTest, TenMillisecondTimeoutIsHonoured) {
   EXPECT_LT(r.duration, 500ms);
 }
 
-TEST_F(InterpreterTest, RecursionWithoutLoopsTimesOut) {
+TEST_P(SandboxTest, RecursionWithoutLoopsTimesOut) {
   auto m = prepare(kFib);
   Limits limits;
   limits.timeout_ms = 50;
@@ -250,7 +254,7 @@ TEST_F(InterpreterTest, RecursionWithoutLoopsTimesOut) {
   expect_healthy();
 }
 
-TEST_F(InterpreterTest, MemoryGrowPastTheCapIsMemoryLimit) {
+TEST_P(SandboxTest, MemoryGrowPastTheCapIsMemoryLimit) {
   auto m = prepare(R"((module (memory (export "memory") 1)
     (func (export "_start")
       (loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))))))");
@@ -262,7 +266,7 @@ TEST_F(InterpreterTest, MemoryGrowPastTheCapIsMemoryLimit) {
   expect_healthy();
 }
 
-TEST_F(InterpreterTest, MemoryGrowWithinTheCapWorks) {
+TEST_P(SandboxTest, MemoryGrowWithinTheCapWorks) {
   auto m = prepare(R"((module (memory (export "memory") 1)
     (func (export "_start")
       (if (i32.ne (memory.grow (i32.const 3)) (i32.const 1)) (then unreachable))
@@ -274,7 +278,7 @@ TEST_F(InterpreterTest, MemoryGrowWithinTheCapWorks) {
   ASSERT_TRUE(r.succeeded) << r.failure->message;
 }
 
-TEST_F(InterpreterTest, MemoryGrowPastTheModulesOwnMaximumReturnsMinusOne) {
+TEST_P(SandboxTest, MemoryGrowPastTheModulesOwnMaximumReturnsMinusOne) {
   auto m = prepare(R"((module (memory (export "memory") 1 2)
     (func (export "_start")
       (if (i32.ne (memory.grow (i32.const 5)) (i32.const -1)) (then unreachable)))))");
@@ -282,7 +286,7 @@ TEST_F(InterpreterTest, MemoryGrowPastTheModulesOwnMaximumReturnsMinusOne) {
   ASSERT_TRUE(r.succeeded) << r.failure->message;
 }
 
-TEST_F(InterpreterTest, InitialMemoryAboveTheCapIsMemoryLimit) {
+TEST_P(SandboxTest, InitialMemoryAboveTheCapIsMemoryLimit) {
   auto m = prepare(R"((module (memory (export "memory") 64) (func (export "_start"))))");
   Limits limits;
   limits.memory_mb = 1;
@@ -292,7 +296,28 @@ TEST_F(InterpreterTest, InitialMemoryAboveTheCapIsMemoryLimit) {
   EXPECT_TRUE(run(m, "", roomy).succeeded);
 }
 
-TEST_F(InterpreterTest, StdoutPastTheLimitIsOutputLimit) {
+TEST_P(SandboxTest, TablesGrowAndIndirectCallsSeeTheirElements) {
+  auto m = prepare(R"((module
+    (type $t (func (result i32)))
+    (table $f 1 funcref)
+    (table $e 0 externref)
+    (func $seven (result i32) (i32.const 7))
+    (elem declare func $seven)
+    (func (export "_start")
+      (if (i32.ne (table.grow $f (ref.func $seven) (i32.const 2)) (i32.const 1)) (then unreachable))
+      (if (i32.ne (table.size $f) (i32.const 3)) (then unreachable))
+      (if (i32.ne (call_indirect $f (type $t) (i32.const 2)) (i32.const 7)) (then unreachable))
+      (if (i32.ne (table.grow $e (ref.null extern) (i32.const 4)) (i32.const 0)) (then unreachable))
+      (if (i32.ne (table.size $e) (i32.const 4)) (then unreachable))
+      (if (i32.eqz (ref.is_null (table.get $e (i32.const 3)))) (then unreachable))
+      (drop (call_indirect $f (type $t) (i32.const 0))))))");
+  Result r = run(m);
+  expect_failure(r, "trap");  // element 0 was never set
+  EXPECT_THAT(r.failure->message, HasSubstr("uninitialized table element"));
+  expect_healthy();
+}
+
+TEST_P(SandboxTest, StdoutPastTheLimitIsOutputLimit) {
   auto m = prepare(R"((module
     (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
     (memory (export "memory") 1)
@@ -316,7 +341,7 @@ struct TrapCase {
   const char* kind;
 };
 
-TEST_F(InterpreterTest, TrapsNameTheirKind) {
+TEST_P(SandboxTest, TrapsNameTheirKind) {
   const TrapCase cases[] = {
       {"unreachable", "(func (export \"_start\") unreachable)", "unreachable"},
       {"div", "(func (export \"_start\") (drop (i32.div_s (i32.const 1) (i32.const 0))))",
@@ -340,7 +365,7 @@ TEST_F(InterpreterTest, TrapsNameTheirKind) {
   }
 }
 
-TEST_F(InterpreterTest, OutOfBoundsPointersToHostCallsTrap) {
+TEST_P(SandboxTest, OutOfBoundsPointersToHostCallsTrap) {
   const char* calls[] = {
       // iovec array past the end of memory
       "(drop (call $fd_write (i32.const 1) (i32.const 65530) (i32.const 1) (i32.const 8)))",
@@ -376,7 +401,7 @@ TEST_F(InterpreterTest, OutOfBoundsPointersToHostCallsTrap) {
   expect_healthy();
 }
 
-TEST_F(InterpreterTest, ProcExit) {
+TEST_P(SandboxTest, ProcExit) {
   auto fail = prepare(R"((module
     (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
     (memory (export "memory") 1)
@@ -403,7 +428,7 @@ TEST_F(InterpreterTest, ProcExit) {
   EXPECT_EQ(r2.exit_code, 0);
 }
 
-TEST_F(InterpreterTest, NonJsonStdoutIsInvalidOutput) {
+TEST_P(SandboxTest, NonJsonStdoutIsInvalidOutput) {
   auto m = prepare_wasm(writer_module(1, "hello, world"));
   Result r = run(m);
   expect_failure(r, "invalid_output");
@@ -412,7 +437,7 @@ TEST_F(InterpreterTest, NonJsonStdoutIsInvalidOutput) {
   expect_failure(run(two), "invalid_output");
 }
 
-TEST_F(InterpreterTest, StartFunctionTrapIsInstantiate) {
+TEST_P(SandboxTest, StartFunctionTrapIsInstantiate) {
   auto m = prepare(R"((module (func $s unreachable) (start $s) (func (export "_start"))))");
   expect_failure(run(m), "instantiate");
   auto data = prepare(R"((module (memory 1) (data (i32.const 65535) "ab") (func (export "_start"))))");
@@ -420,7 +445,7 @@ TEST_F(InterpreterTest, StartFunctionTrapIsInstantiate) {
   expect_healthy();
 }
 
-TEST_F(InterpreterTest, PrepareRejectsInvalidModules) {
+TEST_P(SandboxTest, PrepareRejectsInvalidModules) {
   auto r = sandbox_->prepare(wat_to_wasm(R"((module (import "env" "system" (func)) (func (export "_start"))))"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "forbidden_import");
@@ -430,7 +455,7 @@ TEST_F(InterpreterTest, PrepareRejectsInvalidModules) {
 
 // The instrumentation renumbers every function: calls, exports, the start function, element
 // segments, ref.func in globals and tables must all still point at the right function.
-TEST_F(InterpreterTest, InstrumentationPreservesSemantics) {
+TEST_P(SandboxTest, InstrumentationPreservesSemantics) {
   auto m = prepare(R"((module
     (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
     (type $ret (func (result i32)))
@@ -475,7 +500,7 @@ TEST_F(InterpreterTest, InstrumentationPreservesSemantics) {
   EXPECT_EQ(r.output, "{\"sum\": 37}");
 }
 
-TEST_F(InterpreterTest, LongRunningWorkWithinTheTimeoutCompletes) {
+TEST_P(SandboxTest, LongRunningWorkWithinTheTimeoutCompletes) {
   // ~10^7 loop iterations: many fuel refills, no timeout at the default 10 s.
   auto m = prepare(R"((module (func (export "_start") (local $i i32)
     (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -484,7 +509,7 @@ TEST_F(InterpreterTest, LongRunningWorkWithinTheTimeoutCompletes) {
   ASSERT_TRUE(r.succeeded) << r.failure->message;
 }
 
-TEST_F(InterpreterTest, ConcurrentInvocations) {
+TEST_P(SandboxTest, ConcurrentInvocations) {
   auto echo = prepare(kEcho);
   auto spin = prepare(kSpin);
   std::atomic<int> ok{0}, timeouts{0}, wrong{0};
@@ -512,7 +537,7 @@ TEST_F(InterpreterTest, ConcurrentInvocations) {
   EXPECT_EQ(timeouts.load(), 8 * 4);
 }
 
-TEST_F(InterpreterTest, ReportsInstantiateCost) {
+TEST_P(SandboxTest, ReportsInstantiateCost) {
   auto trivial = prepare(R"((module (memory (export "memory") 2) (func (export "_start"))))");
   auto echo = prepare(kEcho);
   for (auto [name, m] : {std::pair{"trivial (2 pages)", trivial}, std::pair{"echo (4 pages)", echo}}) {
@@ -525,7 +550,7 @@ TEST_F(InterpreterTest, ReportsInstantiateCost) {
 }
 
 // A real wasi-libc program, compiled at test time if clang-16 and wasi-libc are installed.
-class CProgramTest : public InterpreterTest {
+class CProgramTest : public SandboxTest {
  protected:
   std::string compile(const std::string& source) {
     if (std::system("command -v clang-16 >/dev/null 2>&1") != 0) return {};
@@ -551,7 +576,7 @@ class CProgramTest : public InterpreterTest {
   int counter_ = 0;
 };
 
-TEST_F(CProgramTest, StdioProgram) {
+TEST_P(CProgramTest, StdioProgram) {
   std::string wasm = compile(R"(
 #include <stdio.h>
 #include <stdlib.h>
@@ -587,7 +612,7 @@ int main(int argc, char** argv) {
   EXPECT_EQ(r.logs, "read 9 bytes\n");
 }
 
-TEST_F(CProgramTest, ExitCodeAndMallocPastTheCap) {
+TEST_P(CProgramTest, ExitCodeAndMallocPastTheCap) {
   std::string wasm = compile(R"(
 #include <stdio.h>
 #include <stdlib.h>
@@ -623,6 +648,9 @@ int main(void) {
   ASSERT_TRUE(fine.succeeded);
   EXPECT_EQ(fine.output, "{}");
 }
+
+INSTANTIATE_TEST_SUITE_P(Tiers, SandboxTest, ::testing::ValuesIn(testing::kTiers));
+INSTANTIATE_TEST_SUITE_P(Tiers, CProgramTest, ::testing::ValuesIn(testing::kTiers));
 
 }  // namespace
 }  // namespace nil::engine

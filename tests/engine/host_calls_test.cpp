@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "tiers.h"
 #include "wat.h"
 
 namespace nil::engine {
@@ -97,7 +98,7 @@ std::string guest(std::string_view call, std::optional<int> expected, std::strin
   return wat_to_wasm(wat);
 }
 
-class HostCallsTest : public ::testing::Test {
+class HostCallsTest : public ::testing::TestWithParam<const char*> {
  protected:
   std::shared_ptr<const PreparedModule> prepare(const std::string& wasm) {
     auto prepared = sandbox_->prepare(wasm);
@@ -136,10 +137,10 @@ class HostCallsTest : public ::testing::Test {
     EXPECT_EQ(again.output, "\"v\"");
   }
 
-  std::unique_ptr<Sandbox> sandbox_ = make_interpreter_sandbox();
+  std::unique_ptr<Sandbox> sandbox_ = testing::make_test_sandbox(GetParam());
 };
 
-TEST_F(HostCallsTest, EnvReturnsTheLengthAndResultReadTheValue) {
+TEST_P(HostCallsTest, EnvReturnsTheLengthAndResultReadTheValue) {
   FakeHost host;
   host.vars["GREETING"] = R"({"hello":"world"})";
   Result r = run(guest("(call $env (i32.const 256) (local.get $a_len))", 17, "GREETING"), &host);
@@ -147,7 +148,7 @@ TEST_F(HostCallsTest, EnvReturnsTheLengthAndResultReadTheValue) {
   EXPECT_EQ(r.output, R"({"hello":"world"})");
 }
 
-TEST_F(HostCallsTest, MissingEnvKeyIsNotFoundWithErrorJson) {
+TEST_P(HostCallsTest, MissingEnvKeyIsNotFoundWithErrorJson) {
   FakeHost host;
   Result r = run(guest("(call $env (i32.const 256) (local.get $a_len))", -1, "NOPE"), &host);
   expect_ok(r);
@@ -155,7 +156,7 @@ TEST_F(HostCallsTest, MissingEnvKeyIsNotFoundWithErrorJson) {
   EXPECT_THAT(r.output, StartsWith(R"({"error":{)"));
 }
 
-TEST_F(HostCallsTest, WithoutHostServicesEveryCallIsUnavailable) {
+TEST_P(HostCallsTest, WithoutHostServicesEveryCallIsUnavailable) {
   Result r = run(guest("(call $env (i32.const 256) (local.get $a_len))", -2, "K"), nullptr);
   expect_ok(r);
   EXPECT_THAT(r.output, HasSubstr(R"("code":"unavailable")"));
@@ -169,7 +170,7 @@ TEST_F(HostCallsTest, WithoutHostServicesEveryCallIsUnavailable) {
   EXPECT_THAT(r.output, HasSubstr(R"("code":"unavailable")"));
 }
 
-TEST_F(HostCallsTest, HttpFetchPassesTheRequestAndTheDeadline) {
+TEST_P(HostCallsTest, HttpFetchPassesTheRequestAndTheDeadline) {
   FakeHost host;
   std::string request = R"({"method":"GET","url":"http://example.com/"})";
   Limits limits;
@@ -185,7 +186,7 @@ TEST_F(HostCallsTest, HttpFetchPassesTheRequestAndTheDeadline) {
   EXPECT_LT(host.last_deadline, Clock::now() + 3000ms);
 }
 
-TEST_F(HostCallsTest, ServiceErrorsBecomeStatusNumbersAndErrorJson) {
+TEST_P(HostCallsTest, ServiceErrorsBecomeStatusNumbersAndErrorJson) {
   FakeHost host;
   host.fetch_error = make_error(ErrorKind::kInvalidInput, "host_not_allowed", "evil.com is not on");
   Result r = run(guest("(call $fetch (i32.const 256) (local.get $a_len))", -4, "{}"), &host);
@@ -215,7 +216,7 @@ TEST_F(HostCallsTest, ServiceErrorsBecomeStatusNumbersAndErrorJson) {
   expect_ok(r);
 }
 
-TEST_F(HostCallsTest, DbQueryPassesSqlAndParamsAndDefaultsParamsToAnEmptyArray) {
+TEST_P(HostCallsTest, DbQueryPassesSqlAndParamsAndDefaultsParamsToAnEmptyArray) {
   FakeHost host;
   Result r = run(guest("(call $db (i32.const 256) (local.get $a_len) (i32.const 8192) (local.get $b_len))",
                        static_cast<int>(host.db_answer.size()), "SELECT ?1, ?2", R"([1,"x"])"),
@@ -231,7 +232,7 @@ TEST_F(HostCallsTest, DbQueryPassesSqlAndParamsAndDefaultsParamsToAnEmptyArray) 
   EXPECT_EQ(host.last_params, "[]");
 }
 
-TEST_F(HostCallsTest, ResultReadCanBeChunkedAndEndsWithZero) {
+TEST_P(HostCallsTest, ResultReadCanBeChunkedAndEndsWithZero) {
   FakeHost host;
   host.vars["K"] = R"(["abcdefgh"])";
   // Reads 4 bytes, then the rest, then expects 0; writes all of it to stdout.
@@ -259,7 +260,7 @@ TEST_F(HostCallsTest, ResultReadCanBeChunkedAndEndsWithZero) {
   EXPECT_EQ(s->bytes_out, 12u);
 }
 
-TEST_F(HostCallsTest, LogWritesLevelledLinesIntoTheLogsUnderTheCap) {
+TEST_P(HostCallsTest, LogWritesLevelledLinesIntoTheLogsUnderTheCap) {
   std::string wat = R"((module
     (import "nil" "log" (func $log (param i32 i32 i32)))
     (memory (export "memory") 1)
@@ -287,7 +288,7 @@ TEST_F(HostCallsTest, LogWritesLevelledLinesIntoTheLogsUnderTheCap) {
   EXPECT_EQ(r.logs, "[debug] careful\n[inf\n[logs truncated]");
 }
 
-TEST_F(HostCallsTest, HostCallsAreAccountedPerFunction) {
+TEST_P(HostCallsTest, HostCallsAreAccountedPerFunction) {
   FakeHost host;
   host.vars["A"] = "\"12345\"";
   std::string after = R"(
@@ -313,7 +314,7 @@ TEST_F(HostCallsTest, HostCallsAreAccountedPerFunction) {
   EXPECT_EQ(stats(r, "http_fetch"), nullptr);  // only what was called
 }
 
-TEST_F(HostCallsTest, StatsSurviveAFailure) {
+TEST_P(HostCallsTest, StatsSurviveAFailure) {
   FakeHost host;
   Result r = run(guest("(call $env (i32.const 256) (local.get $a_len))", 99, "K"), &host);
   ASSERT_FALSE(r.succeeded);
@@ -321,7 +322,7 @@ TEST_F(HostCallsTest, StatsSurviveAFailure) {
   EXPECT_EQ(r.host_calls[0].count, 1u);
 }
 
-TEST_F(HostCallsTest, OutOfBoundsArgumentsTrapAndTheHostIsUnharmed) {
+TEST_P(HostCallsTest, OutOfBoundsArgumentsTrapAndTheHostIsUnharmed) {
   // Memory is 2 pages (131072 bytes).
   expect_oob_trap(guest("(call $env (i32.const 131070) (i32.const 3))", std::nullopt), "nil.env");
   expect_oob_trap(guest("(call $env (i32.const -1) (i32.const 1))", std::nullopt), "nil.env");
@@ -341,14 +342,14 @@ TEST_F(HostCallsTest, OutOfBoundsArgumentsTrapAndTheHostIsUnharmed) {
                   "nil.log");
 }
 
-TEST_F(HostCallsTest, ResultReadIsBoundsCheckedEvenWithNothingToRead) {
+TEST_P(HostCallsTest, ResultReadIsBoundsCheckedEvenWithNothingToRead) {
   // A zero-length answer still requires a valid destination range.
   expect_oob_trap(guest("(i32.const 0)", std::nullopt, "", "",
                         "(drop (call $read (i32.const -8) (i32.const 16)))"),
                   "nil.result_read");
 }
 
-TEST_F(HostCallsTest, AHostCallThatReturnsPastTheDeadlineStopsTheGuest) {
+TEST_P(HostCallsTest, AHostCallThatReturnsPastTheDeadlineStopsTheGuest) {
   FakeHost host;
   host.fetch_sleep = 80ms;
   Limits limits;
@@ -360,7 +361,7 @@ TEST_F(HostCallsTest, AHostCallThatReturnsPastTheDeadlineStopsTheGuest) {
   EXPECT_EQ(r.output, "");
 }
 
-TEST_F(HostCallsTest, TheDeadlineStillInterruptsAGuestAfterHostCalls) {
+TEST_P(HostCallsTest, TheDeadlineStillInterruptsAGuestAfterHostCalls) {
   FakeHost host;
   Limits limits;
   limits.timeout_ms = 50;
@@ -374,7 +375,7 @@ TEST_F(HostCallsTest, TheDeadlineStillInterruptsAGuestAfterHostCalls) {
   EXPECT_GT(stats(r, "env")->count, 1u);
 }
 
-TEST_F(HostCallsTest, ValidationKnowsTheNilModule) {
+TEST(HostInterfaceTest, ValidationKnowsTheNilModule) {
   auto e = validate_module(wat_to_wasm(R"((module
     (import "nil" "env" (func (param i32) (result i32)))
     (memory (export "memory") 1)
@@ -407,6 +408,8 @@ TEST_F(HostCallsTest, ValidationKnowsTheNilModule) {
     (func (export "_start"))))"));
   EXPECT_TRUE(ok.ok()) << ok.error().message;
 }
+
+INSTANTIATE_TEST_SUITE_P(Tiers, HostCallsTest, ::testing::ValuesIn(testing::kTiers));
 
 }  // namespace
 }  // namespace nil::engine
