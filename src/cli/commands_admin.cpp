@@ -37,16 +37,16 @@ struct LoginFlags {
 Expected<void> login(Context& ctx, const LoginFlags& f) {
   Login stored = NIL_TRY(load_login());
   Login login;
+  // Without --url: $NIL_URL, the stored URL or the default — offered at a prompt on a terminal.
+  std::string fallback = stored.url.empty() ? kDefaultUrl : stored.url;
+  if (const char* env = std::getenv("NIL_URL"); env && *env) fallback = env;
   if (ctx.url_flag) {
     login.url = *ctx.url_flag;
   } else if (ctx.stdin_terminal) {
-    std::string fallback = stored.url.empty() ? kDefaultUrl : stored.url;
     login.url = NIL_TRY(read_line("Server URL [" + fallback + "]: "));
     if (login.url.empty()) login.url = fallback;
-  } else if (const char* env = std::getenv("NIL_URL"); env && *env) {
-    login.url = env;
   } else {
-    login.url = stored.url.empty() ? kDefaultUrl : stored.url;
+    login.url = fallback;
   }
   login.url = NIL_TRY(normalize_url(login.url));
   if (f.api_key && *f.api_key == "-") {
@@ -258,7 +258,8 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
     CLI::App* cmd = users->add_subcommand(create ? "create" : "set", create ? "Create a user" : "Change a user's role, grants or password");
     cmd->add_option("user", uf->username, create ? "user name" : "user name or id")->required();
     cmd->add_option("--role", uf->role, create ? "admin or dev (default dev)" : "admin or dev")->check(CLI::IsMember({"admin", "dev"}));
-    cmd->add_option("--grant", uf->grants, "a grant, e.g. deploy (repeatable; replaces the list)");
+    cmd->add_option("--grant", uf->grants, "a grant, e.g. deploy (repeatable; replaces the list)")
+      ->allow_extra_args(false);
     cmd->add_flag("--password-stdin", uf->password_stdin, "read the password from stdin (one line)");
     if (!create) {
       cmd->add_flag("--no-grants", uf->no_grants, "remove every grant");

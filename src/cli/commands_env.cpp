@@ -155,15 +155,18 @@ void add_env_commands(CLI::App& app, Context& ctx) {
   CLI::App* cr = env->add_subcommand("create", "Create an environment");
   cr->add_option("name", cf->name, "environment name")->required();
   cr->add_option("vars", cf->vars, "KEY=VALUE variables");
-  cr->add_option("--secret", cf->secrets, "KEY=VALUE stored as a secret (write-only; repeatable)");
+  cr->add_option("--secret", cf->secrets, "KEY=VALUE stored as a secret (write-only; repeatable)")
+      ->allow_extra_args(false);
   cr->callback([&ctx, cf] { ctx.run = [&ctx, cf] { return env_create(ctx, *cf); }; });
 
   auto sf = std::make_shared<EnvFlags>();
   CLI::App* s = env->add_subcommand("set", "Set or remove variables of an environment (others are kept)");
   s->add_option("name", sf->name, "environment name or id")->required();
   s->add_option("vars", sf->vars, "KEY=VALUE variables");
-  s->add_option("--secret", sf->secrets, "KEY=VALUE stored as a secret (repeatable)");
-  s->add_option("--unset", sf->unset, "remove KEY (repeatable)");
+  s->add_option("--secret", sf->secrets, "KEY=VALUE stored as a secret (repeatable)")
+      ->allow_extra_args(false);
+  s->add_option("--unset", sf->unset, "remove KEY (repeatable)")
+      ->allow_extra_args(false);
   s->callback([&ctx, sf] { ctx.run = [&ctx, sf] { return env_set(ctx, *sf); }; });
 
   auto rm_name = std::make_shared<std::string>();

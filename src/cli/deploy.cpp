@@ -294,7 +294,8 @@ void add_deploy_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--name", flags->name, "function name (default: the file name without extension)");
   cmd->add_option("--lang", flags->lang, "language: assemblyscript, c, cpp, wat, wasm (default: from the extension)")
       ->check(CLI::IsMember({"assemblyscript", "c", "cpp", "wat", "wasm"}));
-  cmd->add_option("--env", flags->envs, "attach this environment (repeatable; replaces the attached list)");
+  cmd->add_option("--env", flags->envs, "attach this environment (repeatable; replaces the attached list)")
+      ->allow_extra_args(false);
   cmd->add_option("--timeout-ms", flags->timeout_ms, "limit of one execution in milliseconds");
   cmd->add_option("--memory-mb", flags->memory_mb, "memory limit in MiB");
   cmd->add_flag("--no-wait", flags->no_wait, "return once submitted, without waiting for the compile");

@@ -97,11 +97,11 @@ Expected<std::string> read_secret(std::string_view prompt, bool stdin_is_termina
   if (restore) {
     termios quiet = old;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);  // not TCSAFLUSH: typed-ahead input stays
   }
   auto line = read_line(prompt);
   if (restore) {
-    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
     std::fprintf(stderr, "\n");
   }
   return line;

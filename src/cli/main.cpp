@@ -6,22 +6,44 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/errors.h"
 
 namespace {
 
-// The first word that is not an option (nor the value of --url): the command the user asked for.
-std::string first_command_word(int argc, char** argv) {
+// The words that are not options (nor the value of --url): the command path the user typed.
+std::vector<std::string> command_words(int argc, char** argv) {
+  std::vector<std::string> words;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--") break;
     if (a == "--url") {
       ++i;
       continue;
     }
     if (!a.empty() && a[0] == '-') continue;
-    return a;
+    words.push_back(a);
+  }
+  return words;
+}
+
+// "unknown command" for a word that names no command (CLI11 would say "arguments were not
+// expected"), at the top level and inside command groups (env, users, groups, keys).
+std::string unknown_command(const CLI::App& app, const std::vector<std::string>& words) {
+  const CLI::App* at = &app;
+  std::string path;
+  for (const auto& w : words) {
+    if (at->get_subcommands({}).empty()) break;
+    const CLI::App* next = nullptr;
+    for (const CLI::App* sub : at->get_subcommands({})) {
+      if (sub->get_name() == w) next = sub;
+    }
+    if (!next) return path.empty() ? w : path + " " + w;
+    path += (path.empty() ? "" : " ") + w;
+    at = next;
   }
   return "";
 }
@@ -43,14 +65,9 @@ int run(int argc, char** argv) {
   add_env_commands(app, ctx);
   add_admin_commands(app, ctx);
 
-  std::string word = first_command_word(argc, argv);
-  if (!word.empty()) {
-    bool known = false;
-    for (const CLI::App* sub : app.get_subcommands({})) known |= sub->get_name() == word;
-    if (!known) {
-      std::fprintf(stderr, "nil: unknown command \"%s\" (run `nil --help` for the list)\n", word.c_str());
-      return kExitUsage;
-    }
+  if (std::string unknown = unknown_command(app, command_words(argc, argv)); !unknown.empty()) {
+    std::fprintf(stderr, "nil: unknown command \"%s\" (run `nil --help` for the list)\n", unknown.c_str());
+    return kExitUsage;
   }
   try {
     app.parse(argc, argv);

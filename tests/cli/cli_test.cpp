@@ -34,6 +34,12 @@ size_t count_lines(const std::string& s) {
 
 bool contains(const std::string& s, const std::string& piece) { return s.find(piece) != std::string::npos; }
 
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 class CliTest : public NildSuite<CliTest> {
  protected:
   void SetUp() override {
@@ -104,6 +110,29 @@ TEST_F(CliTest, DeployUpdatesAnExistingFunction) {
   EXPECT_EQ(str(f, "status"), "READY");
   EXPECT_EQ(f.at("version").to_number<int64_t>(), 2);
   EXPECT_EQ(f.at("limits").at("timeoutMs").to_number<int64_t>(), 2000);
+}
+
+TEST_F(CliTest, DeployNoWaitAndServerRefusals) {
+  std::string name = unique_name("nowait");
+  CliResult r = cli().run({"deploy", file(name + ".wat", it::wat("echo")), "--no-wait", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  json::value f = parse(r);
+  EXPECT_EQ(str(f, "name"), name);
+  EXPECT_EQ(str(f, "status"), "PENDING");  // the answer of the POST, not awaited
+  EXPECT_TRUE(r.err.empty()) << r.describe();
+  it::wait_terminal(http(), str(f, "id"));
+
+  // The server's refusals are one line with its detail and code, exit 1.
+  CliResult env = cli().run({"deploy", file(name + "-2.wat", it::wat("echo")), "--env", "no-such-env"});
+  EXPECT_EQ(env.exit_code, 1) << env.describe();
+  EXPECT_TRUE(contains(env.err, "(unknown_environment)")) << env.describe();
+  EXPECT_EQ(count_lines(env.err), 1u) << env.describe();
+  CliResult bad_name = cli().run({"deploy", file("Bad Name.wat", it::wat("echo")), "--name", "Bad_Name"});
+  EXPECT_EQ(bad_name.exit_code, 1) << bad_name.describe();
+  EXPECT_TRUE(contains(bad_name.err, "(invalid_name)")) << bad_name.describe();
+  CliResult limits = cli().run({"deploy", file(name + "-3.wat", it::wat("echo")), "--timeout-ms", "0"});
+  EXPECT_EQ(limits.exit_code, 1) << limits.describe();
+  EXPECT_TRUE(contains(limits.err, "(invalid_limits)")) << limits.describe();
 }
 
 TEST_F(CliTest, DeployCFileAndInvoke) {
@@ -278,12 +307,6 @@ TEST_F(CliTest, StatsSaysNotAvailableUntilTheServerHasThem) {
 
 // --- terminal progress ---------------------------------------------------------------------------
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 TEST_F(CliTest, ProgressLineIsRedrawnOnATerminal) {
   std::string name = unique_name("tty");
   std::string src = file("tty.c", it::read_file(it::source_dir() / "examples/c/wordcount.c"));
@@ -325,7 +348,8 @@ TEST_F(CliTest, EnvCommands) {
 
   // The secret kept its value through `set`: a function attached to the environment sees it.
   std::string fn = unique_name("envfn");
-  CliResult d = cli().run({"deploy", file(fn + ".wat", it::wat("environ")), "--env", env});
+  // --env takes one value each time: the file after it is still the file.
+  CliResult d = cli().run({"deploy", "--env", env, file(fn + ".wat", it::wat("environ"))});
   ASSERT_EQ(d.exit_code, 0) << d.describe();
   CliResult inv = cli().run({"invoke", fn, "--json"});
   ASSERT_EQ(inv.exit_code, 0) << inv.describe();
@@ -462,6 +486,19 @@ TEST_F(CliTest, LoginStoresUrlAndKeyWithMode0600) {
   EXPECT_EQ(nokey.exit_code, 2) << nokey.describe();
 }
 
+TEST_F(CliTest, LoginPromptsOnATerminal) {
+  std::string key = nild().api_key().empty() ? "nil_typed_at_the_prompt" : nild().api_key();
+  std::string cmd = shell_quote(nil_binary().string()) + " login";
+  // URL prompt: Enter takes the offered $NIL_URL; then the key (read with echo off).
+  CliResult r = cli().run_program({"script", "-qec", cmd, "/dev/null"}, {.stdin_data = "\n" + key + "\n"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "Server URL [" + cli().url() + "]: ")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "API key: ")) << r.describe();
+  std::string text = it::read_file(cli().home() / ".config" / "nil" / "config.toml");
+  EXPECT_TRUE(contains(text, key)) << text;
+  EXPECT_TRUE(contains(text, cli().url())) << text;
+}
+
 TEST_F(CliTest, WrongKeyIsOneLineWithTheServersDetail) {
   it::HttpResponse probe = http().request("GET", "/functions", {}, {}, {{"Authorization", "Bearer nil_wrong"}});
   if (probe.status == 200) GTEST_SKIP() << "this server accepts any key (no authentication yet: issue 5)";
@@ -478,6 +515,9 @@ TEST_F(CliTest, UnknownCommandIsAUsageError) {
   CliResult r = cli().run({"frobnicate"});
   EXPECT_EQ(r.exit_code, 2) << r.describe();
   EXPECT_EQ(r.err, "nil: unknown command \"frobnicate\" (run `nil --help` for the list)\n");
+  CliResult nested = cli().run({"env", "frob"});
+  EXPECT_EQ(nested.exit_code, 2) << nested.describe();
+  EXPECT_TRUE(contains(nested.err, "unknown command \"env frob\"")) << nested.describe();
   CliResult opt = cli().run({"ls", "--no-such-option"});
   EXPECT_EQ(opt.exit_code, 2) << opt.describe();
   EXPECT_TRUE(contains(opt.err, "--no-such-option")) << opt.describe();
