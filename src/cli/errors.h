@@ -1,0 +1,30 @@
+// The CLI's failures and its exit codes (docs/cli.md): 0 ok, 1 error (server error, unreachable,
+// authentication, local I/O), 2 usage (the command line is wrong: unknown command or option, bad
+// --data JSON, a named file that does not exist), 3 the function failed (compile or execution).
+#pragma once
+
+#include <string>
+
+#include "common/expected.h"
+
+namespace nil::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitFunctionFailed = 3;
+
+inline Error usage_error(std::string msg) { return make_error(ErrorKind::kInvalidInput, "usage", std::move(msg)); }
+inline Error failure(std::string msg) { return make_error(ErrorKind::kInternal, "error", std::move(msg)); }
+// The function failed; `msg` may be empty when the details were printed already.
+inline Error function_failed(std::string msg) {
+  return make_error(ErrorKind::kInvalidInput, "function_failed", std::move(msg));
+}
+
+inline int exit_code_for(const Error& e) {
+  if (e.code == "usage") return kExitUsage;
+  if (e.code == "function_failed") return kExitFunctionFailed;
+  return kExitError;
+}
+
+}  // namespace nil::cli
