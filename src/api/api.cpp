@@ -1031,20 +1031,21 @@ struct Api::Impl {
 
   // The request's credentials: a Bearer API key, else the session cookie, else none. Credentials
   // that are present but wrong are an error (401), never silently anonymous.
-  Expected<std::optional<auth::Principal>> authenticate(const Request& req) {
+  // Null: no credentials at all.
+  Expected<std::shared_ptr<const auth::Principal>> authenticate(const Request& req) {
     std::string_view authz = header_value(req, "Authorization");
     if (!authz.empty()) {
       constexpr std::string_view kBearer = "Bearer ";
       if (authz.size() <= kBearer.size() || lower(authz.substr(0, kBearer.size())) != "bearer ") {
-        return unauthorized("the Authorization header must be \"Bearer nil_…\"");
+        return Error(unauthorized("the Authorization header must be \"Bearer nil_…\""));
       }
       std::string_view token = authz.substr(kBearer.size());
       while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-      return std::optional<auth::Principal>(NIL_TRY(deps.auth.authenticate_key(token)));
+      return deps.auth.authenticate_key(token);
     }
     std::string_view cookie = cookie_value(req, kSessionCookie);
-    if (!cookie.empty()) return std::optional<auth::Principal>(NIL_TRY(deps.auth.authenticate_session(cookie)));
-    return std::optional<auth::Principal>{};
+    if (!cookie.empty()) return deps.auth.authenticate_session(cookie);
+    return std::shared_ptr<const auth::Principal>();
   }
 
   std::string session_cookie(std::string_view token, bool clear) {

@@ -201,7 +201,7 @@ Expected<Principal> Authenticator::principal_for(const store::User& u, Principal
   return p;
 }
 
-Expected<Principal> Authenticator::authenticate_key(std::string_view token) {
+Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_key(std::string_view token) {
   auto prefix = api_key_prefix(token);
   if (!prefix) return unauthorized("malformed API key (expected nil_ followed by 43 characters)");
   const int64_t now = now_micros();
@@ -224,7 +224,7 @@ Expected<Principal> Authenticator::authenticate_key(std::string_view token) {
       if (const CachedKey* k = check(it->second)) {
         if (k->expires_at && *k->expires_at <= now) return unauthorized("the API key has expired");
         note_use(*k, now);
-        return *k->principal;
+        return k->principal;
       }
     }
     generation = generation_;
@@ -259,7 +259,7 @@ Expected<Principal> Authenticator::authenticate_key(std::string_view token) {
       if (!present) list.push_back(entry);
     }
   }
-  return *principal;
+  return std::shared_ptr<const Principal>(std::move(principal));
 }
 
 void Authenticator::note_use(const CachedKey& k, int64_t now) {
@@ -319,7 +319,7 @@ void Authenticator::invalidate_all() {
   by_prefix_.clear();
 }
 
-Expected<Principal> Authenticator::authenticate_session(std::string_view token) {
+Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_session(std::string_view token) {
   if (token.empty() || token.size() > 128) return unauthorized("invalid session");
   auto s = store_.get_session_by_token_hash(to_hex(sha256_raw(token)));
   if (!s) {
@@ -345,7 +345,7 @@ Expected<Principal> Authenticator::authenticate_session(std::string_view token) 
   }
   Principal p = NIL_TRY(principal_for(*user, Principal::Method::kSession, s->id));
   p.csrf_hash_hex = s->csrf_hash_hex;
-  return p;
+  return std::shared_ptr<const Principal>(std::make_shared<const Principal>(std::move(p)));
 }
 
 bool Authenticator::check_csrf(const Principal& p, std::string_view csrf_token) {

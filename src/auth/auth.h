@@ -132,11 +132,12 @@ class Authenticator {
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;
 
-  // "nil_…" → its principal. unauthorized for an unknown, malformed, revoked or expired key.
-  Expected<Principal> authenticate_key(std::string_view token);
+  // "nil_…" → its principal (shared with the cache: no copy on the hot path). unauthorized for
+  // an unknown, malformed, revoked or expired key.
+  Expected<std::shared_ptr<const Principal>> authenticate_key(std::string_view token);
   // The nil_session cookie's value → its principal; unauthorized when unknown or expired (an
   // expired session is deleted).
-  Expected<Principal> authenticate_session(std::string_view token);
+  Expected<std::shared_ptr<const Principal>> authenticate_session(std::string_view token);
   // The X-CSRF-Token header against the session's token, in constant time.
   static bool check_csrf(const Principal& p, std::string_view csrf_token);
 

@@ -173,8 +173,8 @@ TEST_F(AuthenticatorTest, KeyAuthenticatesAndRevocationIsImmediate) {
   ASSERT_TRUE(k.ok());
   auto p = a.authenticate_key(k->token);
   ASSERT_TRUE(p.ok()) << p.error().message;
-  EXPECT_EQ(p->user_id, user_id_);
-  EXPECT_EQ(p->method, Principal::Method::kApiKey);
+  EXPECT_EQ((*p)->user_id, user_id_);
+  EXPECT_EQ((*p)->method, Principal::Method::kApiKey);
   ASSERT_TRUE(a.authenticate_key(k->token).ok());  // now cached
   ASSERT_TRUE(store_->revoke_api_key(k->key.id).ok());
   a.invalidate_key(k->key.id);
@@ -205,7 +205,7 @@ TEST_F(AuthenticatorTest, ExpiredKeyAndRoleChangeAfterInvalidate) {
   a.invalidate_all();
   auto p = a.authenticate_key(k->token);
   ASSERT_TRUE(p.ok());
-  EXPECT_TRUE(p->is_admin());
+  EXPECT_TRUE((*p)->is_admin());
 }
 
 TEST_F(AuthenticatorTest, LastUsedIsRecordedOffThePath) {
@@ -228,9 +228,9 @@ TEST_F(AuthenticatorTest, SessionLoginCsrfAndIdleExpiry) {
   ASSERT_TRUE(l.ok()) << l.error().message;
   auto p = a.authenticate_session(l->session_token);
   ASSERT_TRUE(p.ok());
-  EXPECT_TRUE(Authenticator::check_csrf(*p, l->csrf_token));
-  EXPECT_FALSE(Authenticator::check_csrf(*p, l->session_token));
-  EXPECT_FALSE(Authenticator::check_csrf(*p, ""));
+  EXPECT_TRUE(Authenticator::check_csrf(**p, l->csrf_token));
+  EXPECT_FALSE(Authenticator::check_csrf(**p, l->session_token));
+  EXPECT_FALSE(Authenticator::check_csrf(**p, ""));
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   auto expired = a.authenticate_session(l->session_token);
   ASSERT_FALSE(expired.ok());
