@@ -444,6 +444,13 @@ int64_t LoginThrottle::blocked_for(std::string_view username, std::string_view a
 void LoginThrottle::failure(std::string_view username, std::string_view address) {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard lk(mu_);
+  // Failures under ever-new usernames must not grow the maps without bound: past a size, drop
+  // every counter whose window is over.
+  constexpr size_t kPurgeAbove = 10'000;
+  for (auto* m : {&users_, &addresses_}) {
+    if (m->size() < kPurgeAbove) continue;
+    std::erase_if(*m, [&](const auto& kv) { return now - kv.second.since >= window_; });
+  }
   count(users_, std::string(username), now);
   count(addresses_, std::string(address), now);
 }
