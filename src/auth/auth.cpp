@@ -359,8 +359,14 @@ Expected<LoginResult> Authenticator::login(std::string_view username, std::strin
   auto user = store_.get_user(username);
   if (!user && user.error().code != "user_not_found") return user.error();
   // An unknown user costs the same hash as a wrong password, so timing does not tell them apart.
-  static const std::string kDummy = hash_password("not a password").value();
-  bool ok = verify_password(user ? user->password_hash : kDummy, password);
+  // (The dummy hash is made on the first unknown-user attempt, not on every first login.)
+  bool ok = false;
+  if (user) {
+    ok = verify_password(user->password_hash, password);
+  } else {
+    static const std::string kDummy = hash_password("not a password").value();
+    (void)verify_password(kDummy, password);
+  }
   if (!user || !ok) {
     return make_error(ErrorKind::kUnauthenticated, "invalid_credentials", "wrong username or password");
   }

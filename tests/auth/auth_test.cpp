@@ -237,12 +237,60 @@ TEST_F(AuthenticatorTest, SessionLoginCsrfAndIdleExpiry) {
   EXPECT_EQ(expired.error().code, "unauthorized");
 }
 
+TEST_F(AuthenticatorTest, SessionAbsoluteExpiryDespiteActivity) {
+  ASSERT_TRUE(store_->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt, std::nullopt}).ok());
+  AuthSettings s;
+  s.session_idle = std::chrono::minutes(10);
+  s.session_absolute = std::chrono::milliseconds(500);
+  Authenticator a(*store_, s);
+  auto l = a.login("dana", "pw-dana-1");
+  ASSERT_TRUE(l.ok());
+  for (int i = 0; i < 3; ++i) {  // active, well inside the idle timeout
+    EXPECT_TRUE(a.authenticate_session(l->session_token).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_FALSE(a.authenticate_session(l->session_token).ok());
+  // An expired session is gone from the store, not just refused.
+  EXPECT_EQ(store_->get_session_by_token_hash(sha256_hex(l->session_token)).error().code, "session_not_found");
+}
+
+TEST_F(AuthenticatorTest, LogoutEndsTheSession) {
+  ASSERT_TRUE(store_->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt, std::nullopt}).ok());
+  Authenticator a(*store_, {});
+  auto l = a.login("dana", "pw-dana-1");
+  ASSERT_TRUE(l.ok());
+  auto p = a.authenticate_session(l->session_token);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(a.logout(**p).ok());
+  EXPECT_EQ(a.authenticate_session(l->session_token).error().code, "unauthorized");
+}
+
 TEST_F(AuthenticatorTest, EnsureAdminOnlyOnAnEmptyStore) {
   // The fixture's store already has a user: nothing happens.
   auto r = ensure_admin(*store_, "");
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->has_value());
   EXPECT_EQ(store_->get_user("admin").error().code, "user_not_found");
+
+  // An empty store: admin with the given password, or a generated one returned once.
+  auto given = store::open_store("sqlite:" + dir_ + "/given.db");
+  ASSERT_TRUE(given.ok());
+  auto g = ensure_admin(**given, "chosen-password");
+  ASSERT_TRUE(g.ok());
+  EXPECT_FALSE(g->has_value());
+  auto admin = (*given)->get_user("admin");
+  ASSERT_TRUE(admin.ok());
+  EXPECT_EQ(admin->role, Role::kAdmin);
+  EXPECT_TRUE(verify_password(admin->password_hash, "chosen-password"));
+  auto fresh = store::open_store("sqlite:" + dir_ + "/fresh.db");
+  ASSERT_TRUE(fresh.ok());
+  auto generated = ensure_admin(**fresh, "");
+  ASSERT_TRUE(generated.ok());
+  ASSERT_TRUE(generated->has_value());
+  EXPECT_GE((*generated)->size(), 20u);
+  EXPECT_TRUE(verify_password((*fresh)->get_user("admin")->password_hash, **generated));
+  EXPECT_FALSE(ensure_admin(**fresh, "")->has_value());  // only once
 }
 
 }  // namespace
