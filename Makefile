@@ -17,6 +17,9 @@ build: bootstrap
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
+	@echo "nild: log in as admin (password: NIL_ADMIN_PASSWORD, or the one printed below on the first start)," >&2
+	@echo "      or get an API key: $(BUILD_DIR)/src/nild/nild keys create --user admin --data-dir $(NIL_DATA_DIR)" >&2
+	@echo "      then: curl -H \"Authorization: Bearer nil_...\" http://$(NIL_LISTEN)/functions   (docs/security.md)" >&2
 	$(BUILD_DIR)/src/nild/nild --listen $(NIL_LISTEN) --data-dir $(NIL_DATA_DIR)
 
 # Test build: ASan + UBSan, debug assertions on, then every suite (unit + integration against a

@@ -18,6 +18,8 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 start_nild() {
   rm -rf "$TMP/data"; mkdir -p "$TMP/data"
+  # Every request is authenticated (docs/security.md): an admin API key, made offline.
+  AUTH="Authorization: Bearer $("$NILD" keys create --user admin --data-dir "$TMP/data" 2>/dev/null)"
   "$NILD" --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/data/port" \
     --log-level warn 2>"$TMP/nild.log" &
   NILD_PID=$!
@@ -30,9 +32,9 @@ deploy_ms() {
   local lang=$1 name=$2 file=$3 t0 id status
   t0=$(now_ms)
   id=$(jq -n --arg n "$name" --arg l "$lang" --rawfile s "$file" '{name:$n, language:$l, source:$s}' |
-    curl -sf -X POST "127.0.0.1:$PORT/functions" -H 'Content-Type: application/json' --data-binary @- | jq -r .id)
+    curl -sf -X POST "127.0.0.1:$PORT/functions" -H "$AUTH" -H 'Content-Type: application/json' --data-binary @- | jq -r .id)
   for _ in $(seq 6000); do
-    status=$(curl -sf "127.0.0.1:$PORT/functions/$id" | jq -r .status)
+    status=$(curl -sf -H "$AUTH" "127.0.0.1:$PORT/functions/$id" | jq -r .status)
     case $status in READY) echo $(( $(now_ms) - t0 )); return ;; FAILED) echo "compile.sh: $name FAILED" >&2; echo -1; return ;; esac
     sleep 0.01
   done

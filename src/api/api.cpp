@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cctype>
+#include <ctime>
 #include <regex>
 
 #include "api/multipart.h"
@@ -298,6 +299,11 @@ json::object environment_json(const store::Environment& e) {
   o["id"] = e.id;
   o["name"] = e.name;
   o["vars"] = std::move(vars);
+  json::array users, groups;
+  for (const auto& u : e.allowed.users) users.push_back(json::value(u));
+  for (const auto& g : e.allowed.groups) groups.push_back(json::value(g));
+  o["allowedUsers"] = std::move(users);
+  o["allowedGroups"] = std::move(groups);
   o["createdAt"] = format_rfc3339(e.created_at);
   o["updatedAt"] = format_rfc3339(e.updated_at);
   return o;
@@ -365,7 +371,171 @@ json::value optional_string(const std::optional<std::string>& s) {
   return s ? json::value(*s) : json::value(nullptr);
 }
 
-json::object function_json(const store::Function& f) {
+// --- users, groups, keys, sessions (issue 5) ---------------------------------------------------
+
+constexpr std::string_view kSessionCookie = "nil_session";
+constexpr std::string_view kKnownUserGrants[] = {"deploy"};
+constexpr size_t kMinPasswordBytes = 8;
+constexpr size_t kMaxPasswordBytes = 1024;
+
+Error forbidden(std::string msg) { return make_error(ErrorKind::kForbidden, "forbidden", std::move(msg)); }
+Error unauthorized(std::string msg) { return make_error(ErrorKind::kUnauthenticated, "unauthorized", std::move(msg)); }
+Error admin_only() { return forbidden("this needs the admin role"); }
+
+Error function_not_found(std::string_view ref) {
+  return make_error(ErrorKind::kNotFound, "function_not_found", "no function with id or name '" + std::string(ref) + "'");
+}
+Error environment_not_found(std::string_view ref) {
+  return make_error(ErrorKind::kNotFound, "environment_not_found", "no environment with id or name '" + std::string(ref) + "'");
+}
+Error user_not_found(std::string_view ref) {
+  return make_error(ErrorKind::kNotFound, "user_not_found", "no user with id or username '" + std::string(ref) + "'");
+}
+
+Expected<void> check_username(std::string_view name) {
+  static const std::regex kUser("^[a-z][a-z0-9_.-]{0,62}$");
+  if (!std::regex_match(name.begin(), name.end(), kUser) || is_uuid(name)) {
+    return invalid("invalid_username", "username must match ^[a-z][a-z0-9_.-]{0,62}$ and not be a UUID");
+  }
+  return {};
+}
+
+Expected<void> check_password(std::string_view pw) {
+  if (pw.size() < kMinPasswordBytes || pw.size() > kMaxPasswordBytes) {
+    return invalid("invalid_password", "password must be " + std::to_string(kMinPasswordBytes) + " to " +
+                                           std::to_string(kMaxPasswordBytes) + " bytes");
+  }
+  return {};
+}
+
+Expected<store::Role> parse_role_field(const json::object& o) {
+  auto role = NIL_TRY(string_field(o, "role"));
+  if (!role) return invalid("missing_field", "\"role\" is required");
+  auto r = store::parse_role(*role);
+  if (!r) return invalid("invalid_role", "role must be \"admin\" or \"dev\"");
+  return *r;
+}
+
+Expected<std::optional<std::vector<std::string>>> parse_user_grants(const json::object& o) {
+  auto list = NIL_TRY(string_list_field(o, "grants"));
+  if (!list) return list;
+  std::vector<std::string> out;
+  for (const auto& g : *list) {
+    if (std::find(std::begin(kKnownUserGrants), std::end(kKnownUserGrants), g) == std::end(kKnownUserGrants)) {
+      return invalid("unknown_grant", "unknown grant \"" + g + "\" (known for users: deploy)");
+    }
+    if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+// RFC 3339 with a Z or ±HH:MM offset, optional fraction: microseconds since the epoch.
+std::optional<int64_t> parse_rfc3339(std::string_view s) {
+  static const std::regex kTs(
+      "^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$");
+  std::cmatch m;
+  if (!std::regex_match(s.begin(), s.end(), m, kTs)) return std::nullopt;
+  auto num = [&](int i) { return std::atoi(m[i].str().c_str()); };
+  std::tm tm{};
+  tm.tm_year = num(1) - 1900;
+  tm.tm_mon = num(2) - 1;
+  tm.tm_mday = num(3);
+  tm.tm_hour = num(4);
+  tm.tm_min = num(5);
+  tm.tm_sec = num(6);
+  if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  int64_t secs = static_cast<int64_t>(timegm(&tm));
+  int64_t micros = 0;
+  if (m[7].matched) {
+    std::string frac = m[7].str().substr(1);
+    frac.resize(6, '0');
+    micros = std::atoll(frac.c_str());
+  }
+  std::string off = m[8].str();
+  if (off != "Z" && off != "z") {
+    int64_t o = (std::atoi(off.substr(1, 2).c_str()) * 60 + std::atoi(off.substr(4, 2).c_str())) * 60;
+    secs -= off[0] == '+' ? o : -o;
+  }
+  return secs * 1'000'000 + micros;
+}
+
+json::value optional_time(const std::optional<int64_t>& t) { return t ? json::value(format_rfc3339(*t)) : json::value(nullptr); }
+
+json::object user_json(const store::User& u) {
+  json::array groups;
+  for (const auto& g : u.groups) groups.push_back(json::object{{"id", g.id}, {"name", g.name}});
+  json::array grants;
+  for (const auto& g : u.grants) grants.push_back(json::value(g));
+  return json::object{{"id", u.id},
+                      {"username", u.username},
+                      {"role", store::to_string(u.role)},
+                      {"grants", std::move(grants)},
+                      {"groups", std::move(groups)},
+                      {"createdAt", format_rfc3339(u.created_at)}};
+}
+
+json::array members_json(const store::Group& g) {
+  json::array members;
+  for (const auto& m : g.members) members.push_back(json::object{{"id", m.id}, {"username", m.username}});
+  return members;
+}
+
+json::object group_json(const store::Group& g) {
+  return json::object{{"id", g.id}, {"name", g.name}, {"members", members_json(g)}, {"createdAt", format_rfc3339(g.created_at)}};
+}
+
+json::object api_key_json(const store::ApiKey& k) {
+  return json::object{{"id", k.id},
+                      {"name", k.name},
+                      {"userId", k.user_id},
+                      {"username", k.username},
+                      {"prefix", k.prefix},
+                      {"createdAt", format_rfc3339(k.created_at)},
+                      {"expiresAt", optional_time(k.expires_at)},
+                      {"lastUsedAt", optional_time(k.last_used_at)},
+                      {"revoked", k.revoked}};
+}
+
+// The value of one cookie in the Cookie header, or "".
+std::string_view cookie_value(const Request& req, std::string_view name) {
+  auto it = req.find(http::field::cookie);
+  if (it == req.end()) return {};
+  std::string_view v = it->value();
+  while (!v.empty()) {
+    size_t semi = v.find(';');
+    std::string_view pair = v.substr(0, semi);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1);
+    }
+    if (semi == std::string_view::npos) break;
+    v.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+std::string_view header_value(const Request& req, std::string_view name) {
+  auto it = req.find(name);
+  return it == req.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+bool is_state_changing(http::verb m) {
+  return m == http::verb::post || m == http::verb::put || m == http::verb::patch || m == http::verb::delete_;
+}
+
+bool is_self(const auth::Principal& p, std::string_view ref) { return ref == p.user_id || ref == p.username; }
+
+json::array id_array(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.push_back(json::value(s));
+  return a;
+}
+
+// `tier` is where the function runs now (or on its next call): "native" once its module's
+// native artifact is built, else "interpreter".
+json::object function_json(const store::Function& f, const invoke::Invoker& invoker) {
   json::object o;
   o["id"] = f.id;
   o["name"] = f.name;
@@ -380,6 +550,10 @@ json::object function_json(const store::Function& f) {
   o["environments"] = string_array(f.access.environments);
   o["httpAllow"] = string_array(f.access.http_allow);
   o["grants"] = string_array(f.access.grants);
+  o["allowedUsers"] = id_array(f.allowed.users);
+  o["allowedGroups"] = id_array(f.allowed.groups);
+  o["public"] = f.is_public;
+  o["tier"] = invoker.tier(f);
   return o;
 }
 
@@ -410,6 +584,7 @@ json::object execution_json(const store::Execution& e) {
   o["trigger"] = e.trigger;
   json::value calls = stored_json(e.host_calls);
   o["hostCalls"] = calls.is_array() ? calls : json::array();
+  o["userId"] = optional_string(e.user_id);
   return o;
 }
 
@@ -435,11 +610,20 @@ std::string execute_body(const store::Execution& e) {
 }  // namespace
 
 struct Api::Impl {
-  Impl(ApiOptions o, ApiDeps d) : opts(std::move(o)), deps(std::move(d)), pool(std::max(1, opts.work_threads)) {}
+  Impl(ApiOptions o, ApiDeps d)
+      : opts(std::move(o)),
+        deps(std::move(d)),
+        pool(std::max(1, opts.work_threads)),
+        key_limiter(opts.key_rate, opts.key_burst),
+        function_limiter(opts.function_rate, opts.function_burst),
+        login_throttle(opts.login_max_failures_user, opts.login_max_failures_address, opts.login_window) {}
 
   ApiOptions opts;
   ApiDeps deps;
   net::thread_pool pool;
+  auth::RateLimiter key_limiter;
+  auth::RateLimiter function_limiter;
+  auth::LoginThrottle login_throttle;
 
   Response json_response(const Request& req, http::status status, const json::value& v) {
     return text_response(req, status, to_json_text(v), "application/json");
@@ -518,14 +702,47 @@ struct Api::Impl {
   Response created(const Request& req, const store::Function& f) {
     log::info("function registered", {{"functionId", f.id}, {"function", f.name}, {"language", f.language}});
     deps.compile_enqueued();
-    Response res = json_response(req, http::status::accepted, function_json(f));
+    Response res = json_response(req, http::status::accepted, function_json(f, deps.invoker));
     res.set(http::field::location, "/functions/" + f.id);
     return res;
   }
 
-  Expected<Response> create_function(const Request& req) {
+  // Fields only an admin may set on a function: who may use it, and what it may reach.
+  static Expected<void> admin_fields_only(const auth::Principal& p, const json::object& body) {
+    if (p.is_admin()) return {};
+    for (std::string_view f : {"allowedUsers", "allowedGroups", "public", "environments", "httpAllow", "grants"}) {
+      if (body.contains(f)) return forbidden("only an admin may set \"" + std::string(f) + "\"");
+    }
+    return {};
+  }
+
+  static Expected<std::optional<bool>> bool_field(const json::object& o, std::string_view key) {
+    auto it = o.find(key);
+    if (it == o.end() || it->value().is_null()) return std::optional<bool>{};
+    if (!it->value().is_bool()) return invalid("invalid_field", "\"" + std::string(key) + "\" must be a boolean");
+    return std::optional<bool>(it->value().as_bool());
+  }
+
+  Expected<store::Function> accessible_function(const auth::Principal& p, std::string_view ref) {
+    auto f = deps.store.get_function(ref);
+    if (!f) return f.error();
+    if (!auth::can_access(p, f->allowed)) return function_not_found(ref);
+    return f;
+  }
+
+  Expected<store::Environment> accessible_environment(const auth::Principal& p, std::string_view ref) {
+    auto e = deps.store.get_environment(ref);
+    if (!e) return e.error();
+    if (!auth::can_access(p, e->allowed)) return environment_not_found(ref);
+    return e;
+  }
+
+  Expected<Response> create_function(const Request& req, const auth::Principal& p) {
+    if (!auth::can_deploy(p)) return forbidden("deploying needs the admin role or the \"deploy\" grant");
     json::object body = NIL_TRY(parse_json_object(req));
-    NIL_TRY_VOID(only_fields(body, {"name", "language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants"}));
+    NIL_TRY_VOID(only_fields(body, {"name", "language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
+                                    "allowedUsers", "allowedGroups", "public"}));
+    NIL_TRY_VOID(admin_fields_only(p, body));
     auto name = NIL_TRY(string_field(body, "name"));
     if (!name) return invalid("missing_field", "\"name\" is required");
     NIL_TRY_VOID(check_name(*name));
@@ -537,14 +754,22 @@ struct Api::Impl {
     nf.access.environments = NIL_TRY(parse_environments(body)).value_or(std::vector<std::string>{});
     nf.access.http_allow = NIL_TRY(parse_http_allow(body)).value_or(std::vector<std::string>{});
     nf.access.grants = NIL_TRY(parse_grants(body)).value_or(std::vector<std::string>{});
+    nf.allowed.users = NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
+    nf.allowed.groups = NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
+    nf.is_public = NIL_TRY(bool_field(body, "public")).value_or(false);
+    // A developer's function is theirs alone until an admin shares it.
+    if (!p.is_admin()) nf.allowed.users = {p.user_id};
     store::Function f = NIL_TRY(deps.store.create_function(nf));
     return created(req, f);
   }
 
-  Expected<Response> update_function(const Request& req, std::string_view ref) {
-    store::Function current = NIL_TRY(deps.store.get_function(ref));
+  Expected<Response> update_function(const Request& req, std::string_view ref, const auth::Principal& p) {
+    store::Function current = NIL_TRY(accessible_function(p, ref));
+    if (!auth::can_deploy(p)) return forbidden("changing a function needs the admin role or the \"deploy\" grant");
     json::object body = NIL_TRY(parse_json_object(req));
-    NIL_TRY_VOID(only_fields(body, {"language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants"}));
+    NIL_TRY_VOID(only_fields(body, {"language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
+                                    "allowedUsers", "allowedGroups", "public"}));
+    NIL_TRY_VOID(admin_fields_only(p, body));
     store::FunctionUpdate u;
     std::string lang = NIL_TRY(language_from(body, false));
     if (!lang.empty() && lang != current.language) u.language = lang;
@@ -555,10 +780,14 @@ struct Api::Impl {
     u.environments = NIL_TRY(parse_environments(body));
     u.http_allow = NIL_TRY(parse_http_allow(body));
     u.grants = NIL_TRY(parse_grants(body));
-    if (!u.language && !u.source && !u.limits && !u.environments && !u.http_allow && !u.grants) {
+    u.allowed_users = NIL_TRY(string_list_field(body, "allowedUsers"));
+    u.allowed_groups = NIL_TRY(string_list_field(body, "allowedGroups"));
+    u.is_public = NIL_TRY(bool_field(body, "public"));
+    if (!u.language && !u.source && !u.limits && !u.environments && !u.http_allow && !u.grants && !u.allowed_users &&
+        !u.allowed_groups && !u.is_public) {
       return invalid("invalid_body",
                      "nothing to update: give \"source\", \"language\", \"limits\", \"environments\", "
-                     "\"httpAllow\" or \"grants\"");
+                     "\"httpAllow\", \"grants\", \"allowedUsers\", \"allowedGroups\" or \"public\"");
     }
     bool recompile = u.source.has_value() || u.language.has_value();
     store::Function f = NIL_TRY(deps.store.update_function(current.id, u));
@@ -566,12 +795,13 @@ struct Api::Impl {
     if (recompile) {
       deps.compile_enqueued();
       log::info("function updated", {{"functionId", f.id}, {"version", f.version}});
-      return json_response(req, http::status::accepted, function_json(f));
+      return json_response(req, http::status::accepted, function_json(f, deps.invoker));
     }
-    return json_response(req, http::status::ok, function_json(f));
+    return json_response(req, http::status::ok, function_json(f, deps.invoker));
   }
 
-  Expected<Response> deploy(const Request& req) {
+  Expected<Response> deploy(const Request& req, const auth::Principal& p) {
+    if (!auth::can_deploy(p)) return forbidden("deploying needs the admin role or the \"deploy\" grant");
     auto it = req.find(http::field::content_type);
     auto boundary = multipart_boundary(it == req.end() ? std::string_view{} : std::string_view(it->value()));
     if (!boundary) {
@@ -590,6 +820,7 @@ struct Api::Impl {
     NIL_TRY_VOID(check_name(name->data));
     // Deploy is an upsert: a new name creates the function, an existing one gets the new module.
     auto existing = deps.store.get_function(name->data);
+    if (existing && !auth::can_access(p, existing->allowed)) return function_not_found(name->data);
     if (existing) {
       store::FunctionUpdate u;
       u.language = "wasm";
@@ -597,19 +828,48 @@ struct Api::Impl {
       store::Function f = NIL_TRY(deps.store.update_function(existing->id, u));
       deps.invoker.invalidate(f.id);
       deps.compile_enqueued();
-      return json_response(req, http::status::accepted, function_json(f));
+      return json_response(req, http::status::accepted, function_json(f, deps.invoker));
     }
     if (existing.error().code != "function_not_found") return existing.error();
-    store::NewFunction nf{name->data, "wasm", wasm->data, store::FunctionLimits{}, {}};
+    store::NewFunction nf{name->data, "wasm", wasm->data, store::FunctionLimits{}, {}, {}, false};
+    if (!p.is_admin()) nf.allowed.users = {p.user_id};
     store::Function f = NIL_TRY(deps.store.create_function(nf));
     return created(req, f);
   }
 
-  Expected<Response> execute(const Request& req, std::string_view ref, bool raw) {
+  // `p` null: an anonymous v1 call, allowed for public functions only.
+  Expected<Response> execute(const Request& req, std::string_view ref, bool raw, const auth::Principal* p) {
     json::value input = NIL_TRY(parse_json_body(req, true));
     std::string input_text = req.body().empty() ? std::string("null") : std::string(req.body());
     (void)input;
-    store::Execution ex = NIL_TRY(deps.invoker.invoke(ref, std::move(input_text), raw ? "http" : "api"));
+    invoke::Caller caller;
+    if (p != nullptr) {
+      caller.user_id = p->user_id;
+      caller.username = p->username;
+      caller.role = std::string(store::to_string(p->role));
+    }
+    // Checked against the invoker's cached function: no store read on the hot path.
+    caller.authorize = [this, p, ref](const store::Function& f) -> Expected<void> {
+      if (p == nullptr) {
+        if (!f.is_public) return unauthorized("authentication required (Authorization: Bearer nil_…)");
+      } else if (!f.is_public && !auth::can_access(*p, f.allowed)) {
+        return function_not_found(ref);
+      }
+      if (int64_t wait = function_limiter.acquire(f.id); wait > 0) {
+        Error e = make_error(ErrorKind::kRateLimited, "rate_limited", "function \"" + f.name + "\" is over its rate limit");
+        e.retry_after_s = wait;
+        return e;
+      }
+      return {};
+    };
+    auto invoked = deps.invoker.invoke(ref, std::move(input_text), raw ? "http" : "api", caller);
+    if (!invoked && p == nullptr &&
+        (invoked.error().code == "function_not_found" || invoked.error().code == "function_not_ready")) {
+      // Anonymous callers learn nothing about functions that are not public.
+      return unauthorized("authentication required (Authorization: Bearer nil_…)");
+    }
+    if (!invoked) return invoked.error();
+    store::Execution ex = std::move(invoked).value();
     if (!raw) return text_response(req, http::status::ok, execute_body(ex), "application/json");
     if (ex.status == store::ExecutionStatus::kSucceeded) {
       Response res = text_response(req, http::status::ok, *ex.output, "application/json");
@@ -630,18 +890,21 @@ struct Api::Impl {
     return res;
   }
 
-  Expected<Response> list_functions(const Request& req, const boost::urls::url_view& url) {
+  Expected<Response> list_functions(const Request& req, const boost::urls::url_view& url, const auth::Principal& p) {
     auto page = NIL_TRY(page_request(url));
-    auto result = NIL_TRY(deps.store.list_functions(page));
+    std::optional<store::AccessFilter> filter;
+    if (!p.is_admin()) filter = store::AccessFilter{p.user_id};
+    auto result = NIL_TRY(deps.store.list_functions(page, filter));
     json::array items;
-    for (const auto& f : result.items) items.push_back(function_json(f));
+    for (const auto& f : result.items) items.push_back(function_json(f, deps.invoker));
     return json_response(req, http::status::ok,
                          json::object{{"items", std::move(items)}, {"nextCursor", optional_string(result.next_cursor)}});
   }
 
-  Expected<Response> list_executions(const Request& req, const boost::urls::url_view& url, std::string_view ref) {
+  Expected<Response> list_executions(const Request& req, const boost::urls::url_view& url, std::string_view ref,
+                                     const auth::Principal& p) {
     auto page = NIL_TRY(page_request(url));
-    store::Function f = NIL_TRY(deps.store.get_function(ref));
+    store::Function f = NIL_TRY(accessible_function(p, ref));
     deps.writer.sync();
     auto result = NIL_TRY(deps.store.list_executions(f.id, page));
     json::array items;
@@ -678,11 +941,13 @@ struct Api::Impl {
 
   Expected<Response> create_environment(const Request& req) {
     json::object body = NIL_TRY(parse_json_object(req));
-    NIL_TRY_VOID(only_fields(body, {"name", "vars"}));
+    NIL_TRY_VOID(only_fields(body, {"name", "vars", "allowedUsers", "allowedGroups"}));
     auto name = NIL_TRY(string_field(body, "name"));
     if (!name) return invalid("missing_field", "\"name\" is required");
     NIL_TRY_VOID(check_environment_name(*name));
-    store::NewEnvironment ne{*name, NIL_TRY(parse_vars(body, nullptr))};
+    store::NewEnvironment ne{*name, NIL_TRY(parse_vars(body, nullptr)), {}};
+    ne.allowed.users = NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
+    ne.allowed.groups = NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
     store::Environment e = NIL_TRY(deps.store.create_environment(ne));
     // Never the values: they may be secrets.
     log::info("environment created", {{"environmentId", e.id}, {"environment", e.name},
@@ -695,14 +960,18 @@ struct Api::Impl {
   Expected<Response> update_environment(const Request& req, std::string_view ref) {
     store::Environment current = NIL_TRY(deps.store.get_environment(ref));
     json::object body = NIL_TRY(parse_json_object(req));
-    NIL_TRY_VOID(only_fields(body, {"name", "vars"}));
+    NIL_TRY_VOID(only_fields(body, {"name", "vars", "allowedUsers", "allowedGroups"}));
     store::EnvironmentUpdate u;
     if (auto name = NIL_TRY(string_field(body, "name"))) {
       NIL_TRY_VOID(check_environment_name(*name));
       u.name = std::move(*name);
     }
     if (body.contains("vars")) u.vars = NIL_TRY(parse_vars(body, &current));
-    if (!u.name && !u.vars) return invalid("invalid_body", "nothing to update: give \"vars\" or \"name\"");
+    u.allowed_users = NIL_TRY(string_list_field(body, "allowedUsers"));
+    u.allowed_groups = NIL_TRY(string_list_field(body, "allowedGroups"));
+    if (!u.name && !u.vars && !u.allowed_users && !u.allowed_groups) {
+      return invalid("invalid_body", "nothing to update: give \"vars\", \"name\", \"allowedUsers\" or \"allowedGroups\"");
+    }
     store::Environment e = NIL_TRY(deps.store.update_environment(current.id, u));
     // Cached functions hold their environments' values: the next invocation must see the change.
     deps.invoker.invalidate_all();
@@ -711,24 +980,34 @@ struct Api::Impl {
     return json_response(req, http::status::ok, environment_json(e));
   }
 
-  Expected<Response> list_environments(const Request& req, const boost::urls::url_view& url) {
+  Expected<Response> list_environments(const Request& req, const boost::urls::url_view& url, const auth::Principal& p) {
     auto page = NIL_TRY(page_request(url));
-    auto result = NIL_TRY(deps.store.list_environments(page));
+    std::optional<store::AccessFilter> filter;
+    if (!p.is_admin()) filter = store::AccessFilter{p.user_id};
+    auto result = NIL_TRY(deps.store.list_environments(page, filter));
     json::array items;
     for (const auto& e : result.items) items.push_back(environment_json(e));
     return json_response(req, http::status::ok,
                          json::object{{"items", std::move(items)}, {"nextCursor", optional_string(result.next_cursor)}});
   }
 
-  Expected<Response> environments(const Request& req, const boost::urls::url_view& url, const std::vector<std::string>& seg) {
+  Expected<Response> environments(const Request& req, const boost::urls::url_view& url, const std::vector<std::string>& seg,
+                                  const auth::Principal& p) {
     const auto m = req.method();
     if (seg.size() == 1) {
-      if (m == http::verb::get) return list_environments(req, url);
-      if (m == http::verb::post) return create_environment(req);
+      if (m == http::verb::get) return list_environments(req, url, p);
+      if (m == http::verb::post) {
+        if (!p.is_admin()) return admin_only();
+        return create_environment(req);
+      }
       return method_not_allowed(req, "GET, POST");
     }
     if (seg.size() == 2) {
-      if (m == http::verb::get) return json_response(req, http::status::ok, environment_json(NIL_TRY(deps.store.get_environment(seg[1]))));
+      if (m == http::verb::get) return json_response(req, http::status::ok, environment_json(NIL_TRY(accessible_environment(p, seg[1]))));
+      if (m == http::verb::put || m == http::verb::delete_) {
+        NIL_TRY(accessible_environment(p, seg[1]));
+        if (!p.is_admin()) return admin_only();
+      }
       if (m == http::verb::put) return update_environment(req, seg[1]);
       if (m == http::verb::delete_) {
         store::Environment e = NIL_TRY(deps.store.get_environment(seg[1]));
@@ -751,6 +1030,308 @@ struct Api::Impl {
     return res;
   }
 
+  // --- authentication ---
+
+  // The request's credentials: a Bearer API key, else the session cookie, else none. Credentials
+  // that are present but wrong are an error (401), never silently anonymous.
+  // Null: no credentials at all.
+  Expected<std::shared_ptr<const auth::Principal>> authenticate(const Request& req) {
+    std::string_view authz = header_value(req, "Authorization");
+    if (!authz.empty()) {
+      constexpr std::string_view kBearer = "Bearer ";
+      if (authz.size() <= kBearer.size() || lower(authz.substr(0, kBearer.size())) != "bearer ") {
+        return Error(unauthorized("the Authorization header must be \"Bearer nil_…\""));
+      }
+      std::string_view token = authz.substr(kBearer.size());
+      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+      return deps.auth.authenticate_key(token);
+    }
+    std::string_view cookie = cookie_value(req, kSessionCookie);
+    if (!cookie.empty()) return deps.auth.authenticate_session(cookie);
+    return std::shared_ptr<const auth::Principal>();
+  }
+
+  std::string session_cookie(std::string_view token, bool clear) {
+    std::string c = std::string(kSessionCookie) + "=" + std::string(token) + "; Path=/; HttpOnly; SameSite=Lax";
+    if (clear) c += "; Max-Age=0";
+    if (opts.secure_cookies) c += "; Secure";
+    return c;
+  }
+
+  Response no_content(const Request& req) {
+    Response res{http::status::no_content, req.version()};
+    res.keep_alive(req.keep_alive());
+    return res;
+  }
+
+  Expected<Response> login(const Request& req) {
+    json::object body = NIL_TRY(parse_json_object(req));
+    NIL_TRY_VOID(only_fields(body, {"username", "password"}));
+    auto username = NIL_TRY(string_field(body, "username"));
+    auto password = NIL_TRY(string_field(body, "password"));
+    if (!username || !password) return invalid("missing_field", "\"username\" and \"password\" are required");
+    std::string address(header_value(req, kPeerAddressField));
+    if (int64_t wait = login_throttle.blocked_for(*username, address); wait > 0) {
+      Error e = make_error(ErrorKind::kRateLimited, "login_throttled", "too many failed logins; try again later");
+      e.retry_after_s = wait;
+      return e;
+    }
+    auto r = deps.auth.login(*username, *password);
+    if (!r) {
+      if (r.error().code == "invalid_credentials") {
+        login_throttle.failure(*username, address);
+        log::warn("login failed", {{"username", *username}, {"address", address}});
+      }
+      return r.error();
+    }
+    login_throttle.success(*username);
+    log::info("login", {{"userId", r->user.id}, {"username", r->user.username}});
+    Response res = json_response(req, http::status::ok, json::object{{"user", user_json(r->user)}, {"csrfToken", r->csrf_token}});
+    res.set(http::field::set_cookie, session_cookie(r->session_token, false));
+    res.set(http::field::cache_control, "no-store");
+    return res;
+  }
+
+  Expected<Response> me(const Request& req, const auth::Principal& p) {
+    json::object o = user_json(NIL_TRY(deps.store.get_user(p.user_id)));
+    o["authenticatedBy"] = p.method == auth::Principal::Method::kApiKey ? "api_key" : "session";
+    return json_response(req, http::status::ok, o);
+  }
+
+  // --- users ---
+
+  // True when the change would leave no admin: refused (last_admin) so nobody is locked out.
+  Expected<bool> is_last_admin(const store::User& u) {
+    if (u.role != store::Role::kAdmin) return false;
+    store::PageRequest page;
+    page.limit = 200;
+    int admins = 0;
+    while (true) {
+      auto result = NIL_TRY(deps.store.list_users(page));
+      for (const auto& x : result.items) admins += x.role == store::Role::kAdmin ? 1 : 0;
+      if (admins > 1 || !result.next_cursor) break;
+      page.cursor = result.next_cursor;
+    }
+    return admins <= 1;
+  }
+
+  Expected<Response> users(const Request& req, const boost::urls::url_view& url, const std::vector<std::string>& seg,
+                           const auth::Principal& p) {
+    const auto m = req.method();
+    if (seg.size() == 1) {
+      if (m != http::verb::get && m != http::verb::post) return method_not_allowed(req, "GET, POST");
+      if (!p.is_admin()) return admin_only();
+      if (m == http::verb::get) {
+        auto page = NIL_TRY(page_request(url));
+        auto result = NIL_TRY(deps.store.list_users(page));
+        json::array items;
+        for (const auto& u : result.items) items.push_back(user_json(u));
+        return json_response(req, http::status::ok, json::object{{"items", std::move(items)}, {"nextCursor", optional_string(result.next_cursor)}});
+      }
+      json::object body = NIL_TRY(parse_json_object(req));
+      NIL_TRY_VOID(only_fields(body, {"username", "password", "role", "grants"}));
+      auto username = NIL_TRY(string_field(body, "username"));
+      if (!username) return invalid("missing_field", "\"username\" is required");
+      NIL_TRY_VOID(check_username(*username));
+      auto password = NIL_TRY(string_field(body, "password"));
+      if (!password) return invalid("missing_field", "\"password\" is required");
+      NIL_TRY_VOID(check_password(*password));
+      store::NewUser nu;
+      nu.username = *username;
+      nu.role = NIL_TRY(parse_role_field(body));
+      nu.grants = NIL_TRY(parse_user_grants(body)).value_or(std::vector<std::string>{});
+      nu.password_hash = NIL_TRY(auth::hash_password(*password));
+      store::User u = NIL_TRY(deps.store.create_user(nu));
+      log::info("user created", {{"userId", u.id}, {"username", u.username}, {"role", std::string(store::to_string(u.role))}});
+      Response res = json_response(req, http::status::created, user_json(u));
+      res.set(http::field::location, "/users/" + u.id);
+      return res;
+    }
+    if (seg.size() != 2) return make_error(ErrorKind::kNotFound, "route_not_found", "no route for " + std::string(url.path()));
+    const std::string& ref = seg[1];
+    // A developer sees only themself; anyone else does not exist for them.
+    if (!p.is_admin() && !is_self(p, ref)) return user_not_found(ref);
+    if (m == http::verb::get) return json_response(req, http::status::ok, user_json(NIL_TRY(deps.store.get_user(ref))));
+    if (m == http::verb::put) {
+      json::object body = NIL_TRY(parse_json_object(req));
+      NIL_TRY_VOID(only_fields(body, {"password", "role", "grants"}));
+      if (!p.is_admin() && (body.contains("role") || body.contains("grants"))) {
+        return forbidden("only an admin may change a role or grants");
+      }
+      store::User current = NIL_TRY(deps.store.get_user(ref));
+      store::UserUpdate u;
+      if (auto pw = NIL_TRY(string_field(body, "password"))) {
+        NIL_TRY_VOID(check_password(*pw));
+        u.password_hash = NIL_TRY(auth::hash_password(*pw));
+      }
+      if (body.contains("role")) u.role = NIL_TRY(parse_role_field(body));
+      u.grants = NIL_TRY(parse_user_grants(body));
+      if (!u.password_hash && !u.role && !u.grants) return invalid("invalid_body", "nothing to update: give \"password\", \"role\" or \"grants\"");
+      if (u.role && *u.role != store::Role::kAdmin && NIL_TRY(is_last_admin(current))) {
+        return make_error(ErrorKind::kConflict, "last_admin", "the last admin cannot be demoted");
+      }
+      store::User updated = NIL_TRY(deps.store.update_user(current.id, u));
+      deps.auth.invalidate_all();  // cached principals carry the role and grants
+      log::info("user updated", {{"userId", updated.id}, {"username", updated.username}});
+      return json_response(req, http::status::ok, user_json(updated));
+    }
+    if (m == http::verb::delete_) {
+      if (!p.is_admin()) return admin_only();
+      store::User current = NIL_TRY(deps.store.get_user(ref));
+      if (NIL_TRY(is_last_admin(current))) return make_error(ErrorKind::kConflict, "last_admin", "the last admin cannot be deleted");
+      NIL_TRY_VOID(deps.store.delete_user(current.id));
+      deps.auth.invalidate_all();  // its keys and sessions are gone: no cached principal may outlive them
+      log::info("user deleted", {{"userId", current.id}, {"username", current.username}});
+      return no_content(req);
+    }
+    return method_not_allowed(req, "GET, PUT, DELETE");
+  }
+
+  // --- groups (admin only) ---
+
+  Expected<Response> groups(const Request& req, const boost::urls::url_view& url, const std::vector<std::string>& seg,
+                            const auth::Principal& p) {
+    const auto m = req.method();
+    const size_t n = seg.size();
+    if (n > 4) return make_error(ErrorKind::kNotFound, "route_not_found", "no route for " + std::string(url.path()));
+    if (!p.is_admin()) return admin_only();
+    if (n == 1) {
+      if (m == http::verb::get) {
+        auto page = NIL_TRY(page_request(url));
+        auto result = NIL_TRY(deps.store.list_groups(page));
+        json::array items;
+        for (const auto& g : result.items) items.push_back(group_json(g));
+        return json_response(req, http::status::ok, json::object{{"items", std::move(items)}, {"nextCursor", optional_string(result.next_cursor)}});
+      }
+      if (m == http::verb::post) {
+        json::object body = NIL_TRY(parse_json_object(req));
+        NIL_TRY_VOID(only_fields(body, {"name"}));
+        auto name = NIL_TRY(string_field(body, "name"));
+        if (!name) return invalid("missing_field", "\"name\" is required");
+        NIL_TRY_VOID(check_environment_name(*name));
+        if (is_uuid(*name)) return invalid("invalid_name", "a group name must not be a UUID");
+        store::Group g = NIL_TRY(deps.store.create_group(*name));
+        log::info("group created", {{"groupId", g.id}, {"group", g.name}});
+        Response res = json_response(req, http::status::created, group_json(g));
+        res.set(http::field::location, "/groups/" + g.id);
+        return res;
+      }
+      return method_not_allowed(req, "GET, POST");
+    }
+    const std::string& ref = seg[1];
+    if (n == 2) {
+      if (m == http::verb::get) return json_response(req, http::status::ok, group_json(NIL_TRY(deps.store.get_group(ref))));
+      if (m == http::verb::delete_) {
+        store::Group g = NIL_TRY(deps.store.get_group(ref));
+        NIL_TRY_VOID(deps.store.delete_group(g.id));
+        deps.auth.invalidate_all();  // cached principals carry their group ids
+        log::info("group deleted", {{"groupId", g.id}, {"group", g.name}});
+        return no_content(req);
+      }
+      return method_not_allowed(req, "GET, DELETE");
+    }
+    if (seg[2] != "members") return make_error(ErrorKind::kNotFound, "route_not_found", "no route for " + std::string(url.path()));
+    if (n == 3) {
+      if (m == http::verb::get) {
+        store::Group g = NIL_TRY(deps.store.get_group(ref));
+        return json_response(req, http::status::ok, json::object{{"items", members_json(g)}});
+      }
+      if (m == http::verb::post) {
+        json::object body = NIL_TRY(parse_json_object(req));
+        NIL_TRY_VOID(only_fields(body, {"userId", "username"}));
+        auto uid = NIL_TRY(string_field(body, "userId"));
+        auto uname = NIL_TRY(string_field(body, "username"));
+        if (!uid && !uname) return invalid("missing_field", "give \"userId\" or \"username\"");
+        NIL_TRY_VOID(deps.store.add_group_member(ref, uid ? *uid : *uname));
+        deps.auth.invalidate_all();
+        return no_content(req);
+      }
+      return method_not_allowed(req, "GET, POST");
+    }
+    if (m != http::verb::delete_) return method_not_allowed(req, "DELETE");
+    NIL_TRY_VOID(deps.store.remove_group_member(ref, seg[3]));
+    deps.auth.invalidate_all();
+    return no_content(req);
+  }
+
+  // --- API keys ---
+
+  Expected<Response> api_keys(const Request& req, const boost::urls::url_view& url, const std::vector<std::string>& seg,
+                              const auth::Principal& p) {
+    const auto m = req.method();
+    if (seg.size() == 1) {
+      if (m == http::verb::get) {
+        auto page = NIL_TRY(page_request(url));
+        std::optional<std::string> user_id;
+        if (auto it = url.params().find("userId"); it != url.params().end()) user_id = std::string((*it).value);
+        if (!p.is_admin()) {
+          if (user_id && !is_self(p, *user_id)) return forbidden("only an admin may list other users' keys");
+          user_id = p.user_id;
+        } else if (user_id) {
+          user_id = NIL_TRY(deps.store.get_user(*user_id)).id;
+        }
+        deps.auth.flush_last_used();
+        auto result = NIL_TRY(deps.store.list_api_keys(page, user_id));
+        json::array items;
+        for (const auto& k : result.items) items.push_back(api_key_json(k));
+        return json_response(req, http::status::ok, json::object{{"items", std::move(items)}, {"nextCursor", optional_string(result.next_cursor)}});
+      }
+      if (m == http::verb::post) {
+        json::object body = NIL_TRY(parse_json_object(req));
+        NIL_TRY_VOID(only_fields(body, {"name", "expiresAt", "userId"}));
+        auto name = NIL_TRY(string_field(body, "name"));
+        if (!name || name->empty() || name->size() > 100) return invalid("invalid_field", "\"name\" is required, 1 to 100 characters");
+        std::optional<int64_t> expires;
+        if (auto e = NIL_TRY(string_field(body, "expiresAt"))) {
+          expires = parse_rfc3339(*e);
+          if (!expires) return invalid("invalid_field", "\"expiresAt\" must be an RFC 3339 time, e.g. 2027-01-31T12:00:00Z");
+          if (*expires <= now_micros()) return invalid("invalid_field", "\"expiresAt\" is in the past");
+        }
+        std::string owner = p.user_id;
+        if (auto uid = NIL_TRY(string_field(body, "userId"))) {
+          if (!p.is_admin() && !is_self(p, *uid)) return forbidden("only an admin may create keys for other users");
+          owner = *uid;
+        }
+        auto created = auth::create_api_key(deps.store, owner, *name, expires);
+        if (!created && created.error().code == "user_not_found") return invalid("unknown_user", created.error().message);
+        if (!created) return created.error();
+        log::info("API key created", {{"keyId", created->key.id}, {"userId", created->key.user_id}, {"prefix", created->key.prefix}});
+        json::object o = api_key_json(created->key);
+        o["key"] = created->token;
+        Response res = json_response(req, http::status::created, o);
+        res.set(http::field::location, "/api-keys/" + created->key.id);
+        res.set(http::field::cache_control, "no-store");
+        return res;
+      }
+      return method_not_allowed(req, "GET, POST");
+    }
+    if (seg.size() != 2) return make_error(ErrorKind::kNotFound, "route_not_found", "no route for " + std::string(url.path()));
+    if (m != http::verb::delete_) return method_not_allowed(req, "DELETE");
+    auto key = deps.store.get_api_key(seg[1]);
+    if (!key || (!p.is_admin() && key->user_id != p.user_id)) {
+      if (key || key.error().code == "api_key_not_found") {
+        return make_error(ErrorKind::kNotFound, "api_key_not_found", "no API key with id '" + seg[1] + "'");
+      }
+      return key.error();
+    }
+    NIL_TRY_VOID(deps.store.revoke_api_key(key->id));
+    deps.auth.invalidate_key(key->id);
+    log::info("API key revoked", {{"keyId", key->id}, {"userId", key->user_id}});
+    return no_content(req);
+  }
+
+  Expected<Response> execution(const Request& req, std::string_view id, const auth::Principal& p) {
+    deps.writer.sync();
+    store::Execution e = NIL_TRY(deps.store.get_execution(id));
+    bool allowed = p.is_admin() || (e.user_id && *e.user_id == p.user_id);
+    if (!allowed) {
+      auto f = deps.store.get_function(e.function_id);
+      allowed = f && auth::can_access(p, f->allowed);
+    }
+    if (!allowed) return make_error(ErrorKind::kNotFound, "execution_not_found", "no execution with id '" + std::string(id) + "'");
+    return json_response(req, http::status::ok, execution_json(e));
+  }
+
   Expected<Response> dispatch(const Request& req) {
     auto parsed = boost::urls::parse_origin_form(std::string_view(req.target().data(), req.target().size()));
     if (!parsed) return invalid("malformed_request", "malformed request target");
@@ -768,49 +1349,86 @@ struct Api::Impl {
       NIL_TRY_VOID(deps.store.ping());
       return json_response(req, http::status::ok, json::object{{"status", "ready"}});
     }
+    if (n == 2 && seg[0] == "auth" && seg[1] == "login") {
+      if (m != http::verb::post) return method_not_allowed(req, "POST");
+      return login(req);
+    }
+
+    auto who = NIL_TRY(authenticate(req));
+    const bool v1_call = n == 3 && seg[0] == "functions" && seg[1] == "v1" && seg[2] != "deploy" && m == http::verb::post;
+    if (!who) {
+      if (v1_call) return execute(req, seg[2], true, nullptr);  // public functions only
+      return unauthorized("authentication required (Authorization: Bearer nil_… or a session cookie)");
+    }
+    const auth::Principal& p = *who;
+    // A cookie rides along on cross-site requests; a state change must prove it comes from our
+    // own page by echoing the CSRF token it got at login.
+    if (p.method == auth::Principal::Method::kSession && is_state_changing(m) &&
+        !auth::Authenticator::check_csrf(p, header_value(req, "X-CSRF-Token"))) {
+      return make_error(ErrorKind::kForbidden, "csrf_failed", "a cookie-authenticated change needs the X-CSRF-Token header from login");
+    }
+    if (int64_t wait = key_limiter.acquire(p.credential_id); wait > 0) {
+      Error e = make_error(ErrorKind::kRateLimited, "rate_limited", "this API key is over its rate limit");
+      e.retry_after_s = wait;
+      return e;
+    }
+
     if (n >= 1 && seg[0] == "functions") {
       if (n == 1) {
-        if (m == http::verb::get) return list_functions(req, url);
-        if (m == http::verb::post) return create_function(req);
+        if (m == http::verb::get) return list_functions(req, url, p);
+        if (m == http::verb::post) return create_function(req, p);
         return method_not_allowed(req, "GET, POST");
       }
       if (n == 3 && seg[1] == "v1") {
         if (m != http::verb::post) return method_not_allowed(req, "POST");
-        if (seg[2] == "deploy") return deploy(req);
-        return execute(req, seg[2], true);
+        if (seg[2] == "deploy") return deploy(req, p);
+        return execute(req, seg[2], true, &p);
       }
       if (n == 2) {
-        if (m == http::verb::get) return json_response(req, http::status::ok, function_json(NIL_TRY(deps.store.get_function(seg[1]))));
-        if (m == http::verb::put) return update_function(req, seg[1]);
+        if (m == http::verb::get) return json_response(req, http::status::ok, function_json(NIL_TRY(accessible_function(p, seg[1])), deps.invoker));
+        if (m == http::verb::put) return update_function(req, seg[1], p);
         if (m == http::verb::delete_) {
-          store::Function f = NIL_TRY(deps.store.get_function(seg[1]));
+          store::Function f = NIL_TRY(accessible_function(p, seg[1]));
+          if (!p.is_admin()) return admin_only();
           NIL_TRY_VOID(deps.store.delete_function(f.id));
           deps.invoker.invalidate(f.id);
           log::info("function deleted", {{"functionId", f.id}, {"function", f.name}});
-          Response res{http::status::no_content, req.version()};
-          res.keep_alive(req.keep_alive());
-          return res;
+          return no_content(req);
         }
         return method_not_allowed(req, "GET, PUT, DELETE");
       }
       if (n == 3 && seg[2] == "execute") {
         if (m != http::verb::post) return method_not_allowed(req, "POST");
-        return execute(req, seg[1], false);
+        return execute(req, seg[1], false, &p);
       }
       if (n == 3 && seg[2] == "executions") {
         if (m != http::verb::get) return method_not_allowed(req, "GET");
-        return list_executions(req, url, seg[1]);
+        return list_executions(req, url, seg[1], p);
       }
     }
-    if (n >= 1 && seg[0] == "environments") return environments(req, url, seg);
+    if (n >= 1 && seg[0] == "environments") return environments(req, url, seg, p);
     if (n == 2 && seg[0] == "executions") {
       if (m != http::verb::get) return method_not_allowed(req, "GET");
-      deps.writer.sync();
-      return json_response(req, http::status::ok, execution_json(NIL_TRY(deps.store.get_execution(seg[1]))));
+      return execution(req, seg[1], p);
     }
     if (n == 2 && seg[0] == "admin" && seg[1] == "queues") {
       if (m != http::verb::get) return method_not_allowed(req, "GET");
+      if (!p.is_admin()) return admin_only();
       return queues(req);
+    }
+    if (n >= 1 && seg[0] == "users") return users(req, url, seg, p);
+    if (n >= 1 && seg[0] == "groups") return groups(req, url, seg, p);
+    if (n >= 1 && seg[0] == "api-keys") return api_keys(req, url, seg, p);
+    if (n == 2 && seg[0] == "auth" && seg[1] == "logout") {
+      if (m != http::verb::post) return method_not_allowed(req, "POST");
+      NIL_TRY_VOID(deps.auth.logout(p));
+      Response res = no_content(req);
+      res.set(http::field::set_cookie, session_cookie("", true));
+      return res;
+    }
+    if (n == 2 && seg[0] == "auth" && seg[1] == "me") {
+      if (m != http::verb::get) return method_not_allowed(req, "GET");
+      return me(req, p);
     }
     return make_error(ErrorKind::kNotFound, "route_not_found", "no route for " + std::string(url.path()));
   }

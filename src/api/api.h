@@ -5,16 +5,22 @@
 // up to its timeout — holds one thread while the others serve; measured 2.2× the throughput of
 // handing each request to a separate pool at 64 connections), or on a separate pool of
 // work_threads threads. Errors become problem+json through api/problem.h only.
+//
+// Every request but /healthz, /readyz and the v1 call of a public function carries a principal
+// (auth::Principal: an API key or a session cookie); the permission rules per endpoint are in
+// docs/security.md. A resource the caller may not access answers 404, never 403.
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "api/http_server.h"
+#include "auth/auth.h"
 #include "invoke/invoker.h"
 #include "store/store.h"
 
@@ -24,12 +30,20 @@ struct ApiOptions {
   uint64_t max_source_bytes = 1 << 20;
   int work_threads = 0;  // 0: inline on the I/O thread
   std::vector<std::string> languages;  // accepted `language` values
+  // Token buckets (rate per second, burst); rate 0 disables.
+  double key_rate = 0, key_burst = 0;            // per API key (or session)
+  double function_rate = 0, function_burst = 0;  // per function, all callers together
+  int login_max_failures_user = 5;
+  int login_max_failures_address = 20;
+  std::chrono::milliseconds login_window{60'000};
+  bool secure_cookies = false;  // mark the session cookie Secure (served over TLS)
 };
 
 struct ApiDeps {
   store::Store& store;
   invoke::Invoker& invoker;
   invoke::ExecutionWriter& writer;
+  auth::Authenticator& auth;
   std::function<void()> compile_enqueued;  // wakes the compile workers
   std::function<bool()> draining;          // true once SIGTERM started the drain
 };

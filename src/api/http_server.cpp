@@ -20,7 +20,11 @@ struct HttpServer::Acceptor {
 
 class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Session> {
  public:
-  Session(tcp::socket&& socket, HttpServer& server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket&& socket, HttpServer& server) : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string();
+  }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
@@ -81,6 +85,9 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     server_.in_flight_++;
     Request req = parser_->release();
     keep_alive_ = req.keep_alive();
+    // The peer address, for the handler (login throttling). set() replaces whatever a client
+    // sent under that name, so it cannot be forged.
+    req.set(kPeerAddressField, peer_);
     auto self = shared_from_this();
     server_.handler_.handle(std::move(req), [self](Response&& res) {
       auto shared = std::make_shared<Response>(std::move(res));
@@ -122,6 +129,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;
   bool keep_alive_ = true;
+  std::string peer_;
 };
 
 HttpServer::HttpServer(ServerOptions opts, Handler& handler)

@@ -31,6 +31,10 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 using Respond = std::function<void(Response&&)>;
 
+// The server puts the client's IP address in this request field (any client-sent value of the
+// same name is replaced).
+inline constexpr std::string_view kPeerAddressField = "X-Nil-Peer-Address";
+
 class Handler {
  public:
   virtual ~Handler() = default;

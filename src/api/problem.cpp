@@ -2,6 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <string>
+
 namespace nil::api {
 
 http::status status_for(ErrorKind kind) {
@@ -12,6 +15,9 @@ http::status status_for(ErrorKind kind) {
     case ErrorKind::kTooLarge: return http::status::payload_too_large;
     case ErrorKind::kUnsupported: return http::status::unsupported_media_type;
     case ErrorKind::kUnavailable: return http::status::service_unavailable;
+    case ErrorKind::kUnauthenticated: return http::status::unauthorized;
+    case ErrorKind::kForbidden: return http::status::forbidden;
+    case ErrorKind::kRateLimited: return http::status::too_many_requests;
     case ErrorKind::kInternal: return http::status::internal_server_error;
   }
   return http::status::internal_server_error;
@@ -34,7 +40,11 @@ Response problem(http::status status, std::string_view code, std::string_view de
 }
 
 Response problem(const Error& e, std::string_view instance, unsigned version, bool keep_alive) {
-  return problem(status_for(e.kind), e.code, e.message, instance, version, keep_alive);
+  Response res = problem(status_for(e.kind), e.code, e.message, instance, version, keep_alive);
+  // RFC 9110: a 401 names the scheme to use; a 429 says when to come back.
+  if (e.kind == ErrorKind::kUnauthenticated) res.set(http::field::www_authenticate, "Bearer realm=\"nil\"");
+  if (e.kind == ErrorKind::kRateLimited) res.set(http::field::retry_after, std::to_string(std::max<int64_t>(1, e.retry_after_s)));
+  return res;
 }
 
 }  // namespace nil::api

@@ -6,6 +6,7 @@
 // human-readable message.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -22,6 +23,9 @@ enum class ErrorKind {
   kTooLarge,      // over a size limit (413)
   kUnsupported,   // wrong media type (415)
   kUnavailable,   // shutting down, overloaded (503)
+  kUnauthenticated,  // no or bad credentials (401)
+  kForbidden,     // authenticated, but not allowed (403)
+  kRateLimited,   // too many requests (429, with retry_after_s)
   kInternal,      // our bug or the machine's fault (500)
 };
 
@@ -29,10 +33,11 @@ struct Error {
   ErrorKind kind = ErrorKind::kInternal;
   std::string code;     // stable snake_case, documented in docs/errors.md
   std::string message;  // for humans; may change between versions
+  int64_t retry_after_s = 0;  // kRateLimited: the Retry-After header's seconds
 };
 
 inline Error make_error(ErrorKind kind, std::string code, std::string message) {
-  return Error{kind, std::move(code), std::move(message)};
+  return Error{kind, std::move(code), std::move(message), 0};
 }
 
 template <typename T>

@@ -177,9 +177,10 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
 }
 
 Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string input,
-                                           std::string_view trigger) {
+                                           std::string_view trigger, const Caller& caller) {
   auto loaded = NIL_TRY(load(ref));
   const store::Function& fn = loaded->function;
+  if (caller.authorize) NIL_TRY_VOID(caller.authorize(fn));
 
   engine::Invocation inv;
   inv.input = input;
@@ -187,11 +188,19 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
   inv.limits.memory_mb = fn.limits.memory_mb;
   inv.args = {fn.name};
   inv.env = loaded->env;
+  // The caller's identity comes last and replaces any same-named environment variable: an
+  // environment must not be able to impersonate a user.
+  std::erase_if(inv.env, [](const auto& kv) {
+    return kv.first == "NIL_USER_ID" || kv.first == "NIL_USERNAME" || kv.first == "NIL_USER_ROLE";
+  });
+  inv.env.emplace_back("NIL_USER_ID", caller.user_id);
+  inv.env.emplace_back("NIL_USERNAME", caller.username);
+  inv.env.emplace_back("NIL_USER_ROLE", caller.role);
   // One HostServices per invocation (its database connection, open transaction and held
   // answers die with it, at the end of this function).
   std::unique_ptr<engine::HostServices> services;
   if (host_ != nullptr) {
-    services = host_->for_invocation(loaded->grants, loaded->env);
+    services = host_->for_invocation(loaded->grants, inv.env);
     inv.host = services.get();
   }
 
@@ -199,6 +208,7 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
   ex.id = new_uuid();
   ex.function_id = fn.id;
   ex.trigger = std::string(trigger);
+  if (!caller.user_id.empty()) ex.user_id = caller.user_id;
   ex.started_at = now_micros();
   engine::Result r = loaded->sandbox->invoke(*loaded->module, inv);
   ex.finished_at = now_micros();

@@ -67,6 +67,17 @@ class ExecutionWriter {
   std::thread thread_;
 };
 
+// Who invokes (issue 5). The function sees it in its WASI environ and through nil.env as
+// NIL_USER_ID, NIL_USERNAME and NIL_USER_ROLE (docs/abi.md); the execution records user_id.
+// `authorize`, when set, decides with the loaded (cached) function whether this caller may run
+// it, so the permission check costs no store read; its error is returned as is.
+struct Caller {
+  std::string user_id;  // empty: anonymous (a public function)
+  std::string username;
+  std::string role = "anonymous";  // "admin", "dev" or "anonymous"
+  std::function<Expected<void>(const store::Function&)> authorize;
+};
+
 class Invoker {
  public:
   // `host` serves the nil.* host calls (env, http_fetch, db_query); each invocation gets its own
@@ -77,7 +88,7 @@ class Invoker {
 
   // `ref` is a function id or name; `input` must already be valid JSON text.
   Expected<store::Execution> invoke(std::string_view ref, std::string input,
-                                    std::string_view trigger);
+                                    std::string_view trigger, const Caller& caller = {});
 
   // The native tier (optional; without it everything runs on `sandbox`). Call before serving.
   struct NativeTier {

@@ -1,7 +1,9 @@
 // nild — the NIL server. Wires the components together and owns start-up and shutdown order:
-//   start:    lock data dir → open store (migrations) → requeue abandoned compiles → writer →
-//             engine (interpreter, native tier + its builder) → host runtime (app.db, HTTP
-//             client) → invoker → compile pool → HTTP API
+//   start:    lock data dir → open store (migrations) → first-start admin → requeue abandoned
+//             compiles → writer → engine (interpreter, native tier + its builder) → host runtime
+//             (app.db, HTTP client) → invoker → authenticator → compile pool → HTTP API
+//   `nild keys create --user NAME`: opens (and migrates) the store of a data dir, creates the
+//             admin on first use like a start would, prints a new API key, exits.
 //   SIGTERM:  stop accepting → answer in-flight requests → stop compile workers → stop native
 //             builds → flush the execution writer → exit 0
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -25,6 +28,7 @@
 
 #include "api/api.h"
 #include "api/http_server.h"
+#include "auth/auth.h"
 #include "common/log.h"
 #include "compile/native_builder.h"
 #include "compile/worker.h"
@@ -57,6 +61,59 @@ int lock_data_dir(const fs::path& dir) {
   return fd;
 }
 
+std::string store_url(const std::string& db, const std::string& data_dir) {
+  return db.empty() ? "sqlite:" + (fs::path(data_dir) / "nil.db").string() : db;
+}
+
+// First start: the `admin` user, with NIL_ADMIN_PASSWORD or a generated password printed once
+// (stderr and the log) — it is stored only as an argon2id hash and can never be shown again.
+bool bootstrap_admin(store::Store& st) {
+  const char* env = std::getenv("NIL_ADMIN_PASSWORD");
+  auto r = auth::ensure_admin(st, env ? env : "");
+  if (!r) {
+    log::error("cannot create the admin user", {{"error", r.error().message}});
+    return false;
+  }
+  if (*r) {
+    std::cerr << "\n  Created user 'admin' with password: " << **r
+              << "\n  (shown once; set NIL_ADMIN_PASSWORD to choose it, change it with PUT /users/admin)\n\n";
+    log::warn("created user admin with a generated password (printed once)", {{"password", **r}});
+  } else if (env && *env) {
+    log::info("admin user ready", {});
+  }
+  return true;
+}
+
+struct KeysCreate {
+  std::string user;
+  std::string name = "cli";
+  std::string data_dir = "./nil-data";
+  std::string db;
+  std::string expires_at;
+};
+
+// `nild keys create`: works offline on the data dir (SQLite allows it next to a running nild
+// too: the running one finds the new key in the store on first use).
+int keys_create(const KeysCreate& k) {
+  log::init(log::Level::kWarn);
+  std::error_code ec;
+  fs::create_directories(k.data_dir, ec);
+  auto opened = store::open_store(store_url(k.db, k.data_dir));
+  if (!opened) {
+    std::cerr << "nild keys create: cannot open store: " << opened.error().message << "\n";
+    return 1;
+  }
+  auto& st = **opened;
+  if (!bootstrap_admin(st)) return 1;
+  auto created = auth::create_api_key(st, k.user, k.name, std::nullopt);
+  if (!created) {
+    std::cerr << "nild keys create: " << created.error().message << "\n";
+    return 1;
+  }
+  std::cout << created->token << "\n";
+  return 0;
+}
+
 int run(const Settings& s) {
   log::init(s.log_level == "debug" ? log::Level::kDebug
             : s.log_level == "warn" ? log::Level::kWarn
@@ -74,13 +131,14 @@ int run(const Settings& s) {
                {{"dataDir", s.data_dir}});
     return 1;
   }
-  std::string db = s.db.empty() ? "sqlite:" + (fs::path(s.data_dir) / "nil.db").string() : s.db;
+  std::string db = store_url(s.db, s.data_dir);
   auto opened = store::open_store(db);
   if (!opened) {
     log::error("cannot open store", {{"db", db}, {"error", opened.error().message}});
     return 1;
   }
   std::unique_ptr<store::Store> st = std::move(opened).value();
+  if (!bootstrap_admin(*st)) return 1;
   if (auto n = st->requeue_abandoned_compile_jobs(); n && *n > 0) {
     log::info("requeued abandoned compile jobs", {{"count", *n}});
   }
@@ -104,6 +162,10 @@ int run(const Settings& s) {
   invoke::ExecutionWriter writer(*st);
   auto sandbox = engine::make_interpreter_sandbox();
   invoke::Invoker invoker(*st, *sandbox, writer, &host_runtime);
+  auth::AuthSettings as;
+  as.session_idle = std::chrono::milliseconds(s.session_idle_ms);
+  as.session_absolute = std::chrono::milliseconds(s.session_absolute_ms);
+  auth::Authenticator authenticator(*st, as);
 
   // The native tier: artifacts in DATA_DIR/native, rebuildable (not in the store). Builds are
   // requested when a module becomes READY and when a load finds the artifact missing; the
@@ -185,7 +247,15 @@ int run(const Settings& s) {
   ao.max_source_bytes = s.max_source_bytes;
   ao.work_threads = s.work_threads;
   ao.languages = drivers->languages();
-  api::Api api(ao, api::ApiDeps{*st, invoker, writer, [&pool] { pool.notify(); },
+  ao.key_rate = s.key_rate;
+  ao.key_burst = s.key_burst > 0 ? s.key_burst : std::max(1.0, s.key_rate);
+  ao.function_rate = s.function_rate;
+  ao.function_burst = s.function_burst > 0 ? s.function_burst : std::max(1.0, s.function_rate);
+  ao.login_max_failures_user = s.login_max_failures;
+  ao.login_max_failures_address = s.login_max_failures_address;
+  ao.login_window = std::chrono::milliseconds(s.login_window_ms);
+  ao.secure_cookies = s.secure_cookies;
+  api::Api api(ao, api::ApiDeps{*st, invoker, writer, authenticator, [&pool] { pool.notify(); },
                                 [&draining] { return draining.load(); }});
   api::HttpServer server(so, api);
   if (auto r = server.start(); !r) {
@@ -217,6 +287,7 @@ int run(const Settings& s) {
   pool.stop();
   if (native_builder) native_builder->stop();
   writer.stop();
+  authenticator.stop();
   log::info("stopped");
   ::close(lock_fd);
   return 0;
@@ -236,6 +307,15 @@ int main(int argc, char** argv) {
   CLI::App app{"nild — the NIL function-as-a-service server"};
   Settings s;
   register_settings(app, s);
+  KeysCreate kc;
+  auto* keys = app.add_subcommand("keys", "manage API keys offline, against a data dir");
+  keys->require_subcommand(1);
+  auto* create = keys->add_subcommand("create", "create an API key for a user and print it (once)");
+  create->add_option("--user", kc.user, "the key's user (id or username)")->required();
+  create->add_option("--name", kc.name, "a label for the key")->capture_default_str();
+  create->add_option("--data-dir", kc.data_dir, "the data dir of the nild to use")->envname("NIL_DATA_DIR")->capture_default_str();
+  create->add_option("--db", kc.db, "store URL (default: sqlite:<data-dir>/nil.db)")->envname("NIL_DB");
   CLI11_PARSE(app, argc, argv);
+  if (create->parsed()) return keys_create(kc);
   return run(s);
 }

@@ -31,6 +31,17 @@ struct Settings {
   int native_build_workers = 1;
   uint32_t native_build_timeout_ms = 300'000;
   std::string native_compiler = "gcc";
+  // Authentication (issue 5; docs/security.md).
+  uint64_t session_idle_ms = 30ull * 60 * 1000;
+  uint64_t session_absolute_ms = 12ull * 60 * 60 * 1000;
+  bool secure_cookies = false;
+  double key_rate = 0;
+  double key_burst = 0;
+  double function_rate = 0;
+  double function_burst = 0;
+  int login_max_failures = 5;
+  int login_max_failures_address = 20;
+  uint64_t login_window_ms = 60'000;
 };
 
 inline void register_settings(CLI::App& app, Settings& s) {
@@ -54,6 +65,16 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--native-build-workers", s.native_build_workers, "native builds run in parallel (each is a C compile of the whole module)")->envname("NIL_NATIVE_BUILD_WORKERS")->capture_default_str()->check(CLI::Range(1, 64));
   app.add_option("--native-build-timeout-ms", s.native_build_timeout_ms, "wall-clock limit of one native build; past it the module stays on the interpreter")->envname("NIL_NATIVE_BUILD_TIMEOUT_MS")->capture_default_str()->check(CLI::Range(uint32_t{1000}, uint32_t{3'600'000}));
   app.add_option("--native-compiler", s.native_compiler, "C compiler of native builds: gcc or clang-16")->envname("NIL_NATIVE_COMPILER")->capture_default_str()->check(CLI::IsMember({"gcc", "clang-16"}));
+  app.add_option("--session-idle-ms", s.session_idle_ms, "a browser session ends after this long without a request")->envname("NIL_SESSION_IDLE_MS")->capture_default_str()->check(CLI::Range(uint64_t{100}, uint64_t{1} << 40));
+  app.add_option("--session-absolute-ms", s.session_absolute_ms, "a browser session ends this long after login, however active")->envname("NIL_SESSION_ABSOLUTE_MS")->capture_default_str()->check(CLI::Range(uint64_t{100}, uint64_t{1} << 40));
+  app.add_option("--secure-cookies", s.secure_cookies, "mark the session cookie Secure: set it when clients reach nild over HTTPS (a TLS-terminating proxy)")->envname("NIL_SECURE_COOKIES")->capture_default_str();
+  app.add_option("--rate-limit-key", s.key_rate, "requests per second per API key or session (token bucket; 0: unlimited)")->envname("NIL_RATE_LIMIT_KEY")->capture_default_str()->check(CLI::Range(0.0, 1e9));
+  app.add_option("--rate-limit-key-burst", s.key_burst, "bucket size per API key (default: one second's worth, at least 1)")->envname("NIL_RATE_LIMIT_KEY_BURST")->capture_default_str()->check(CLI::Range(0.0, 1e9));
+  app.add_option("--rate-limit-function", s.function_rate, "executions per second per function, all callers together (0: unlimited)")->envname("NIL_RATE_LIMIT_FUNCTION")->capture_default_str()->check(CLI::Range(0.0, 1e9));
+  app.add_option("--rate-limit-function-burst", s.function_burst, "bucket size per function (default: one second's worth, at least 1)")->envname("NIL_RATE_LIMIT_FUNCTION_BURST")->capture_default_str()->check(CLI::Range(0.0, 1e9));
+  app.add_option("--login-max-failures", s.login_max_failures, "failed logins per username within the window before login_throttled (0: off)")->envname("NIL_LOGIN_MAX_FAILURES")->capture_default_str()->check(CLI::Range(0, 1000000));
+  app.add_option("--login-max-failures-address", s.login_max_failures_address, "failed logins per client address within the window before login_throttled (0: off)")->envname("NIL_LOGIN_MAX_FAILURES_ADDRESS")->capture_default_str()->check(CLI::Range(0, 1000000));
+  app.add_option("--login-window-ms", s.login_window_ms, "the window failed logins are counted over, and how long a throttled name or address waits")->envname("NIL_LOGIN_WINDOW_MS")->capture_default_str()->check(CLI::Range(uint64_t{100}, uint64_t{1} << 40));
   app.add_option("--shutdown-grace-ms", s.shutdown_grace_ms, "how long SIGTERM waits for in-flight requests")->envname("NIL_SHUTDOWN_GRACE_MS")->capture_default_str();
 }
 

@@ -40,6 +40,14 @@ std::string_view to_string(ExecutionStatus s) {
   return "UNKNOWN";
 }
 
+std::string_view to_string(Role r) { return r == Role::kAdmin ? "admin" : "dev"; }
+
+std::optional<Role> parse_role(std::string_view s) {
+  if (s == "admin") return Role::kAdmin;
+  if (s == "dev") return Role::kDev;
+  return std::nullopt;
+}
+
 Expected<std::unique_ptr<Store>> open_store(std::string_view url) {
   constexpr std::string_view kSqlite = "sqlite:";
   if (url.starts_with(kSqlite)) {

@@ -38,6 +38,15 @@ struct FunctionAccess {
   std::vector<std::string> grants;      // "db:ddl"
 };
 
+// Who may see and execute a function or read an environment (issue 5; the rule is
+// auth::can_access). Ids of users and groups. Both empty: every authenticated user.
+// Deleting a user or group leaves its id here on purpose: a list never becomes empty (and the
+// resource public) because its only member went away.
+struct AccessList {
+  std::vector<std::string> users;
+  std::vector<std::string> groups;
+};
+
 struct Function {
   std::string id;
   std::string name;
@@ -47,6 +56,8 @@ struct Function {
   std::optional<std::string> wasm_sha256;  // set once READY
   FunctionLimits limits;
   FunctionAccess access;
+  AccessList allowed;
+  bool is_public = false;  // POST /functions/v1/{name} without authentication
   int64_t version = 1;  // bumped by every source/language update (not by limits-only ones);
                         // a compile result applies only to its version
   int64_t created_at = 0;
@@ -59,6 +70,10 @@ struct NewFunction {
   std::string source;  // source text, or the uploaded module bytes for language "wasm"
   FunctionLimits limits;
   FunctionAccess access;  // an unknown environment → unknown_environment
+  // On write: user ids or usernames, group ids or names (unknown_user, unknown_group); stored
+  // and read back as ids.
+  AccessList allowed;
+  bool is_public = false;
 };
 
 // Fields left empty are unchanged. A new source (or language) sets the function back to PENDING
@@ -70,6 +85,9 @@ struct FunctionUpdate {
   std::optional<std::vector<std::string>> environments;  // replaces the list (ids or names)
   std::optional<std::vector<std::string>> http_allow;
   std::optional<std::vector<std::string>> grants;
+  std::optional<std::vector<std::string>> allowed_users;   // replaces the list (ids or names)
+  std::optional<std::vector<std::string>> allowed_groups;  // replaces the list (ids or names)
+  std::optional<bool> is_public;
 };
 
 struct PageRequest {
@@ -144,6 +162,9 @@ struct Execution {
   // Host calls made, as the JSON array [{"name","count","bytesIn","bytesOut","ms"}]; absent
   // (nullopt) for executions recorded before host functions existed.
   std::optional<std::string> host_calls;
+  // The invoking user; nullopt for an anonymous call of a public function (and for executions
+  // recorded before users existed).
+  std::optional<std::string> user_id;
 };
 
 // --- environments --------------------------------------------------------------------------------
@@ -160,6 +181,7 @@ struct Environment {
   std::string id;
   std::string name;
   std::vector<EnvironmentVar> vars;  // in the order given at the last write
+  AccessList allowed;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };
@@ -167,12 +189,101 @@ struct Environment {
 struct NewEnvironment {
   std::string name;
   std::vector<EnvironmentVar> vars;
+  AccessList allowed;  // on write: ids or names, like NewFunction::allowed
 };
 
 // Fields left empty are unchanged; `vars` replaces the whole set.
 struct EnvironmentUpdate {
   std::optional<std::string> name;
   std::optional<std::vector<EnvironmentVar>> vars;
+  std::optional<std::vector<std::string>> allowed_users;
+  std::optional<std::vector<std::string>> allowed_groups;
+};
+
+// Restricts a list to what one non-admin user may access (the SQL form of auth::can_access):
+// rows whose lists are both empty, or that name the user or one of the user's groups.
+struct AccessFilter {
+  std::string user_id;
+};
+
+// --- users, groups, API keys, sessions (issue 5) --------------------------------------------------
+
+enum class Role { kAdmin, kDev };
+std::string_view to_string(Role r);  // "admin", "dev"
+std::optional<Role> parse_role(std::string_view s);
+
+struct GroupRef {
+  std::string id;
+  std::string name;
+};
+
+struct UserRef {
+  std::string id;
+  std::string username;
+};
+
+struct User {
+  std::string id;
+  std::string username;
+  Role role = Role::kDev;
+  std::vector<std::string> grants;  // "deploy"
+  std::vector<GroupRef> groups;     // by name
+  std::string password_hash;        // argon2id string (libsodium crypto_pwhash_str); never shown
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct NewUser {
+  std::string username;
+  std::string password_hash;
+  Role role = Role::kDev;
+  std::vector<std::string> grants;
+};
+
+struct UserUpdate {
+  std::optional<std::string> password_hash;
+  std::optional<Role> role;
+  std::optional<std::vector<std::string>> grants;
+};
+
+struct Group {
+  std::string id;
+  std::string name;
+  std::vector<UserRef> members;  // by username
+  int64_t created_at = 0;
+};
+
+// An API key as stored: the secret itself is never stored, only its SHA-256 (hash_hex).
+// `prefix` is a non-secret leading part of the key ("nil_" + 8 characters), indexed for lookup.
+struct ApiKey {
+  std::string id;
+  std::string name;
+  std::string user_id;
+  std::string username;
+  std::string prefix;
+  std::string hash_hex;
+  int64_t created_at = 0;
+  std::optional<int64_t> expires_at;
+  std::optional<int64_t> last_used_at;
+  bool revoked = false;
+};
+
+struct NewApiKey {
+  std::string name;
+  std::string user_id;
+  std::string prefix;
+  std::string hash_hex;
+  std::optional<int64_t> expires_at;
+};
+
+// A browser session. The cookie's token and the CSRF token are stored as SHA-256 only.
+struct Session {
+  std::string id;
+  std::string user_id;
+  std::string token_hash_hex;
+  std::string csrf_hash_hex;
+  int64_t created_at = 0;
+  int64_t last_seen_at = 0;
 };
 
 // --- the interface -----------------------------------------------------------------------------
@@ -184,7 +295,9 @@ class Store {
   // Functions. `ref` is an id or a name. Errors: function_not_found, name_taken.
   virtual Expected<Function> create_function(const NewFunction& f) = 0;  // + its compile job
   virtual Expected<Function> get_function(std::string_view ref) = 0;
-  virtual Expected<Page<Function>> list_functions(const PageRequest& page) = 0;  // oldest first
+  // oldest first; with a filter only the functions that user may access
+  virtual Expected<Page<Function>> list_functions(const PageRequest& page,
+                                                  const std::optional<AccessFilter>& filter = {}) = 0;
   virtual Expected<Function> update_function(std::string_view id, const FunctionUpdate& u) = 0;
   virtual Expected<void> delete_function(std::string_view id) = 0;  // executions stay
   virtual Expected<std::string> get_function_wasm(std::string_view id) = 0;  // READY only
@@ -212,12 +325,52 @@ class Store {
   // environment has it), environment_in_use (delete while attached to a function).
   virtual Expected<Environment> create_environment(const NewEnvironment& e) = 0;
   virtual Expected<Environment> get_environment(std::string_view ref) = 0;
-  virtual Expected<Page<Environment>> list_environments(const PageRequest& page) = 0;  // oldest first
+  virtual Expected<Page<Environment>> list_environments(
+      const PageRequest& page, const std::optional<AccessFilter>& filter = {}) = 0;  // oldest first
   virtual Expected<Environment> update_environment(std::string_view ref,
                                                    const EnvironmentUpdate& u) = 0;
   virtual Expected<void> delete_environment(std::string_view ref) = 0;
   // The environments attached to a function, in attachment order, with their values.
   virtual Expected<std::vector<Environment>> function_environments(std::string_view function_id) = 0;
+
+  // Users. `ref` is an id or a username. Errors: user_not_found, name_taken. Deleting a user
+  // deletes their API keys, sessions and memberships.
+  virtual Expected<User> create_user(const NewUser& u) = 0;
+  virtual Expected<User> get_user(std::string_view ref) = 0;
+  virtual Expected<Page<User>> list_users(const PageRequest& page) = 0;  // oldest first
+  virtual Expected<User> update_user(std::string_view ref, const UserUpdate& u) = 0;
+  virtual Expected<void> delete_user(std::string_view ref) = 0;
+  virtual Expected<int64_t> count_users() = 0;
+
+  // Groups. `ref` is an id or a name. Errors: group_not_found, name_taken, user_not_found.
+  virtual Expected<Group> create_group(std::string_view name) = 0;
+  virtual Expected<Group> get_group(std::string_view ref) = 0;
+  virtual Expected<Page<Group>> list_groups(const PageRequest& page) = 0;  // oldest first
+  virtual Expected<void> delete_group(std::string_view ref) = 0;
+  virtual Expected<void> add_group_member(std::string_view group_ref, std::string_view user_ref) = 0;
+  // Errors: not_a_member when the user is not in the group.
+  virtual Expected<void> remove_group_member(std::string_view group_ref,
+                                             std::string_view user_ref) = 0;
+
+  // API keys. Errors: api_key_not_found, user_not_found.
+  virtual Expected<ApiKey> create_api_key(const NewApiKey& k) = 0;
+  virtual Expected<ApiKey> get_api_key(std::string_view id) = 0;
+  // Every key (revoked and expired included) whose prefix is `prefix`; usually one.
+  virtual Expected<std::vector<ApiKey>> find_api_keys_by_prefix(std::string_view prefix) = 0;
+  // newest first; user_id filters to one user's keys
+  virtual Expected<Page<ApiKey>> list_api_keys(const PageRequest& page,
+                                               const std::optional<std::string>& user_id) = 0;
+  virtual Expected<void> revoke_api_key(std::string_view id) = 0;
+  // Batched last-used times: (key id, time) pairs; unknown ids are ignored.
+  virtual Expected<void> touch_api_keys(std::span<const std::pair<std::string, int64_t>> uses) = 0;
+
+  // Sessions. Errors: session_not_found.
+  virtual Expected<void> create_session(const Session& s) = 0;
+  virtual Expected<Session> get_session_by_token_hash(std::string_view token_hash_hex) = 0;
+  virtual Expected<void> touch_session(std::string_view id, int64_t last_seen_at) = 0;
+  virtual Expected<void> delete_session(std::string_view id) = 0;
+  // Removes sessions created before `created_before` or idle since before `idle_before`.
+  virtual Expected<int64_t> delete_expired_sessions(int64_t created_before, int64_t idle_before) = 0;
 
   virtual Expected<void> ping() = 0;  // for /readyz
 };

@@ -15,6 +15,21 @@ TEST(Problem, EveryKindHasItsStatus) {
   EXPECT_EQ(status_for(ErrorKind::kUnsupported), http::status::unsupported_media_type);
   EXPECT_EQ(status_for(ErrorKind::kUnavailable), http::status::service_unavailable);
   EXPECT_EQ(status_for(ErrorKind::kInternal), http::status::internal_server_error);
+  EXPECT_EQ(status_for(ErrorKind::kUnauthenticated), http::status::unauthorized);
+  EXPECT_EQ(status_for(ErrorKind::kForbidden), http::status::forbidden);
+  EXPECT_EQ(status_for(ErrorKind::kRateLimited), http::status::too_many_requests);
+}
+
+TEST(Problem, UnauthorizedNamesTheSchemeAndRateLimitedSaysWhenToComeBack) {
+  Response r401 = problem(make_error(ErrorKind::kUnauthenticated, "unauthorized", "no key"), "/x", 11, true);
+  EXPECT_EQ(r401[http::field::www_authenticate], "Bearer realm=\"nil\"");
+  Error e = make_error(ErrorKind::kRateLimited, "rate_limited", "slow down");
+  e.retry_after_s = 7;
+  Response r429 = problem(e, "/x", 11, true);
+  EXPECT_EQ(r429.result(), http::status::too_many_requests);
+  EXPECT_EQ(r429[http::field::retry_after], "7");
+  e.retry_after_s = 0;  // never "0": a client would retry at once
+  EXPECT_EQ(problem(e, "/x", 11, true)[http::field::retry_after], "1");
 }
 
 TEST(Problem, Rfc9457Document) {

@@ -213,25 +213,30 @@ TEST_F(Environments, EnvironIsMergedSecretsRedactedAndChangesSeenNextInvocation)
   std::string id = str(r.json(), "id");
   ASSERT_EQ(str(wait_terminal(http(), id), "status"), "READY");
 
+  // The caller's identity follows the environments (issue 5; docs/abi.md).
+  auto me = http().get("/auth/me");
+  ASSERT_EQ(me.status, 200) << me.describe();
+  const std::string who = "NIL_USER_ID=" + str(me.json(), "id") + " NIL_USERNAME=admin NIL_USER_ROLE=admin ";
+
   auto e = execute(http(), id, nullptr);
   ASSERT_EQ(str(e, "status"), "SUCCEEDED") << json::serialize(e);
   // Later environment wins, in place; the secret is masked in the answer.
-  EXPECT_EQ(e.at("output"), json::value("REGION=eu MODE=over TOKEN=*** ")) << json::serialize(e);
+  EXPECT_EQ(e.at("output"), json::value("REGION=eu MODE=over TOKEN=*** " + who)) << json::serialize(e);
   auto stored = get_execution(http(), str(e, "executionId"));
   ASSERT_EQ(stored.status, 200) << stored.describe();
-  EXPECT_EQ(stored.json().at("output"), json::value("REGION=eu MODE=over TOKEN=*** "));
-  EXPECT_EQ(str(stored.json(), "logs"), "REGION=eu MODE=over TOKEN=*** \n");
+  EXPECT_EQ(stored.json().at("output"), json::value("REGION=eu MODE=over TOKEN=*** " + who));
+  EXPECT_EQ(str(stored.json(), "logs"), "REGION=eu MODE=over TOKEN=*** " + who + "\n");
   EXPECT_EQ(stored.body.find(secret), std::string::npos) << stored.describe();
   EXPECT_TRUE(stored.json().at("hostCalls").is_array()) << stored.describe();
 
   // An environment change is seen by the very next invocation (no stale cache).
   auto put = http().put_json("/environments/" + over, json::object{{"vars", json::array{var("MODE", "changed")}}});
   ASSERT_EQ(put.status, 200) << put.describe();
-  EXPECT_EQ(execute(http(), id, nullptr).at("output"), json::value("REGION=eu MODE=changed TOKEN=*** "));
+  EXPECT_EQ(execute(http(), id, nullptr).at("output"), json::value("REGION=eu MODE=changed TOKEN=*** " + who));
   // So is a detach.
   auto detach = http().put_json("/functions/" + id, json::object{{"environments", json::array{over}}});
   ASSERT_EQ(detach.status, 200) << detach.describe();
-  EXPECT_EQ(execute(http(), id, nullptr).at("output"), json::value("MODE=changed "));
+  EXPECT_EQ(execute(http(), id, nullptr).at("output"), json::value("MODE=changed " + who));
 
   // The server's own log never carries the secret.
   for (const auto& line : nild().log_lines()) {

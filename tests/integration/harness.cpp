@@ -18,6 +18,8 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -131,7 +133,25 @@ TempDir::~TempDir() {
 
 // --- nild ----------------------------------------------------------------------------------------
 
-NildProcess::NildProcess(NildOptions opts) : opts_(std::move(opts)) {}
+namespace {
+std::mutex g_keys_mu;
+std::map<uint16_t, std::string>& port_keys() {
+  static std::map<uint16_t, std::string> keys;
+  return keys;
+}
+}  // namespace
+
+std::string api_key_for_port(uint16_t port) {
+  std::lock_guard lk(g_keys_mu);
+  auto it = port_keys().find(port);
+  return it == port_keys().end() ? "" : it->second;
+}
+
+NildProcess::NildProcess(NildOptions opts) : opts_(std::move(opts)) {
+  for (auto& [k, v] : opts_.env) {
+    if (k == "NIL_ADMIN_PASSWORD") admin_password_ = v;
+  }
+}
 
 NildProcess::~NildProcess() {
   if (pid_ > 0) kill9();
@@ -144,6 +164,24 @@ void NildProcess::start() {
   fs::path port_file = data_dir() / "port";
   std::error_code ec;
   fs::remove(port_file, ec);  // a restart must not read the previous run's port
+
+  if (api_key_.empty()) {
+    // Before the first start, like an operator automating a deployment would: this also creates
+    // the admin user (with NIL_ADMIN_PASSWORD) and migrates the store.
+    std::string cmd = "NIL_ADMIN_PASSWORD='" + admin_password_ + "' '" + bin.string() +
+                      "' keys create --user admin --name harness --data-dir '" +
+                      data_dir().string() + "' 2>>'" + log_path().string() + "'";
+    FILE* out = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(out, nullptr) << "popen " << cmd;
+    char buf[256];
+    std::string text;
+    while (size_t n = std::fread(buf, 1, sizeof buf, out)) text.append(buf, n);
+    int rc = ::pclose(out);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    ASSERT_EQ(rc, 0) << cmd << "\n" << log_tail();
+    ASSERT_TRUE(text.starts_with("nil_")) << "nild keys create printed: " << text;
+    api_key_ = text;
+  }
 
   // Everything the child needs is built before fork: after fork only async-signal-safe calls.
   std::vector<std::string> args = {bin.string(),      "--listen",    "127.0.0.1:0",
@@ -210,6 +248,8 @@ void NildProcess::start() {
         int port = std::atoi(text.c_str());
         ASSERT_TRUE(port > 0 && port < 65536) << "bad port file contents: '" << text << "'";
         port_ = static_cast<uint16_t>(port);
+        std::lock_guard lk(g_keys_mu);
+        port_keys()[port_] = api_key_;
         return;
       }
       last = text;
@@ -407,10 +447,14 @@ struct HttpClient::Impl {
   std::chrono::milliseconds timeout;
   std::unique_ptr<TimedStream> conn;
   std::string last_exchange;
+  std::string api_key;
 };
 
 HttpClient::HttpClient(uint16_t port, std::chrono::milliseconds timeout)
-    : impl_(std::make_unique<Impl>(Impl{port, timeout, nullptr, {}})) {}
+    : impl_(std::make_unique<Impl>(Impl{port, timeout, nullptr, {}, api_key_for_port(port)})) {}
+HttpClient::HttpClient(uint16_t port, std::string api_key, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>(Impl{port, timeout, nullptr, {}, std::move(api_key)})) {}
+const std::string& HttpClient::api_key() const { return impl_->api_key; }
 HttpClient::~HttpClient() = default;
 HttpClient::HttpClient(HttpClient&&) noexcept = default;
 HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
@@ -427,7 +471,8 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view targe
   req.set(http::field::host, "127.0.0.1:" + std::to_string(impl_->port));
   req.set(http::field::user_agent, "nil-integration-test");
   if (!content_type.empty()) req.set(http::field::content_type, content_type);
-  for (auto& [k, v] : extra) req.set(k, v);
+  if (!impl_->api_key.empty()) req.set(http::field::authorization, "Bearer " + impl_->api_key);
+  for (auto& [k, v] : extra) req.set(k, v);  // may replace Authorization
   req.body() = std::move(body);
   if (method != "GET" && method != "HEAD" && method != "DELETE") {
     req.prepare_payload();

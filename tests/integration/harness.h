@@ -5,7 +5,10 @@
 //   or SIGKILL (crash); restart() reuses the same data dir. Its stderr goes to DATA_DIR/nild.log,
 //   whose tail the fixtures print when a test fails.
 // - HttpClient is a synchronous keep-alive HTTP/1.1 client (Boost.Beast) with a per-request
-//   timeout, so a hung server fails a test instead of hanging ctest.
+//   timeout, so a hung server fails a test instead of hanging ctest. By default it authenticates
+//   as `admin` with the API key NildProcess::start() provisioned for that port (every nild has
+//   one: `nild keys create --user admin` runs on the data dir before the first start); use
+//   HttpClient::anonymous(port) or HttpClient(port, key) for other callers.
 // - RawConnection writes raw bytes and reads responses in order: pipelining, oversized bodies.
 // - NildSuite<Derived> is a gtest fixture that shares one nild per test suite (one per process
 //   under ctest, which runs every test in its own process).
@@ -86,9 +89,11 @@ class NildProcess {
   bool running() const { return pid_ > 0; }
 
   uint16_t port() const { return port_; }
-  // An API key of the `admin` user, for clients other than HttpClient (the CLI tests pass it as
-  // NIL_API_KEY). Empty until authentication exists (issue 5), which fills it at start().
+  // An API key of the `admin` user (made by `nild keys create --user admin` before the first
+  // start), for clients other than HttpClient (the CLI tests pass it as NIL_API_KEY).
   const std::string& api_key() const { return api_key_; }
+  // The admin's password (NIL_ADMIN_PASSWORD, unless the test's env sets its own).
+  const std::string& admin_password() const { return admin_password_; }
   const std::filesystem::path& data_dir() const { return dir_.path(); }
   std::filesystem::path log_path() const { return dir_.path() / "nild.log"; }
   std::string log_tail(size_t lines = 40) const;
@@ -100,7 +105,11 @@ class NildProcess {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::string api_key_;
+  std::string admin_password_ = "admin-test-password";
 };
+
+// The admin key NildProcess registered for a port ("" if none): HttpClient's default.
+std::string api_key_for_port(uint16_t port);
 
 // --- HTTP ----------------------------------------------------------------------------------------
 
@@ -118,7 +127,11 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 class HttpClient {
  public:
+  // Authenticates with the admin key registered for `port` (api_key_for_port).
   explicit HttpClient(uint16_t port, std::chrono::milliseconds timeout = 60s);
+  // Authenticates with `api_key` ("" sends no Authorization header).
+  HttpClient(uint16_t port, std::string api_key, std::chrono::milliseconds timeout = 60s);
+  static HttpClient anonymous(uint16_t port) { return HttpClient(port, std::string()); }
   ~HttpClient();
   HttpClient(HttpClient&&) noexcept;
   HttpClient& operator=(HttpClient&&) noexcept;
@@ -142,6 +155,7 @@ class HttpClient {
   }
 
   std::string describe_exchange() const;  // the last request and response, for messages
+  const std::string& api_key() const;
 
  private:
   struct Impl;

@@ -11,9 +11,11 @@ namespace nil::it {
 namespace {
 
 std::string raw_request(std::string_view method, std::string_view target, std::string_view body,
-                        std::string_view content_type = "application/json") {
+                        std::string_view content_type = "application/json",
+                        std::string_view api_key = {}) {
   std::string out = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\n";
   out += "Host: 127.0.0.1\r\n";
+  if (!api_key.empty()) out += "Authorization: Bearer " + std::string(api_key) + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") {
     out += "Content-Type: " + std::string(content_type) + "\r\n";
     out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -97,11 +99,12 @@ TEST_F(Connection, PipelinedRequestsAreAnsweredInOrder) {
 
   RawConnection conn(nild().port());
   // The slow request first: the fast ones behind it must still be answered after it.
-  std::string batch = raw_request("POST", "/functions/" + spin + "/execute", "{}") +
-                      raw_request("POST", "/functions/" + echo + "/execute", R"({"n":1})") +
-                      raw_request("GET", "/functions/" + echo, "") +
-                      raw_request("GET", "/no-such-route", "") +
-                      raw_request("POST", "/functions/" + echo + "/execute", R"({"n":2})");
+  const std::string& key = nild().api_key();
+  std::string batch = raw_request("POST", "/functions/" + spin + "/execute", "{}", "application/json", key) +
+                      raw_request("POST", "/functions/" + echo + "/execute", R"({"n":1})", "application/json", key) +
+                      raw_request("GET", "/functions/" + echo, "", "application/json", key) +
+                      raw_request("GET", "/no-such-route", "", "application/json", key) +
+                      raw_request("POST", "/functions/" + echo + "/execute", R"({"n":2})", "application/json", key);
   ASSERT_TRUE(conn.write(batch));
 
   std::vector<HttpResponse> responses;

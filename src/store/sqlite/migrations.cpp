@@ -117,9 +117,98 @@ ALTER TABLE functions ADD COLUMN grants TEXT NOT NULL DEFAULT '';
 ALTER TABLE executions ADD COLUMN host_calls TEXT;
 )sql";
 
+// Version 3: users, groups, API keys, sessions, permissions (issue 5).
+//
+// - Access lists are join tables (function_allowed_users, ...) so that "what may this user see"
+//   is one indexed query. They hold ids WITHOUT foreign keys on purpose: deleting a user or a
+//   group must never empty a list, which would make the resource public.
+// - api_keys store the SHA-256 of the key only, with a non-secret prefix indexed for lookup;
+//   sessions store the SHA-256 of the cookie token and of the CSRF token.
+// - users.grants: newline-separated tokens like functions.grants.
+// - executions.user_id: the invoking user; NULL for anonymous calls of public functions. No
+//   foreign key: executions outlive users.
+constexpr const char* kV3 = R"sql(
+INSERT INTO counters (name, value) VALUES ('users_seq', 0), ('groups_seq', 0), ('api_keys_seq', 0);
+
+CREATE TABLE users (
+  id            TEXT PRIMARY KEY,
+  seq           BIGINT NOT NULL UNIQUE,
+  username      TEXT NOT NULL UNIQUE,
+  role          TEXT NOT NULL CHECK (role IN ('admin', 'dev')),
+  grants        TEXT NOT NULL DEFAULT '',
+  password_hash TEXT NOT NULL,
+  created_at    BIGINT NOT NULL,
+  updated_at    BIGINT NOT NULL
+);
+
+CREATE TABLE groups (
+  id         TEXT PRIMARY KEY,
+  seq        BIGINT NOT NULL UNIQUE,
+  name       TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL
+);
+
+CREATE TABLE group_members (
+  group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+  user_id  TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  added_at BIGINT NOT NULL,
+  PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX group_members_by_user ON group_members (user_id);
+
+CREATE TABLE api_keys (
+  id           TEXT PRIMARY KEY,
+  seq          BIGINT NOT NULL UNIQUE,
+  name         TEXT NOT NULL,
+  user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  prefix       TEXT NOT NULL,
+  hash         TEXT NOT NULL,
+  created_at   BIGINT NOT NULL,
+  expires_at   BIGINT,
+  last_used_at BIGINT,
+  revoked_at   BIGINT
+);
+CREATE INDEX api_keys_by_prefix ON api_keys (prefix);
+CREATE INDEX api_keys_by_user ON api_keys (user_id, seq);
+
+CREATE TABLE sessions (
+  id           TEXT PRIMARY KEY,
+  user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  token_hash   TEXT NOT NULL UNIQUE,
+  csrf_hash    TEXT NOT NULL,
+  created_at   BIGINT NOT NULL,
+  last_seen_at BIGINT NOT NULL
+);
+
+CREATE TABLE function_allowed_users (
+  function_id TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+  user_id     TEXT NOT NULL,
+  PRIMARY KEY (function_id, user_id)
+);
+CREATE TABLE function_allowed_groups (
+  function_id TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+  group_id    TEXT NOT NULL,
+  PRIMARY KEY (function_id, group_id)
+);
+CREATE TABLE environment_allowed_users (
+  environment_id TEXT NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+  user_id        TEXT NOT NULL,
+  PRIMARY KEY (environment_id, user_id)
+);
+CREATE TABLE environment_allowed_groups (
+  environment_id TEXT NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+  group_id       TEXT NOT NULL,
+  PRIMARY KEY (environment_id, group_id)
+);
+
+ALTER TABLE functions ADD COLUMN public BOOLEAN NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN user_id TEXT;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1},
     {2, "environments, function access, host calls", kV2},
+    {3, "users, groups, API keys, sessions, permissions", kV3},
 };
 
 }  // namespace

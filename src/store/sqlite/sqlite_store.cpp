@@ -142,7 +142,7 @@ Expected<std::optional<ExecutionKey>> parse_execution_cursor(
 
 #define NIL_FUNCTION_COLUMNS                                                                 \
   "id, name, language, status, compile_error, wasm_sha256, timeout_ms, memory_mb, version, " \
-  "created_at, updated_at, seq, http_allow, grants"
+  "created_at, updated_at, seq, http_allow, grants, public"
 
 // Reads NIL_FUNCTION_COLUMNS from the current row; `seq` receives the ordering key.
 Expected<Function> read_function(const Query& q, int64_t* seq = nullptr) {
@@ -161,12 +161,13 @@ Expected<Function> read_function(const Query& q, int64_t* seq = nullptr) {
   if (seq != nullptr) *seq = q.int64(11);
   f.access.http_allow = split_lines(q.text(12));
   f.access.grants = split_lines(q.text(13));
+  f.is_public = q.int64(14) != 0;
   return f;
 }
 
 #define NIL_EXECUTION_COLUMNS                                                              \
   "id, function_id, status, input, output, error_type, error_message, logs, duration_ms, " \
-  "started_at, finished_at, \"trigger\", host_calls"
+  "started_at, finished_at, \"trigger\", host_calls, user_id"
 
 Expected<Execution> read_execution(const Query& q) {
   Execution e;
@@ -182,6 +183,7 @@ Expected<Execution> read_execution(const Query& q) {
   e.finished_at = q.int64(10);
   e.trigger = q.text(11);
   e.host_calls = q.opt_text(12);
+  e.user_id = q.opt_text(13);
   return e;
 }
 
@@ -218,6 +220,114 @@ Expected<void> load_attached_names(Connection& c, Function& f) {
   return {};
 }
 
+// --- access lists ------------------------------------------------------------------------------
+
+// The two tables of one resource kind's access lists.
+struct AclTables {
+  const char* select_users;   // ?1 = resource id → user_id rows
+  const char* select_groups;  // ?1 = resource id → group_id rows
+  const char* delete_users;
+  const char* delete_groups;
+  const char* insert_user;   // ?1 resource id, ?2 user id
+  const char* insert_group;  // ?1 resource id, ?2 group id
+};
+
+constexpr AclTables kFunctionAcl{
+    "SELECT user_id FROM function_allowed_users WHERE function_id = ?1 ORDER BY rowid",
+    "SELECT group_id FROM function_allowed_groups WHERE function_id = ?1 ORDER BY rowid",
+    "DELETE FROM function_allowed_users WHERE function_id = ?1",
+    "DELETE FROM function_allowed_groups WHERE function_id = ?1",
+    "INSERT OR IGNORE INTO function_allowed_users (function_id, user_id) VALUES (?1, ?2)",
+    "INSERT OR IGNORE INTO function_allowed_groups (function_id, group_id) VALUES (?1, ?2)"};
+
+constexpr AclTables kEnvironmentAcl{
+    "SELECT user_id FROM environment_allowed_users WHERE environment_id = ?1 ORDER BY rowid",
+    "SELECT group_id FROM environment_allowed_groups WHERE environment_id = ?1 ORDER BY rowid",
+    "DELETE FROM environment_allowed_users WHERE environment_id = ?1",
+    "DELETE FROM environment_allowed_groups WHERE environment_id = ?1",
+    "INSERT OR IGNORE INTO environment_allowed_users (environment_id, user_id) VALUES (?1, ?2)",
+    "INSERT OR IGNORE INTO environment_allowed_groups (environment_id, group_id) VALUES (?1, ?2)"};
+
+Expected<AccessList> load_acl(Connection& c, const AclTables& t, std::string_view id) {
+  AccessList a;
+  {
+    auto q = NIL_TRY(c.query(t.select_users));
+    q.bind(1, id);
+    while (NIL_TRY(q.step())) a.users.push_back(q.text(0));
+  }
+  auto q = NIL_TRY(c.query(t.select_groups));
+  q.bind(1, id);
+  while (NIL_TRY(q.step())) a.groups.push_back(q.text(0));
+  return a;
+}
+
+// A user id for an id or a username; unknown → `code` (400 on writes of access lists).
+Expected<std::optional<std::string>> find_user_id(Connection& c, std::string_view ref) {
+  auto q = NIL_TRY(c.query("SELECT id FROM users WHERE id = ?1 OR username = ?1 "
+                           "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+  q.bind(1, ref);
+  if (!NIL_TRY(q.step())) return std::optional<std::string>{};
+  return std::optional<std::string>(q.text(0));
+}
+
+Expected<std::optional<std::string>> find_group_id(Connection& c, std::string_view ref) {
+  auto q = NIL_TRY(c.query("SELECT id FROM groups WHERE id = ?1 OR name = ?1 "
+                           "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+  q.bind(1, ref);
+  if (!NIL_TRY(q.step())) return std::optional<std::string>{};
+  return std::optional<std::string>(q.text(0));
+}
+
+Expected<void> write_acl_users(Connection& c, const AclTables& t, std::string_view id,
+                               const std::vector<std::string>& refs) {
+  std::vector<std::string> ids;
+  for (const auto& ref : refs) {
+    auto uid = NIL_TRY(find_user_id(c, ref));
+    if (!uid) {
+      return make_error(ErrorKind::kInvalidInput, "unknown_user",
+                        "no user with id or username '" + ref + "'");
+    }
+    ids.push_back(std::move(*uid));
+  }
+  {
+    auto del = NIL_TRY(c.query(t.delete_users));
+    del.bind(1, id);
+    NIL_TRY_VOID(del.run());
+  }
+  auto q = NIL_TRY(c.query(t.insert_user));
+  for (const auto& uid : ids) {
+    q.bind(1, id).bind(2, uid);
+    NIL_TRY_VOID(q.run());
+    q.reset();
+  }
+  return {};
+}
+
+Expected<void> write_acl_groups(Connection& c, const AclTables& t, std::string_view id,
+                                const std::vector<std::string>& refs) {
+  std::vector<std::string> ids;
+  for (const auto& ref : refs) {
+    auto gid = NIL_TRY(find_group_id(c, ref));
+    if (!gid) {
+      return make_error(ErrorKind::kInvalidInput, "unknown_group",
+                        "no group with id or name '" + ref + "'");
+    }
+    ids.push_back(std::move(*gid));
+  }
+  {
+    auto del = NIL_TRY(c.query(t.delete_groups));
+    del.bind(1, id);
+    NIL_TRY_VOID(del.run());
+  }
+  auto q = NIL_TRY(c.query(t.insert_group));
+  for (const auto& gid : ids) {
+    q.bind(1, id).bind(2, gid);
+    NIL_TRY_VOID(q.run());
+    q.reset();
+  }
+  return {};
+}
+
 // Resolves `ref` as an id first, then as a name (an id match wins should a name look like an id).
 Expected<Function> load_function(Connection& c, std::string_view ref) {
   Function f;
@@ -230,6 +340,7 @@ Expected<Function> load_function(Connection& c, std::string_view ref) {
     f = NIL_TRY(read_function(q));
   }
   NIL_TRY_VOID(load_attached_names(c, f));
+  f.allowed = NIL_TRY(load_acl(c, kFunctionAcl, f.id));
   return f;
 }
 
@@ -275,6 +386,7 @@ Expected<Environment> load_environment(Connection& c, std::string_view ref) {
     e = read_environment(q);
   }
   NIL_TRY_VOID(load_vars(c, e));
+  e.allowed = NIL_TRY(load_acl(c, kEnvironmentAcl, e.id));
   return e;
 }
 
@@ -363,6 +475,109 @@ Expected<void> enqueue_compile_job(Connection& c, const Function& f, int64_t now
   q.bind(1, new_uuid()).bind(2, seq).bind(3, f.id).bind(4, f.version).bind(5, f.language);
   q.bind(6, now);
   return q.run();
+}
+
+// --- users, groups, keys -----------------------------------------------------------------------
+
+Error user_not_found(std::string_view ref) {
+  return make_error(ErrorKind::kNotFound, "user_not_found",
+                    "no user with id or username '" + std::string(ref) + "'");
+}
+
+#define NIL_USER_COLUMNS "id, username, role, grants, password_hash, created_at, updated_at, seq"
+
+Expected<User> read_user(const Query& q, int64_t* seq = nullptr) {
+  User u;
+  u.id = q.text(0);
+  u.username = q.text(1);
+  auto role = parse_role(q.text(2));
+  if (!role) return corrupt("user role", q.text(2));
+  u.role = *role;
+  u.grants = split_lines(q.text(3));
+  u.password_hash = q.text(4);
+  u.created_at = q.int64(5);
+  u.updated_at = q.int64(6);
+  if (seq != nullptr) *seq = q.int64(7);
+  return u;
+}
+
+Expected<void> load_user_groups(Connection& c, User& u) {
+  auto q = NIL_TRY(c.query("SELECT g.id, g.name FROM group_members m JOIN groups g "
+                           "ON g.id = m.group_id WHERE m.user_id = ?1 ORDER BY g.seq"));
+  q.bind(1, u.id);
+  u.groups.clear();
+  while (NIL_TRY(q.step())) u.groups.push_back(GroupRef{q.text(0), q.text(1)});
+  return {};
+}
+
+Expected<User> load_user(Connection& c, std::string_view ref) {
+  User u;
+  {
+    auto q = NIL_TRY(c.query("SELECT " NIL_USER_COLUMNS " FROM users WHERE id = ?1 OR username = ?1 "
+                             "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+    q.bind(1, ref);
+    if (!NIL_TRY(q.step())) return user_not_found(ref);
+    u = NIL_TRY(read_user(q));
+  }
+  NIL_TRY_VOID(load_user_groups(c, u));
+  return u;
+}
+
+Expected<void> load_members(Connection& c, Group& g) {
+  auto q = NIL_TRY(c.query("SELECT u.id, u.username FROM group_members m JOIN users u "
+                           "ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY u.seq"));
+  q.bind(1, g.id);
+  g.members.clear();
+  while (NIL_TRY(q.step())) g.members.push_back(UserRef{q.text(0), q.text(1)});
+  return {};
+}
+
+Expected<Group> load_group(Connection& c, std::string_view ref) {
+  Group g;
+  {
+    auto q = NIL_TRY(c.query("SELECT id, name, created_at FROM groups WHERE id = ?1 OR name = ?1 "
+                             "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+    q.bind(1, ref);
+    if (!NIL_TRY(q.step())) {
+      return make_error(ErrorKind::kNotFound, "group_not_found",
+                        "no group with id or name '" + std::string(ref) + "'");
+    }
+    g.id = q.text(0);
+    g.name = q.text(1);
+    g.created_at = q.int64(2);
+  }
+  NIL_TRY_VOID(load_members(c, g));
+  return g;
+}
+
+#define NIL_API_KEY_COLUMNS                                                                 \
+  "k.id, k.name, k.user_id, u.username, k.prefix, k.hash, k.created_at, k.expires_at, " \
+  "k.last_used_at, k.revoked_at"
+
+ApiKey read_api_key(const Query& q) {
+  ApiKey k;
+  k.id = q.text(0);
+  k.name = q.text(1);
+  k.user_id = q.text(2);
+  k.username = q.text(3);
+  k.prefix = q.text(4);
+  k.hash_hex = q.text(5);
+  k.created_at = q.int64(6);
+  if (!q.is_null(7)) k.expires_at = q.int64(7);
+  if (!q.is_null(8)) k.last_used_at = q.int64(8);
+  k.revoked = !q.is_null(9);
+  return k;
+}
+
+Expected<ApiKey> load_api_key(Connection& c, std::string_view id) {
+  auto q = NIL_TRY(c.query("SELECT " NIL_API_KEY_COLUMNS " FROM api_keys k JOIN users u "
+                           "ON u.id = k.user_id WHERE k.id = ?1"));
+  q.bind(1, id);
+  if (!NIL_TRY(q.step())) {
+    return make_error(ErrorKind::kNotFound, "api_key_not_found",
+                      "no API key with id '" + std::string(id) + "'");
+  }
+  return read_api_key(q);
 }
 
 // --- connection pool ---------------------------------------------------------------------------
@@ -476,15 +691,18 @@ class SqliteStore final : public Store {
       {
         auto q = NIL_TRY(
             c.query("INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
-                    "memory_mb, version, created_at, updated_at, http_allow, grants) "
-                    "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)"));
+                    "memory_mb, version, created_at, updated_at, http_allow, grants, public) "
+                    "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)"));
         q.bind(1, f.id).bind(2, seq).bind(3, f.name).bind(4, f.language).bind_blob(5, nf.source);
         q.bind(6, int64_t{f.limits.timeout_ms}).bind(7, int64_t{f.limits.memory_mb});
         q.bind(8, f.version).bind(9, now);
         q.bind(10, join_lines(nf.access.http_allow)).bind(11, join_lines(nf.access.grants));
+        q.bind(12, int64_t{nf.is_public ? 1 : 0});
         NIL_TRY_VOID(q.run());
       }
       NIL_TRY_VOID(attach_environments(c, f.id, nf.access.environments));
+      NIL_TRY_VOID(write_acl_users(c, kFunctionAcl, f.id, nf.allowed.users));
+      NIL_TRY_VOID(write_acl_groups(c, kFunctionAcl, f.id, nf.allowed.groups));
       NIL_TRY_VOID(enqueue_compile_job(c, f, now));
       return load_function(c, f.id);
     });
@@ -494,13 +712,25 @@ class SqliteStore final : public Store {
     return read([&](Connection& c) { return load_function(c, ref); });
   }
 
-  Expected<Page<Function>> list_functions(const PageRequest& page) override {
+  Expected<Page<Function>> list_functions(const PageRequest& page,
+                                          const std::optional<AccessFilter>& filter) override {
     int64_t after = NIL_TRY(parse_function_cursor(page.cursor));
     uint32_t limit = clamp_limit(page.limit);
     return read([&](Connection& c) -> Expected<Page<Function>> {
-      auto q = NIL_TRY(c.query("SELECT " NIL_FUNCTION_COLUMNS
-                               " FROM functions WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+      // The filter is auth::can_access for a non-admin in SQL: both lists empty, or the user
+      // listed, or one of the user's groups listed.
+      auto q = NIL_TRY(c.query(
+          filter ? "SELECT " NIL_FUNCTION_COLUMNS " FROM functions WHERE seq > ?1 AND ("
+                   "(NOT EXISTS (SELECT 1 FROM function_allowed_users a WHERE a.function_id = functions.id) "
+                   " AND NOT EXISTS (SELECT 1 FROM function_allowed_groups g WHERE g.function_id = functions.id)) "
+                   "OR EXISTS (SELECT 1 FROM function_allowed_users a WHERE a.function_id = functions.id "
+                   "           AND a.user_id = ?3) "
+                   "OR EXISTS (SELECT 1 FROM function_allowed_groups g JOIN group_members m "
+                   "           ON m.group_id = g.group_id WHERE g.function_id = functions.id "
+                   "           AND m.user_id = ?3)) ORDER BY seq LIMIT ?2"
+                 : "SELECT " NIL_FUNCTION_COLUMNS " FROM functions WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
       q.bind(1, after).bind(2, int64_t{limit} + 1);  // one extra row tells whether more follow
+      if (filter) q.bind(3, filter->user_id);
       Page<Function> out;
       int64_t last_seq = 0;
       while (NIL_TRY(q.step())) {
@@ -510,7 +740,10 @@ class SqliteStore final : public Store {
         }
         out.items.push_back(NIL_TRY(read_function(q, &last_seq)));
       }
-      for (auto& f : out.items) NIL_TRY_VOID(load_attached_names(c, f));
+      for (auto& f : out.items) {
+        NIL_TRY_VOID(load_attached_names(c, f));
+        f.allowed = NIL_TRY(load_acl(c, kFunctionAcl, f.id));
+      }
       return out;
     });
   }
@@ -521,8 +754,18 @@ class SqliteStore final : public Store {
       int64_t now = now_micros();
       FunctionLimits limits = u.limits.value_or(f.limits);
       // Access applies at execution time like limits: no recompile, no new version.
-      bool access = u.environments || u.http_allow || u.grants;
+      bool access = u.environments || u.http_allow || u.grants || u.allowed_users ||
+                    u.allowed_groups || u.is_public;
       if (u.environments) NIL_TRY_VOID(attach_environments(c, f.id, *u.environments));
+      if (u.allowed_users) NIL_TRY_VOID(write_acl_users(c, kFunctionAcl, f.id, *u.allowed_users));
+      if (u.allowed_groups) {
+        NIL_TRY_VOID(write_acl_groups(c, kFunctionAcl, f.id, *u.allowed_groups));
+      }
+      if (u.is_public) {
+        auto q = NIL_TRY(c.query("UPDATE functions SET public = ?2 WHERE id = ?1"));
+        q.bind(1, f.id).bind(2, int64_t{*u.is_public ? 1 : 0});
+        NIL_TRY_VOID(q.run());
+      }
       if (u.http_allow || u.grants) {
         auto q = NIL_TRY(c.query("UPDATE functions SET http_allow = ?2, grants = ?3 WHERE id = ?1"));
         q.bind(1, f.id).bind(2, join_lines(u.http_allow.value_or(f.access.http_allow)));
@@ -720,7 +963,7 @@ class SqliteStore final : public Store {
     return write([&](Connection& c) -> Expected<void> {
       // ON CONFLICT DO NOTHING: a batch retried after an unclear commit is harmless.
       auto q = NIL_TRY(c.query("INSERT INTO executions (" NIL_EXECUTION_COLUMNS
-                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
                                "ON CONFLICT (id) DO NOTHING"));
       for (const Execution& e : batch) {
         q.bind(1, e.id).bind(2, e.function_id).bind(3, to_string(e.status)).bind(4, e.input);
@@ -731,7 +974,7 @@ class SqliteStore final : public Store {
           q.bind_null(6).bind_null(7);
         }
         q.bind(8, e.logs).bind(9, e.duration_ms).bind(10, e.started_at).bind(11, e.finished_at);
-        q.bind(12, e.trigger).bind(13, e.host_calls);
+        q.bind(12, e.trigger).bind(13, e.host_calls).bind(14, e.user_id);
         NIL_TRY_VOID(q.run());
         q.reset();  // the same prepared statement, rebound for the next row
       }
@@ -792,6 +1035,8 @@ class SqliteStore final : public Store {
         NIL_TRY_VOID(q.run());
       }
       NIL_TRY_VOID(write_vars(c, id, ne.vars));
+      NIL_TRY_VOID(write_acl_users(c, kEnvironmentAcl, id, ne.allowed.users));
+      NIL_TRY_VOID(write_acl_groups(c, kEnvironmentAcl, id, ne.allowed.groups));
       return load_environment(c, id);
     });
   }
@@ -800,14 +1045,28 @@ class SqliteStore final : public Store {
     return read([&](Connection& c) { return load_environment(c, ref); }, /*snapshot=*/true);
   }
 
-  Expected<Page<Environment>> list_environments(const PageRequest& page) override {
+  Expected<Page<Environment>> list_environments(const PageRequest& page,
+                                                const std::optional<AccessFilter>& filter) override {
     int64_t after = NIL_TRY(parse_seq_cursor(page.cursor, "v1:"));
     uint32_t limit = clamp_limit(page.limit);
     return read(
         [&](Connection& c) -> Expected<Page<Environment>> {
-          auto q = NIL_TRY(c.query("SELECT " NIL_ENVIRONMENT_COLUMNS
-                                   " FROM environments WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+          auto q = NIL_TRY(c.query(
+              filter ? "SELECT " NIL_ENVIRONMENT_COLUMNS " FROM environments WHERE seq > ?1 AND ("
+                       "(NOT EXISTS (SELECT 1 FROM environment_allowed_users a "
+                       "             WHERE a.environment_id = environments.id) "
+                       " AND NOT EXISTS (SELECT 1 FROM environment_allowed_groups g "
+                       "                 WHERE g.environment_id = environments.id)) "
+                       "OR EXISTS (SELECT 1 FROM environment_allowed_users a "
+                       "           WHERE a.environment_id = environments.id AND a.user_id = ?3) "
+                       "OR EXISTS (SELECT 1 FROM environment_allowed_groups g JOIN group_members m "
+                       "           ON m.group_id = g.group_id "
+                       "           WHERE g.environment_id = environments.id AND m.user_id = ?3)) "
+                       "ORDER BY seq LIMIT ?2"
+                     : "SELECT " NIL_ENVIRONMENT_COLUMNS
+                       " FROM environments WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
           q.bind(1, after).bind(2, int64_t{limit} + 1);
+          if (filter) q.bind(3, filter->user_id);
           Page<Environment> out;
           int64_t last_seq = 0;
           while (NIL_TRY(q.step())) {
@@ -817,7 +1076,10 @@ class SqliteStore final : public Store {
             }
             out.items.push_back(read_environment(q, &last_seq));
           }
-          for (auto& e : out.items) NIL_TRY_VOID(load_vars(c, e));
+          for (auto& e : out.items) {
+            NIL_TRY_VOID(load_vars(c, e));
+            e.allowed = NIL_TRY(load_acl(c, kEnvironmentAcl, e.id));
+          }
           return out;
         },
         /*snapshot=*/true);
@@ -834,6 +1096,10 @@ class SqliteStore final : public Store {
         NIL_TRY_VOID(q.run());
       }
       if (u.vars) NIL_TRY_VOID(write_vars(c, e.id, *u.vars));
+      if (u.allowed_users) NIL_TRY_VOID(write_acl_users(c, kEnvironmentAcl, e.id, *u.allowed_users));
+      if (u.allowed_groups) {
+        NIL_TRY_VOID(write_acl_groups(c, kEnvironmentAcl, e.id, *u.allowed_groups));
+      }
       return load_environment(c, e.id);
     });
   }
@@ -875,6 +1141,316 @@ class SqliteStore final : public Store {
           return out;
         },
         /*snapshot=*/true);
+  }
+
+  // --- users ---
+
+  Expected<User> create_user(const NewUser& nu) override {
+    return write([&](Connection& c) -> Expected<User> {
+      {
+        auto q = NIL_TRY(c.query("SELECT 1 FROM users WHERE username = ?1"));
+        q.bind(1, nu.username);
+        if (NIL_TRY(q.step())) {
+          return make_error(ErrorKind::kConflict, "name_taken",
+                            "a user named '" + nu.username + "' already exists");
+        }
+      }
+      int64_t now = now_micros();
+      std::string id = new_uuid();
+      int64_t seq = NIL_TRY(next_counter(c, "users_seq"));
+      auto q = NIL_TRY(c.query("INSERT INTO users (id, seq, username, role, grants, password_hash, "
+                               "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"));
+      q.bind(1, id).bind(2, seq).bind(3, nu.username).bind(4, to_string(nu.role));
+      q.bind(5, join_lines(nu.grants)).bind(6, nu.password_hash).bind(7, now);
+      NIL_TRY_VOID(q.run());
+      return load_user(c, id);
+    });
+  }
+
+  Expected<User> get_user(std::string_view ref) override {
+    return read([&](Connection& c) { return load_user(c, ref); }, /*snapshot=*/true);
+  }
+
+  Expected<Page<User>> list_users(const PageRequest& page) override {
+    int64_t after = NIL_TRY(parse_seq_cursor(page.cursor, "u1:"));
+    uint32_t limit = clamp_limit(page.limit);
+    return read(
+        [&](Connection& c) -> Expected<Page<User>> {
+          auto q = NIL_TRY(c.query("SELECT " NIL_USER_COLUMNS
+                                   " FROM users WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+          q.bind(1, after).bind(2, int64_t{limit} + 1);
+          Page<User> out;
+          int64_t last_seq = 0;
+          while (NIL_TRY(q.step())) {
+            if (out.items.size() == limit) {
+              out.next_cursor = seq_cursor("u1:", last_seq);
+              break;
+            }
+            out.items.push_back(NIL_TRY(read_user(q, &last_seq)));
+          }
+          for (auto& u : out.items) NIL_TRY_VOID(load_user_groups(c, u));
+          return out;
+        },
+        /*snapshot=*/true);
+  }
+
+  Expected<User> update_user(std::string_view ref, const UserUpdate& u) override {
+    return write([&](Connection& c) -> Expected<User> {
+      User cur = NIL_TRY(load_user(c, ref));
+      auto q = NIL_TRY(c.query("UPDATE users SET password_hash = ?2, role = ?3, grants = ?4, "
+                               "updated_at = ?5 WHERE id = ?1"));
+      q.bind(1, cur.id).bind(2, u.password_hash.value_or(cur.password_hash));
+      q.bind(3, to_string(u.role.value_or(cur.role)));
+      q.bind(4, join_lines(u.grants.value_or(cur.grants))).bind(5, now_micros());
+      NIL_TRY_VOID(q.run());
+      return load_user(c, cur.id);
+    });
+  }
+
+  Expected<void> delete_user(std::string_view ref) override {
+    return write([&](Connection& c) -> Expected<void> {
+      User u = NIL_TRY(load_user(c, ref));
+      // Keys, sessions and memberships go by ON DELETE CASCADE; access lists keep the id.
+      auto q = NIL_TRY(c.query("DELETE FROM users WHERE id = ?1"));
+      q.bind(1, u.id);
+      return q.run();
+    });
+  }
+
+  Expected<int64_t> count_users() override {
+    return read([&](Connection& c) -> Expected<int64_t> {
+      auto q = NIL_TRY(c.query("SELECT COUNT(*) FROM users"));
+      NIL_TRY(q.step());
+      return q.int64(0);
+    });
+  }
+
+  // --- groups ---
+
+  Expected<Group> create_group(std::string_view name) override {
+    return write([&](Connection& c) -> Expected<Group> {
+      {
+        auto q = NIL_TRY(c.query("SELECT 1 FROM groups WHERE name = ?1"));
+        q.bind(1, name);
+        if (NIL_TRY(q.step())) {
+          return make_error(ErrorKind::kConflict, "name_taken",
+                            "a group named '" + std::string(name) + "' already exists");
+        }
+      }
+      std::string id = new_uuid();
+      int64_t seq = NIL_TRY(next_counter(c, "groups_seq"));
+      auto q = NIL_TRY(
+          c.query("INSERT INTO groups (id, seq, name, created_at) VALUES (?1, ?2, ?3, ?4)"));
+      q.bind(1, id).bind(2, seq).bind(3, name).bind(4, now_micros());
+      NIL_TRY_VOID(q.run());
+      return load_group(c, id);
+    });
+  }
+
+  Expected<Group> get_group(std::string_view ref) override {
+    return read([&](Connection& c) { return load_group(c, ref); }, /*snapshot=*/true);
+  }
+
+  Expected<Page<Group>> list_groups(const PageRequest& page) override {
+    int64_t after = NIL_TRY(parse_seq_cursor(page.cursor, "g1:"));
+    uint32_t limit = clamp_limit(page.limit);
+    return read(
+        [&](Connection& c) -> Expected<Page<Group>> {
+          auto q = NIL_TRY(c.query("SELECT id, name, created_at, seq FROM groups WHERE seq > ?1 "
+                                   "ORDER BY seq LIMIT ?2"));
+          q.bind(1, after).bind(2, int64_t{limit} + 1);
+          Page<Group> out;
+          int64_t last_seq = 0;
+          while (NIL_TRY(q.step())) {
+            if (out.items.size() == limit) {
+              out.next_cursor = seq_cursor("g1:", last_seq);
+              break;
+            }
+            Group g;
+            g.id = q.text(0);
+            g.name = q.text(1);
+            g.created_at = q.int64(2);
+            last_seq = q.int64(3);
+            out.items.push_back(std::move(g));
+          }
+          for (auto& g : out.items) NIL_TRY_VOID(load_members(c, g));
+          return out;
+        },
+        /*snapshot=*/true);
+  }
+
+  Expected<void> delete_group(std::string_view ref) override {
+    return write([&](Connection& c) -> Expected<void> {
+      Group g = NIL_TRY(load_group(c, ref));
+      auto q = NIL_TRY(c.query("DELETE FROM groups WHERE id = ?1"));
+      q.bind(1, g.id);
+      return q.run();  // memberships by ON DELETE CASCADE; access lists keep the id
+    });
+  }
+
+  Expected<void> add_group_member(std::string_view group_ref, std::string_view user_ref) override {
+    return write([&](Connection& c) -> Expected<void> {
+      Group g = NIL_TRY(load_group(c, group_ref));
+      auto uid = NIL_TRY(find_user_id(c, user_ref));
+      if (!uid) return user_not_found(user_ref);
+      auto q = NIL_TRY(c.query("INSERT OR IGNORE INTO group_members (group_id, user_id, added_at) "
+                               "VALUES (?1, ?2, ?3)"));
+      q.bind(1, g.id).bind(2, *uid).bind(3, now_micros());
+      return q.run();
+    });
+  }
+
+  Expected<void> remove_group_member(std::string_view group_ref,
+                                     std::string_view user_ref) override {
+    return write([&](Connection& c) -> Expected<void> {
+      Group g = NIL_TRY(load_group(c, group_ref));
+      auto uid = NIL_TRY(find_user_id(c, user_ref));
+      if (!uid) return user_not_found(user_ref);
+      auto q = NIL_TRY(c.query("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2"));
+      q.bind(1, g.id).bind(2, *uid);
+      NIL_TRY_VOID(q.run());
+      if (c.changes() == 0) {
+        return make_error(ErrorKind::kNotFound, "not_a_member",
+                          "user '" + std::string(user_ref) + "' is not a member of group '" +
+                              g.name + "'");
+      }
+      return {};
+    });
+  }
+
+  // --- API keys ---
+
+  Expected<ApiKey> create_api_key(const NewApiKey& k) override {
+    return write([&](Connection& c) -> Expected<ApiKey> {
+      auto uid = NIL_TRY(find_user_id(c, k.user_id));
+      if (!uid) return user_not_found(k.user_id);
+      std::string id = new_uuid();
+      int64_t seq = NIL_TRY(next_counter(c, "api_keys_seq"));
+      auto q = NIL_TRY(c.query("INSERT INTO api_keys (id, seq, name, user_id, prefix, hash, "
+                               "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+      q.bind(1, id).bind(2, seq).bind(3, k.name).bind(4, *uid).bind(5, k.prefix);
+      q.bind(6, k.hash_hex).bind(7, now_micros());
+      if (k.expires_at) {
+        q.bind(8, *k.expires_at);
+      } else {
+        q.bind_null(8);
+      }
+      NIL_TRY_VOID(q.run());
+      return load_api_key(c, id);
+    });
+  }
+
+  Expected<ApiKey> get_api_key(std::string_view id) override {
+    return read([&](Connection& c) { return load_api_key(c, id); });
+  }
+
+  Expected<std::vector<ApiKey>> find_api_keys_by_prefix(std::string_view prefix) override {
+    return read([&](Connection& c) -> Expected<std::vector<ApiKey>> {
+      auto q = NIL_TRY(c.query("SELECT " NIL_API_KEY_COLUMNS " FROM api_keys k "
+                               "JOIN users u ON u.id = k.user_id WHERE k.prefix = ?1"));
+      q.bind(1, prefix);
+      std::vector<ApiKey> out;
+      while (NIL_TRY(q.step())) out.push_back(read_api_key(q));
+      return out;
+    });
+  }
+
+  Expected<Page<ApiKey>> list_api_keys(const PageRequest& page,
+                                       const std::optional<std::string>& user_id) override {
+    int64_t before = NIL_TRY(parse_seq_cursor(page.cursor, "k1:"));
+    uint32_t limit = clamp_limit(page.limit);
+    return read([&](Connection& c) -> Expected<Page<ApiKey>> {
+      auto q = NIL_TRY(c.query(
+          "SELECT " NIL_API_KEY_COLUMNS ", k.seq FROM api_keys k JOIN users u ON u.id = k.user_id "
+          "WHERE (?1 = 0 OR k.seq < ?1) AND (?3 IS NULL OR k.user_id = ?3) "
+          "ORDER BY k.seq DESC LIMIT ?2"));
+      q.bind(1, before).bind(2, int64_t{limit} + 1).bind(3, user_id);
+      Page<ApiKey> out;
+      int64_t last_seq = 0;
+      while (NIL_TRY(q.step())) {
+        if (out.items.size() == limit) {
+          out.next_cursor = seq_cursor("k1:", last_seq);
+          break;
+        }
+        out.items.push_back(read_api_key(q));
+        last_seq = q.int64(10);
+      }
+      return out;
+    });
+  }
+
+  Expected<void> revoke_api_key(std::string_view id) override {
+    return write([&](Connection& c) -> Expected<void> {
+      NIL_TRY(load_api_key(c, id));
+      auto q = NIL_TRY(c.query(
+          "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1"));
+      q.bind(1, id).bind(2, now_micros());
+      return q.run();
+    });
+  }
+
+  Expected<void> touch_api_keys(std::span<const std::pair<std::string, int64_t>> uses) override {
+    if (uses.empty()) return {};
+    return write([&](Connection& c) -> Expected<void> {
+      auto q = NIL_TRY(c.query("UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) "
+                               "WHERE id = ?1"));
+      for (const auto& [id, at] : uses) {
+        q.bind(1, id).bind(2, at);
+        NIL_TRY_VOID(q.run());
+        q.reset();
+      }
+      return {};
+    });
+  }
+
+  // --- sessions ---
+
+  Expected<void> create_session(const Session& s) override {
+    return write([&](Connection& c) -> Expected<void> {
+      auto q = NIL_TRY(c.query("INSERT INTO sessions (id, user_id, token_hash, csrf_hash, "
+                               "created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+      q.bind(1, s.id).bind(2, s.user_id).bind(3, s.token_hash_hex).bind(4, s.csrf_hash_hex);
+      q.bind(5, s.created_at).bind(6, s.last_seen_at);
+      return q.run();
+    });
+  }
+
+  Expected<Session> get_session_by_token_hash(std::string_view token_hash_hex) override {
+    return read([&](Connection& c) -> Expected<Session> {
+      auto q = NIL_TRY(c.query("SELECT id, user_id, token_hash, csrf_hash, created_at, "
+                               "last_seen_at FROM sessions WHERE token_hash = ?1"));
+      q.bind(1, token_hash_hex);
+      if (!NIL_TRY(q.step())) {
+        return make_error(ErrorKind::kNotFound, "session_not_found", "no such session");
+      }
+      return Session{q.text(0), q.text(1), q.text(2), q.text(3), q.int64(4), q.int64(5)};
+    });
+  }
+
+  Expected<void> touch_session(std::string_view id, int64_t last_seen_at) override {
+    return write([&](Connection& c) -> Expected<void> {
+      auto q = NIL_TRY(c.query("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1"));
+      q.bind(1, id).bind(2, last_seen_at);
+      return q.run();
+    });
+  }
+
+  Expected<void> delete_session(std::string_view id) override {
+    return write([&](Connection& c) -> Expected<void> {
+      auto q = NIL_TRY(c.query("DELETE FROM sessions WHERE id = ?1"));
+      q.bind(1, id);
+      return q.run();
+    });
+  }
+
+  Expected<int64_t> delete_expired_sessions(int64_t created_before, int64_t idle_before) override {
+    return write([&](Connection& c) -> Expected<int64_t> {
+      auto q = NIL_TRY(
+          c.query("DELETE FROM sessions WHERE created_at < ?1 OR last_seen_at < ?2"));
+      q.bind(1, created_before).bind(2, idle_before);
+      NIL_TRY_VOID(q.run());
+      return c.changes();
+    });
   }
 
   Expected<void> ping() override {
@@ -941,6 +1517,8 @@ class SqliteStore final : public Store {
 #undef NIL_EXECUTION_COLUMNS
 #undef NIL_JOB_COLUMNS
 #undef NIL_ENVIRONMENT_COLUMNS
+#undef NIL_USER_COLUMNS
+#undef NIL_API_KEY_COLUMNS
 
 }  // namespace
 

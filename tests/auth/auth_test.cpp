@@ -1,0 +1,297 @@
+// Unit tests of nil::auth: the canAccess truth table, the token primitives (constant-time
+// comparison, prefix lookup that never authenticates on the prefix alone), password hashing,
+// the Authenticator against a real SQLite store (revocation and expiry at once), and the limiters.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "auth/auth.h"
+#include "common/util.h"
+#include "store/store.h"
+
+namespace nil::auth {
+namespace {
+
+using store::AccessList;
+using store::Role;
+
+Principal user(std::string id, Role role, std::vector<std::string> groups = {}) {
+  Principal p;
+  p.user_id = std::move(id);
+  p.username = p.user_id;
+  p.role = role;
+  p.group_ids = std::move(groups);
+  return p;
+}
+
+// Seed 001: admin → always; both lists empty → public; else user listed or in a listed group.
+TEST(CanAccess, TruthTable) {
+  struct Row {
+    const char* what;
+    Role role;
+    std::vector<std::string> user_groups;
+    AccessList acl;
+    bool expected;
+  };
+  const std::vector<Row> rows = {
+      {"admin, empty lists", Role::kAdmin, {}, {{}, {}}, true},
+      {"admin, listed elsewhere only", Role::kAdmin, {}, {{"u2"}, {"g2"}}, true},
+      {"admin, not in users list", Role::kAdmin, {}, {{"u2"}, {}}, true},
+      {"dev, empty lists (public)", Role::kDev, {}, {{}, {}}, true},
+      {"dev, listed user", Role::kDev, {}, {{"u1"}, {}}, true},
+      {"dev, listed among others", Role::kDev, {}, {{"u3", "u1"}, {}}, true},
+      {"dev, not listed", Role::kDev, {}, {{"u2"}, {}}, false},
+      {"dev, member of listed group", Role::kDev, {"g1"}, {{}, {"g1"}}, true},
+      {"dev, member of one of listed groups", Role::kDev, {"g9", "g1"}, {{}, {"g2", "g1"}}, true},
+      {"dev, member of other group", Role::kDev, {"g3"}, {{}, {"g1"}}, false},
+      {"dev, no groups, group list", Role::kDev, {}, {{}, {"g1"}}, false},
+      {"dev, user list other, group matches", Role::kDev, {"g1"}, {{"u2"}, {"g1"}}, true},
+      {"dev, user matches, group list other", Role::kDev, {"g5"}, {{"u1"}, {"g1"}}, true},
+      {"dev, neither matches", Role::kDev, {"g5"}, {{"u2"}, {"g1"}}, false},
+  };
+  for (const auto& r : rows) {
+    EXPECT_EQ(can_access(user("u1", r.role, r.user_groups), r.acl), r.expected) << r.what;
+  }
+}
+
+TEST(CanDeploy, AdminsAndDeployGrant) {
+  EXPECT_TRUE(can_deploy(user("a", Role::kAdmin)));
+  EXPECT_FALSE(can_deploy(user("d", Role::kDev)));
+  Principal d = user("d", Role::kDev);
+  d.grants = {"deploy"};
+  EXPECT_TRUE(can_deploy(d));
+}
+
+TEST(Tokens, ConstantTimeEqual) {
+  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_TRUE(constant_time_equal("abcdef", "abcdef"));
+  EXPECT_FALSE(constant_time_equal("abcdef", "abcdeg"));  // last byte differs
+  EXPECT_FALSE(constant_time_equal("bbcdef", "abcdef"));  // first byte differs
+  EXPECT_FALSE(constant_time_equal("abc", "abcd"));       // lengths differ
+  std::string a(32, '\x00'), b(32, '\x00');
+  b[31] = '\x01';
+  EXPECT_FALSE(constant_time_equal(a, b));
+}
+
+TEST(Tokens, GeneratedKeyShape) {
+  GeneratedKey k = generate_api_key();
+  EXPECT_TRUE(k.token.starts_with("nil_"));
+  EXPECT_EQ(k.token.size(), 47u);
+  EXPECT_EQ(k.prefix, k.token.substr(0, 12));
+  EXPECT_EQ(k.hash_hex, sha256_hex(k.token));
+  EXPECT_EQ(api_key_prefix(k.token), k.prefix);
+  EXPECT_NE(generate_api_key().token, k.token);
+  EXPECT_FALSE(api_key_prefix("nil_short"));
+  EXPECT_FALSE(api_key_prefix("xyz_" + k.token.substr(4)));
+  EXPECT_FALSE(api_key_prefix(k.token.substr(0, 46) + "!"));
+}
+
+// The prefix is not secret: a token that shares it but differs after it must match nothing, and
+// every candidate is compared (the match is found wherever it sits among same-prefix rows).
+TEST(Tokens, MatchNeverAuthenticatesOnThePrefix) {
+  GeneratedKey k = generate_api_key();
+  std::string forged = k.prefix + std::string(47 - 12, 'A');
+  ASSERT_EQ(api_key_prefix(forged), k.prefix);
+  std::vector<std::string> hashes = {sha256_hex("other-1"), k.hash_hex, sha256_hex("other-2")};
+  EXPECT_EQ(match_api_key(forged, hashes), -1);
+  EXPECT_EQ(match_api_key(k.token, hashes), 1);
+  std::string last_char_changed = k.token;
+  last_char_changed.back() = last_char_changed.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(match_api_key(last_char_changed, hashes), -1);
+  std::vector<std::string> at_end = {sha256_hex("x"), sha256_hex("y"), k.hash_hex};
+  EXPECT_EQ(match_api_key(k.token, at_end), 2);
+  EXPECT_EQ(match_api_key(k.token, {}), -1);
+}
+
+TEST(Passwords, HashAndVerify) {
+  auto h = hash_password("correct horse");
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(h->starts_with("$argon2id$"));
+  EXPECT_TRUE(verify_password(*h, "correct horse"));
+  EXPECT_FALSE(verify_password(*h, "correct horsE"));
+  EXPECT_FALSE(verify_password("", "x"));
+  EXPECT_NE(*hash_password("correct horse"), *h);  // salted
+}
+
+TEST(RateLimiter, BurstThenRetryAfter) {
+  RateLimiter off(0, 0);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(off.acquire("k"), 0);
+  RateLimiter rl(0.5, 3);  // one token every 2 s
+  EXPECT_EQ(rl.acquire("k"), 0);
+  EXPECT_EQ(rl.acquire("k"), 0);
+  EXPECT_EQ(rl.acquire("k"), 0);
+  int64_t wait = rl.acquire("k");
+  EXPECT_GE(wait, 1);
+  EXPECT_LE(wait, 2);
+  EXPECT_EQ(rl.acquire("other"), 0);  // buckets are per key
+}
+
+TEST(LoginThrottle, PerUserAndPerAddress) {
+  LoginThrottle t(3, 5, std::chrono::minutes(1));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(t.blocked_for("alice", "1.1.1.1"), 0);
+    t.failure("alice", "1.1.1.1");
+  }
+  EXPECT_GE(t.blocked_for("alice", "2.2.2.2"), 1);  // the user, from anywhere
+  EXPECT_EQ(t.blocked_for("bob", "2.2.2.2"), 0);
+  t.failure("bob", "1.1.1.1");
+  t.failure("carol", "1.1.1.1");
+  EXPECT_GE(t.blocked_for("dave", "1.1.1.1"), 1);  // the address, for anyone
+  t.success("alice");
+  EXPECT_EQ(t.blocked_for("alice", "3.3.3.3"), 0);
+}
+
+// --- Authenticator against a real store ----------------------------------------------------------
+
+class AuthenticatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "nil-auth-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto s = store::open_store("sqlite:" + dir_ + "/nil.db");
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(s).value();
+    auto u = store_->create_user({"dana", "x", Role::kDev, {}});
+    ASSERT_TRUE(u.ok());
+    user_id_ = u->id;
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+  std::string user_id_;
+};
+
+TEST_F(AuthenticatorTest, KeyAuthenticatesAndRevocationIsImmediate) {
+  Authenticator a(*store_, {});
+  auto k = create_api_key(*store_, "dana", "ci", std::nullopt);
+  ASSERT_TRUE(k.ok());
+  auto p = a.authenticate_key(k->token);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ((*p)->user_id, user_id_);
+  EXPECT_EQ((*p)->method, Principal::Method::kApiKey);
+  ASSERT_TRUE(a.authenticate_key(k->token).ok());  // now cached
+  ASSERT_TRUE(store_->revoke_api_key(k->key.id).ok());
+  a.invalidate_key(k->key.id);
+  auto after = a.authenticate_key(k->token);
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().code, "unauthorized");
+}
+
+TEST_F(AuthenticatorTest, SamePrefixWrongSecretIsRejectedEvenWhenCached) {
+  Authenticator a(*store_, {});
+  auto k = create_api_key(*store_, "dana", "ci", std::nullopt);
+  ASSERT_TRUE(k.ok());
+  ASSERT_TRUE(a.authenticate_key(k->token).ok());  // cached under its prefix
+  std::string forged = k->key.prefix + std::string(47 - 12, 'Z');
+  auto r = a.authenticate_key(forged);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "unauthorized");
+}
+
+TEST_F(AuthenticatorTest, ExpiredKeyAndRoleChangeAfterInvalidate) {
+  Authenticator a(*store_, {});
+  auto expired = create_api_key(*store_, "dana", "old", now_micros() - 1000);
+  ASSERT_TRUE(expired.ok());
+  EXPECT_FALSE(a.authenticate_key(expired->token).ok());
+  auto k = create_api_key(*store_, "dana", "ci", std::nullopt);
+  ASSERT_TRUE(a.authenticate_key(k->token).ok());
+  ASSERT_TRUE(store_->update_user("dana", store::UserUpdate{std::nullopt, Role::kAdmin, std::nullopt}).ok());
+  a.invalidate_all();
+  auto p = a.authenticate_key(k->token);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE((*p)->is_admin());
+}
+
+TEST_F(AuthenticatorTest, LastUsedIsRecordedOffThePath) {
+  Authenticator a(*store_, {});
+  auto k = create_api_key(*store_, "dana", "ci", std::nullopt);
+  EXPECT_FALSE(store_->get_api_key(k->key.id)->last_used_at.has_value());
+  ASSERT_TRUE(a.authenticate_key(k->token).ok());
+  a.flush_last_used();
+  EXPECT_TRUE(store_->get_api_key(k->key.id)->last_used_at.has_value());
+}
+
+TEST_F(AuthenticatorTest, SessionLoginCsrfAndIdleExpiry) {
+  ASSERT_TRUE(store_->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt, std::nullopt}).ok());
+  AuthSettings s;
+  s.session_idle = std::chrono::milliseconds(300);
+  Authenticator a(*store_, s);
+  EXPECT_EQ(a.login("dana", "wrong").error().code, "invalid_credentials");
+  EXPECT_EQ(a.login("nobody", "pw-dana-1").error().code, "invalid_credentials");
+  auto l = a.login("dana", "pw-dana-1");
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  auto p = a.authenticate_session(l->session_token);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(Authenticator::check_csrf(**p, l->csrf_token));
+  EXPECT_FALSE(Authenticator::check_csrf(**p, l->session_token));
+  EXPECT_FALSE(Authenticator::check_csrf(**p, ""));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto expired = a.authenticate_session(l->session_token);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().code, "unauthorized");
+}
+
+TEST_F(AuthenticatorTest, SessionAbsoluteExpiryDespiteActivity) {
+  ASSERT_TRUE(store_->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt, std::nullopt}).ok());
+  AuthSettings s;
+  s.session_idle = std::chrono::minutes(10);
+  s.session_absolute = std::chrono::milliseconds(500);
+  Authenticator a(*store_, s);
+  auto l = a.login("dana", "pw-dana-1");
+  ASSERT_TRUE(l.ok());
+  for (int i = 0; i < 3; ++i) {  // active, well inside the idle timeout
+    EXPECT_TRUE(a.authenticate_session(l->session_token).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_FALSE(a.authenticate_session(l->session_token).ok());
+  // An expired session is gone from the store, not just refused.
+  EXPECT_EQ(store_->get_session_by_token_hash(sha256_hex(l->session_token)).error().code, "session_not_found");
+}
+
+TEST_F(AuthenticatorTest, LogoutEndsTheSession) {
+  ASSERT_TRUE(store_->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt, std::nullopt}).ok());
+  Authenticator a(*store_, {});
+  auto l = a.login("dana", "pw-dana-1");
+  ASSERT_TRUE(l.ok());
+  auto p = a.authenticate_session(l->session_token);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(a.logout(**p).ok());
+  EXPECT_EQ(a.authenticate_session(l->session_token).error().code, "unauthorized");
+}
+
+TEST_F(AuthenticatorTest, EnsureAdminOnlyOnAnEmptyStore) {
+  // The fixture's store already has a user: nothing happens.
+  auto r = ensure_admin(*store_, "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->has_value());
+  EXPECT_EQ(store_->get_user("admin").error().code, "user_not_found");
+
+  // An empty store: admin with the given password, or a generated one returned once.
+  auto given = store::open_store("sqlite:" + dir_ + "/given.db");
+  ASSERT_TRUE(given.ok());
+  auto g = ensure_admin(**given, "chosen-password");
+  ASSERT_TRUE(g.ok());
+  EXPECT_FALSE(g->has_value());
+  auto admin = (*given)->get_user("admin");
+  ASSERT_TRUE(admin.ok());
+  EXPECT_EQ(admin->role, Role::kAdmin);
+  EXPECT_TRUE(verify_password(admin->password_hash, "chosen-password"));
+  auto fresh = store::open_store("sqlite:" + dir_ + "/fresh.db");
+  ASSERT_TRUE(fresh.ok());
+  auto generated = ensure_admin(**fresh, "");
+  ASSERT_TRUE(generated.ok());
+  ASSERT_TRUE(generated->has_value());
+  EXPECT_GE((*generated)->size(), 20u);
+  EXPECT_TRUE(verify_password((*fresh)->get_user("admin")->password_hash, **generated));
+  EXPECT_FALSE(ensure_admin(**fresh, "")->has_value());  // only once
+}
+
+}  // namespace
+}  // namespace nil::auth
