@@ -134,7 +134,7 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
   }
 
   store::Execution ex;
-  ex.id = new_uuid();
+  ex.id = new_uuid_v7();  // time-ordered: cheap appends to the executions primary key
   ex.function_id = fn.id;
   ex.trigger = std::string(trigger);
   ex.started_at = now_micros();
