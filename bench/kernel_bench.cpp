@@ -64,8 +64,8 @@ const Kernel kKernels[] = {
 struct Options {
   std::string kernels_dir;
   std::string out;
-  int reps = 5;         // native and near-native tiers
-  int small_reps = 3;   // interpreter
+  int reps = 5;        // native and near-native tiers
+  int small_reps = 3;  // interpreter
   std::vector<std::string> only;
 };
 
@@ -155,7 +155,8 @@ struct Tier {
 
 std::vector<Tier> make_tiers(const Options& o) {
   std::vector<Tier> tiers;
-  tiers.push_back(Tier{"interpreter", nil::engine::make_interpreter_sandbox(), true, o.small_reps, {}});
+  tiers.push_back(
+      Tier{"interpreter", nil::engine::make_interpreter_sandbox(), true, o.small_reps, {}});
   return tiers;
 }
 
@@ -190,8 +191,8 @@ std::optional<std::string> read_file(const std::string& path) {
 }
 
 // Runs `reps` native runs at n; fills output (the first run's) and times. False on failure.
-bool time_native(const std::string& bin, long n, int reps, std::string& output, std::vector<double>& ms,
-                 std::string& error) {
+bool time_native(const std::string& bin, long n, int reps, std::string& output,
+                 std::vector<double>& ms, std::string& error) {
   for (int i = 0; i <= reps; ++i) {  // run 0 warms the page cache and is not counted
     Run r = run_native(bin, input_for(n));
     if (!r.ok) {
@@ -296,7 +297,8 @@ std::string utc_now() {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: kernel_bench --kernels DIR [--out FILE] [--reps N] [--small-reps N] [--only NAME]...\n"
+               "usage: kernel_bench --kernels DIR [--out FILE] [--reps N] [--small-reps N] [--only "
+               "NAME]...\n"
                "  DIR holds NAME (native executable) and NAME.wasm for each kernel\n");
   return 2;
 }
@@ -329,15 +331,18 @@ int main(int argc, char** argv) {
   std::vector<KernelResult> results;
   bool all_ok = true;
   for (const Kernel& k : kKernels) {
-    if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), k.name) == o.only.end()) continue;
+    if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), k.name) == o.only.end())
+      continue;
     KernelResult kr;
     kr.kernel = &k;
     const std::string bin = o.kernels_dir + "/" + k.name;
     std::fprintf(stderr, "%s: native n=%ld and n=%ld ...\n", k.name, k.n, k.small_n);
-    bool native_ok = time_native(bin, k.n, o.reps, kr.native_output, kr.native_ms, kr.error) &&
-                     time_native(bin, k.small_n, o.reps, kr.native_small_output, kr.native_small_ms, kr.error);
+    bool native_ok =
+        time_native(bin, k.n, o.reps, kr.native_output, kr.native_ms, kr.error) &&
+        time_native(bin, k.small_n, o.reps, kr.native_small_output, kr.native_small_ms, kr.error);
     std::string empty_output;
-    native_ok = native_ok && time_native(bin, k.empty_n, o.reps, empty_output, kr.native_empty_ms, kr.error);
+    native_ok = native_ok &&
+                time_native(bin, k.empty_n, o.reps, empty_output, kr.native_empty_ms, kr.error);
     auto wasm = read_file(bin + ".wasm");
     if (native_ok && !wasm) {
       kr.error = "cannot read " + bin + ".wasm";
@@ -345,10 +350,12 @@ int main(int argc, char** argv) {
     }
     if (native_ok) {
       for (Tier& t : tiers) {
-        std::fprintf(stderr, "%s: %s n=%ld x%d ...\n", k.name, t.name.c_str(), t.small ? k.small_n : k.n, t.reps);
+        std::fprintf(stderr, "%s: %s n=%ld x%d ...\n", k.name, t.name.c_str(),
+                     t.small ? k.small_n : k.n, t.reps);
         kr.tiers.push_back(run_tier(t, kr, *wasm));
         if (!kr.tiers.back().ok) {
-          std::fprintf(stderr, "%s: %s FAILED: %s\n", k.name, t.name.c_str(), kr.tiers.back().error.c_str());
+          std::fprintf(stderr, "%s: %s FAILED: %s\n", k.name, t.name.c_str(),
+                       kr.tiers.back().error.c_str());
         }
       }
     } else {
@@ -361,7 +368,8 @@ int main(int argc, char** argv) {
 
   // --- table ---
   std::printf("\n%-9s %9s %10s", "kernel", "n", "native ms");
-  for (const Tier& t : tiers) std::printf(" | %-11s %7s %10s %10s %8s", t.name.c_str(), "n", "native ms", "tier ms", "×");
+  for (const Tier& t : tiers)
+    std::printf(" | %-11s %7s %10s %10s %8s", t.name.c_str(), "n", "native ms", "tier ms", "×");
   std::printf("\n");
   std::vector<std::vector<double>> ratios(tiers.size());
   for (const auto& kr : results) {
@@ -373,29 +381,37 @@ int main(int argc, char** argv) {
       }
       const TierResult& tr = kr.tiers[i];
       ratios[i].push_back(tr.ratio());
-      std::printf(" | %-11s %7ld %10.1f %10.1f %7.2f×", "", tr.n, tr.native_ms, median(tr.ms), tr.ratio());
+      std::printf(" | %-11s %7ld %10.1f %10.1f %7.2f×", "", tr.n, tr.native_ms, median(tr.ms),
+                  tr.ratio());
     }
     std::printf("\n");
   }
   std::printf("%-9s %9s %10s", "geomean", "", "");
-  for (size_t i = 0; i < tiers.size(); ++i) std::printf(" | %-11s %7s %10s %10s %7.2f×", "", "", "", "", geomean(ratios[i]));
+  for (size_t i = 0; i < tiers.size(); ++i)
+    std::printf(" | %-11s %7s %10s %10s %7.2f×", "", "", "", "", geomean(ratios[i]));
   std::printf("\n");
   std::vector<double> startups;
   for (const auto& kr : results) startups.push_back(median(kr.native_empty_ms));
-  std::printf("(native times include the process's start-up and exit, median %.2f ms: a run at a trivial size)\n",
-              median(startups));
+  std::printf(
+      "(native times include the process's start-up and exit, median %.2f ms: a run at a trivial "
+      "size)\n",
+      median(startups));
 
   // --- JSON ---
   if (!o.out.empty()) {
     std::string j = "{\n  \"date\": " + json_string(utc_now()) + ",\n";
     j += "  \"host\": {\"cpus\": " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + "},\n";
-    j += "  \"method\": \"native: gcc -O2 executable, spawn to exit; tiers: in process, fresh sandbox per run "
-         "(instantiate + _start), prepare excluded; medians; ratio = tier median / native median at the same n\",\n";
+    j += "  \"method\": \"native: gcc -O2 executable, spawn to exit; tiers: in process, fresh "
+         "sandbox per run "
+         "(instantiate + _start), prepare excluded; medians; ratio = tier median / native median "
+         "at the same n\",\n";
     j += "  \"kernels\": [\n";
     for (size_t r = 0; r < results.size(); ++r) {
       const auto& kr = results[r];
-      j += "    {\"name\": " + json_string(kr.kernel->name) + ", \"what\": " + json_string(kr.kernel->what) +
-           ", \"n\": " + std::to_string(kr.kernel->n) + ", \"output\": " + json_string(kr.native_output) +
+      j += "    {\"name\": " + json_string(kr.kernel->name) +
+           ", \"what\": " + json_string(kr.kernel->what) +
+           ", \"n\": " + std::to_string(kr.kernel->n) +
+           ", \"output\": " + json_string(kr.native_output) +
            ",\n     \"native_ms\": " + json_array(kr.native_ms) +
            ", \"native_median_ms\": " + json_number(median(kr.native_ms)) +
            ",\n     \"small_n\": " + std::to_string(kr.kernel->small_n) +
@@ -406,9 +422,10 @@ int main(int argc, char** argv) {
       j += ",\n     \"tiers\": {";
       for (size_t i = 0; i < kr.tiers.size(); ++i) {
         const TierResult& tr = kr.tiers[i];
-        j += std::string(i ? ",\n" : "\n") + "       " + json_string(tr.tier) + ": {\"ok\": " + (tr.ok ? "true" : "false") +
-             ", \"n\": " + std::to_string(tr.n) + ", \"prepare_ms\": " + json_number(tr.prepare_ms) +
-             ", \"ms\": " + json_array(tr.ms) + ", \"median_ms\": " + json_number(median(tr.ms)) +
+        j += std::string(i ? ",\n" : "\n") + "       " + json_string(tr.tier) +
+             ": {\"ok\": " + (tr.ok ? "true" : "false") + ", \"n\": " + std::to_string(tr.n) +
+             ", \"prepare_ms\": " + json_number(tr.prepare_ms) + ", \"ms\": " + json_array(tr.ms) +
+             ", \"median_ms\": " + json_number(median(tr.ms)) +
              ", \"native_median_ms\": " + json_number(tr.native_ms) +
              ", \"ratio\": " + json_number(tr.ok ? tr.ratio() : NAN);
         if (!tr.ok) j += ", \"error\": " + json_string(tr.error);

@@ -7,8 +7,12 @@
 
 namespace nil::invoke {
 
-ExecutionWriter::ExecutionWriter(store::Store& store, size_t max_batch, std::chrono::microseconds linger)
-    : store_(store), max_batch_(std::max<size_t>(1, max_batch)), linger_(linger), thread_([this] { run(); }) {}
+ExecutionWriter::ExecutionWriter(store::Store& store, size_t max_batch,
+                                 std::chrono::microseconds linger)
+    : store_(store),
+      max_batch_(std::max<size_t>(1, max_batch)),
+      linger_(linger),
+      thread_([this] { run(); }) {}
 
 ExecutionWriter::~ExecutionWriter() { stop(); }
 
@@ -20,7 +24,8 @@ void ExecutionWriter::submit(store::Execution e) {
       // Late arrival after the writer drained (shutdown): write it directly.
       lk.unlock();
       auto r = store_.insert_executions(std::span<const store::Execution>(&e, 1));
-      if (!r) log::error("execution record lost", {{"functionId", e.function_id}, {"executionId", e.id}});
+      if (!r)
+        log::error("execution record lost", {{"functionId", e.function_id}, {"executionId", e.id}});
       return;
     }
     queue_.push_back(std::move(e));
@@ -94,10 +99,12 @@ void ExecutionWriter::run() {
       }
       if (stopping && failures >= 5) {
         for (const auto& e : batch) {
-          log::error("execution record lost", {{"functionId", e.function_id}, {"executionId", e.id}});
+          log::error("execution record lost",
+                     {{"functionId", e.function_id}, {"executionId", e.id}});
         }
       } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 10 << std::min(failures, 6))));
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(std::min(1000, 10 << std::min(failures, 6))));
         continue;
       }
     }

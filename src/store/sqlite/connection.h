@@ -53,7 +53,9 @@ class Query {
   // (a batch insert binding the rows of a span it is given). A copy per column was ~700
   // instructions, a sixth of the executions insert.
   Query& bind_static(int i, std::string_view text);
-  Query& bind_static(int i, const std::string& text) { return bind_static(i, std::string_view(text)); }
+  Query& bind_static(int i, const std::string& text) {
+    return bind_static(i, std::string_view(text));
+  }
   Query& bind_static(int i, const std::optional<std::string>& text);
   Query& bind(int i, int64_t v);
   Query& bind(int i, double v);
