@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -6,30 +7,42 @@
 
 namespace nil::invoke {
 
-ExecutionWriter::ExecutionWriter(store::Store& store, size_t max_batch)
-    : store_(store), max_batch_(max_batch), thread_([this] { run(); }) {}
+ExecutionWriter::ExecutionWriter(store::Store& store, size_t max_batch,
+                                 std::chrono::microseconds linger)
+    : store_(store),
+      max_batch_(std::max<size_t>(1, max_batch)),
+      linger_(linger),
+      thread_([this] { run(); }) {}
 
 ExecutionWriter::~ExecutionWriter() { stop(); }
 
 void ExecutionWriter::submit(store::Execution e) {
+  bool wake;
   {
     std::unique_lock lk(mu_);
     if (stopped_) {
       // Late arrival after the writer drained (shutdown): write it directly.
       lk.unlock();
       auto r = store_.insert_executions(std::span<const store::Execution>(&e, 1));
-      if (!r) log::error("execution record lost", {{"functionId", e.function_id}, {"executionId", e.id}});
+      if (!r)
+        log::error("execution record lost", {{"functionId", e.function_id}, {"executionId", e.id}});
       return;
     }
     queue_.push_back(std::move(e));
     ++submitted_;
+    // The writer needs a signal only to start a group (it sleeps on an empty queue) or to end a
+    // lingering one that is full; any other notify would be a futex call per request for nothing.
+    wake = queue_.size() == 1 || (lingering_ && queue_.size() >= max_batch_);
   }
-  work_cv_.notify_one();
+  if (wake) work_cv_.notify_one();
 }
 
 void ExecutionWriter::sync() {
   std::unique_lock lk(mu_);
   const uint64_t target = submitted_;
+  if (committed_ >= target || stopped_) return;
+  sync_target_ = std::max(sync_target_, target);
+  work_cv_.notify_one();  // a reader is waiting: commit now, do not linger
   done_cv_.wait(lk, [&] { return committed_ >= target || stopped_; });
 }
 
@@ -50,11 +63,21 @@ void ExecutionWriter::run() {
   for (;;) {
     {
       std::unique_lock lk(mu_);
-      work_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) {
+      // A failed batch (still in `batch`) is retried at once, not when the next record arrives.
+      work_cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !batch.empty(); });
+      if (queue_.empty() && batch.empty() && stopping_) {
         stopped_ = true;
         done_cv_.notify_all();
         return;
+      }
+      // Linger: let the group fill for a moment after its first record, unless a reader waits
+      // (sync), the group is full, or we are stopping.
+      if (linger_.count() > 0 && batch.empty()) {
+        lingering_ = true;
+        work_cv_.wait_for(lk, linger_, [&] {
+          return stopping_ || queue_.size() >= max_batch_ || sync_target_ > committed_;
+        });
+        lingering_ = false;
       }
       while (!queue_.empty() && batch.size() < max_batch_) {
         batch.push_back(std::move(queue_.front()));
@@ -76,10 +99,12 @@ void ExecutionWriter::run() {
       }
       if (stopping && failures >= 5) {
         for (const auto& e : batch) {
-          log::error("execution record lost", {{"functionId", e.function_id}, {"executionId", e.id}});
+          log::error("execution record lost",
+                     {{"functionId", e.function_id}, {"executionId", e.id}});
         }
       } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 10 << std::min(failures, 6))));
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(std::min(1000, 10 << std::min(failures, 6))));
         continue;
       }
     }

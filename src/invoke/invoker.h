@@ -17,6 +17,7 @@
 // pool, never on an I/O thread. All methods are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -39,13 +40,17 @@
 namespace nil::invoke {
 
 // Batches execution records into one store transaction per group ("group commit"): the request
-// path only enqueues; the writer thread commits whatever has accumulated while the previous
-// commit ran. sync() waits until everything enqueued before it is committed, so a read that
-// follows an answered execute always finds the record. stop() drains the queue: on SIGTERM
-// nothing already answered is lost.
+// path only enqueues; the writer thread commits a group. A group is whatever accumulated while
+// the previous commit ran, plus what arrives within `linger` of its first record (or until
+// `max_batch` records): under load, one commit then carries dozens of records instead of a few,
+// and the writer wakes once per group instead of once per record. No answer waits for this:
+// sync() cuts the linger short and waits until everything enqueued before it is committed, so a
+// read that follows an answered execute always finds the record. stop() drains the queue: on
+// SIGTERM nothing already answered is lost.
 class ExecutionWriter {
  public:
-  explicit ExecutionWriter(store::Store& store, size_t max_batch = 1000);
+  explicit ExecutionWriter(store::Store& store, size_t max_batch = 1000,
+                           std::chrono::microseconds linger = std::chrono::milliseconds(2));
   ~ExecutionWriter();
   void submit(store::Execution e);
   void sync();
@@ -56,12 +61,15 @@ class ExecutionWriter {
 
   store::Store& store_;
   size_t max_batch_;
+  std::chrono::microseconds linger_;
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
   std::deque<store::Execution> queue_;
   uint64_t submitted_ = 0;
   uint64_t committed_ = 0;
+  uint64_t sync_target_ = 0;  // the highest submitted_ a sync() waits for
+  bool lingering_ = false;    // the writer waits for a group to fill: wake it only when full
   bool stopping_ = false;
   bool stopped_ = false;
   std::thread thread_;

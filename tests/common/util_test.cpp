@@ -23,6 +23,29 @@ TEST(Uuid, IsVersion4AndUnique) {
   EXPECT_FALSE(is_uuid("ABCDEF01-2345-4678-9abc-def012345678"));  // upper case is not ours
 }
 
+TEST(Uuid, Version7IsTimeOrderedAndUnique) {
+  std::set<std::string> seen;
+  std::string previous_ms;
+  for (int i = 0; i < 1000; ++i) {
+    int64_t before_ms = now_micros() / 1000;
+    std::string id = new_uuid_v7();
+    int64_t after_ms = now_micros() / 1000;
+    ASSERT_TRUE(is_uuid(id)) << id;
+    EXPECT_EQ(id[14], '7') << id;
+    EXPECT_TRUE(id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b') << id;
+    // The first 48 bits are the Unix time in milliseconds when the id was made.
+    int64_t ms = std::stoll(id.substr(0, 8) + id.substr(9, 4), nullptr, 16);
+    EXPECT_GE(ms, before_ms) << id;
+    EXPECT_LE(ms, after_ms) << id;
+    // Lexical order follows time: an id never sorts before one made in an earlier millisecond.
+    std::string this_ms = id.substr(0, 13);
+    EXPECT_GE(this_ms, previous_ms) << id;
+    previous_ms = this_ms;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
 TEST(Time, Rfc3339) {
   EXPECT_EQ(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(format_rfc3339(1'795'000'000'123'456), "2026-11-18T11:06:40.123Z");

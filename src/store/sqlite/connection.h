@@ -49,6 +49,14 @@ class Query {
   Query& bind(int i, const char* text) { return bind(i, std::string_view(text)); }
   Query& bind(int i, const std::string& text) { return bind(i, std::string_view(text)); }
   Query& bind(int i, const std::optional<std::string>& text);  // TEXT or NULL
+  // TEXT without a copy (SQLITE_STATIC): only when the bytes outlive every step of this binding
+  // (a batch insert binding the rows of a span it is given). A copy per column was ~700
+  // instructions, a sixth of the executions insert.
+  Query& bind_static(int i, std::string_view text);
+  Query& bind_static(int i, const std::string& text) {
+    return bind_static(i, std::string_view(text));
+  }
+  Query& bind_static(int i, const std::optional<std::string>& text);
   Query& bind(int i, int64_t v);
   Query& bind(int i, double v);
   Query& bind_blob(int i, std::string_view bytes);

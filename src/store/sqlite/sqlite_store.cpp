@@ -965,16 +965,18 @@ class SqliteStore final : public Store {
       auto q = NIL_TRY(c.query("INSERT INTO executions (" NIL_EXECUTION_COLUMNS
                                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
                                "ON CONFLICT (id) DO NOTHING"));
+      // bind_static: the rows live in `batch` until after the last step (and every parameter is
+      // rebound for each row), so SQLite need not copy each column.
       for (const Execution& e : batch) {
-        q.bind(1, e.id).bind(2, e.function_id).bind(3, to_string(e.status)).bind(4, e.input);
-        q.bind(5, e.output);
+        q.bind_static(1, e.id).bind_static(2, e.function_id).bind_static(3, to_string(e.status));
+        q.bind_static(4, e.input).bind_static(5, e.output);
         if (e.error) {
-          q.bind(6, e.error->type).bind(7, e.error->message);
+          q.bind_static(6, e.error->type).bind_static(7, e.error->message);
         } else {
           q.bind_null(6).bind_null(7);
         }
-        q.bind(8, e.logs).bind(9, e.duration_ms).bind(10, e.started_at).bind(11, e.finished_at);
-        q.bind(12, e.trigger).bind(13, e.host_calls).bind(14, e.user_id);
+        q.bind_static(8, e.logs).bind(9, e.duration_ms).bind(10, e.started_at).bind(11, e.finished_at);
+        q.bind_static(12, e.trigger).bind_static(13, e.host_calls).bind(14, e.user_id);
         NIL_TRY_VOID(q.run());
         q.reset();  // the same prepared statement, rebound for the next row
       }
