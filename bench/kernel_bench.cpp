@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -36,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "compile/native_builder.h"
 #include "engine/engine.h"
 
 extern char** environ;
@@ -155,6 +157,24 @@ struct Tier {
 
 std::vector<Tier> make_tiers(const Options& o) {
   std::vector<Tier> tiers;
+  // The native tier: the same build nild runs in the background (wasm2c + gcc -O2 in the compile
+  // sandbox), into a scratch directory, then loaded; the build is part of prepare_ms.
+  auto native = nil::engine::make_native_sandbox();
+  nil::engine::NativeSandbox* loader = native.get();
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("nil-kernel-bench-" + std::to_string(::getpid()));
+  tiers.push_back(Tier{
+      "native", std::move(native), false, o.reps,
+      [loader, dir](const std::string& kernel, const std::string& wasm)
+          -> nil::Expected<std::shared_ptr<const nil::engine::PreparedModule>> {
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        std::filesystem::path so = dir / (kernel + ".so");
+        NIL_TRY_VOID(nil::compile::build_native(wasm, so));
+        auto module = loader->load(so.string());
+        std::filesystem::remove(so, ec);  // loaded: the mapping outlives the file
+        return module;
+      }});
   tiers.push_back(
       Tier{"interpreter", nil::engine::make_interpreter_sandbox(), true, o.small_reps, {}});
   return tiers;

@@ -13,6 +13,7 @@
 
 #include "api/multipart.h"
 #include "api/problem.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -315,57 +316,9 @@ json::array string_array(const std::vector<std::string>& v) {
   return a;
 }
 
-// Boost.JSON 1.81 prints every double in exponent form (0.5 → 5E-1). Durations read better as
-// plain decimals, so responses are written by this serializer: doubles rounded to microseconds
-// and printed shortest (std::to_chars), everything else as Boost.JSON writes it.
-void write_json(std::string& out, const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : v.get_object()) {
-        if (!first) out += ',';
-        first = false;
-        out += json::serialize(json::string(kv.key()));
-        out += ':';
-        write_json(out, kv.value());
-      }
-      out += '}';
-      return;
-    }
-    case json::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& e : v.get_array()) {
-        if (!first) out += ',';
-        first = false;
-        write_json(out, e);
-      }
-      out += ']';
-      return;
-    }
-    case json::kind::double_: {
-      double d = std::round(v.get_double() * 1000.0) / 1000.0;
-      if (!std::isfinite(d)) {
-        out += "null";
-        return;
-      }
-      char buf[64];
-      auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
-      out.append(buf, r.ptr);
-      return;
-    }
-    default:
-      out += json::serialize(v);
-  }
-}
-
-std::string to_json_text(const json::value& v) {
-  std::string out;
-  out.reserve(256);
-  write_json(out, v);
-  return out;
-}
+// Responses: doubles (durations in ms) rounded to microseconds, as plain decimals
+// (common/json_text.h).
+std::string to_json_text(const json::value& v) { return nil::to_json_text(v, 3); }
 
 json::value optional_string(const std::optional<std::string>& s) {
   return s ? json::value(*s) : json::value(nullptr);

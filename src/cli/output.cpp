@@ -1,59 +1,10 @@
 #include "cli/output.h"
 
-#include <charconv>
-#include <cmath>
+#include "common/json_text.h"
 
 namespace nil::cli {
 
-namespace {
-void write_json(std::string& out, const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : v.get_object()) {
-        if (!first) out += ',';
-        first = false;
-        out += json::serialize(json::string(kv.key()));
-        out += ':';
-        write_json(out, kv.value());
-      }
-      out += '}';
-      return;
-    }
-    case json::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& e : v.get_array()) {
-        if (!first) out += ',';
-        first = false;
-        write_json(out, e);
-      }
-      out += ']';
-      return;
-    }
-    case json::kind::double_: {
-      double d = v.get_double();
-      if (!std::isfinite(d)) {
-        out += "null";
-        return;
-      }
-      char buf[64];
-      auto r = std::to_chars(buf, buf + sizeof buf, d);  // shortest round-trip form
-      out.append(buf, r.ptr);
-      return;
-    }
-    default:
-      out += json::serialize(v);
-  }
-}
-}  // namespace
-
-std::string json_text(const json::value& v) {
-  std::string out;
-  write_json(out, v);
-  return out;
-}
+std::string json_text(const json::value& v) { return to_json_text(v); }
 
 std::string str(const json::value& v, std::string_view key) {
   if (!v.is_object()) return "";
