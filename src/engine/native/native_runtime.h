@@ -6,7 +6,7 @@
 //  - trap state is per thread: each invocation sigsetjmp()s on its own thread, and wasm_rt_trap,
 //    the SIGSEGV/SIGBUS handler and the timeout handler siglongjmp() to it;
 //  - every thread that runs guest code gets an alternate signal stack (unless it already has one,
-//    e.g. ASan's) and a CLOCK_MONOTONIC timer that signals that thread only (SIGEV_THREAD_ID);
+//    e.g. ASan's) and a slot in the process's timeout watchdog (one thread; see Timeouts);
 //  - a fault is a trap only while the faulting thread is "in guest" (a thread-local flag set
 //    around guest code and cleared in every host call and runtime callback); any other fault is
 //    handed to the previous handler (ASan's in the test build, else the default action);
@@ -14,12 +14,14 @@
 //    with less than kHostStackReserve of stack left, so host code never overflows;
 //  - linear memory is an 8 GiB PROT_NONE reservation (4 GiB + the guard wasm2c's unchecked
 //    32-bit address + 32-bit offset can reach), made readable and writable up to its size;
-//    reservations are pooled per thread and reset (MADV_DONTNEED, then re-protected down to the
-//    next invocation's initial size) so nothing of one invocation is visible to the next; a
+//    reservations are pooled per thread and reset (zeroed in place up to 1 MiB, MADV_DONTNEED
+//    past it, then re-protected down to the next invocation's initial size) so nothing of one invocation is visible to the next; a
 //    reservation leaves the pool with a full munmap;
 //  - memory.grow past the invocation's limit stops the guest with memory_limit, as in the
 //    interpreter.
-// Timeouts: the timer's handler siglongjmps only while the flag is set; otherwise it marks the
+// Timeouts: an invocation stores its deadline in its thread's slot; the watchdog thread checks
+// the slots every millisecond while anything runs (and sleeps when nothing has for 200 ms) and
+// sends an overdue thread the timeout signal once. The handler siglongjmps only while the flag is set; otherwise it marks the
 // timeout pending, and the host call (or runtime callback) that cleared the flag traps as soon as
 // it sets it again. The handler also checks the deadline, so a stale signal of an earlier
 // invocation is ignored.
