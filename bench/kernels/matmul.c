@@ -6,14 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long read_n(long fallback) {
-  static char buf[4096];
-  size_t len = fread(buf, 1, sizeof buf - 1, stdin);
-  buf[len] = '\0';
-  const char* p = strstr(buf, "\"n\"");
-  if (!p || !(p = strchr(p + 3, ':'))) return fallback;
-  return strtol(p + 1, NULL, 10);
-}
+#include "kernel_input.h"
 
 int main(void) {
   long n = read_n(64);

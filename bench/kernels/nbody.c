@@ -7,15 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Reads the integer member "n" of the input object; `fallback` when absent.
-static long read_n(long fallback) {
-  static char buf[4096];
-  size_t len = fread(buf, 1, sizeof buf - 1, stdin);
-  buf[len] = '\0';
-  const char* p = strstr(buf, "\"n\"");
-  if (!p || !(p = strchr(p + 3, ':'))) return fallback;
-  return strtol(p + 1, NULL, 10);
-}
+#include "kernel_input.h"
+
 
 #define PI 3.141592653589793
 #define SOLAR_MASS (4 * PI * PI)

@@ -7,14 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long read_n(long fallback) {
-  static char buf[4096];
-  size_t len = fread(buf, 1, sizeof buf - 1, stdin);
-  buf[len] = '\0';
-  const char* p = strstr(buf, "\"n\"");
-  if (!p || !(p = strchr(p + 3, ':'))) return fallback;
-  return strtol(p + 1, NULL, 10);
-}
+#include "kernel_input.h"
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
