@@ -562,11 +562,18 @@ std::string execute_body(const store::Execution& e) {
 
 }  // namespace
 
+// Executes of functions that recently took this long or more leave the I/O loop (Api::handle).
+// 1 ms: well above a trivial function's 2-10 us, and short enough that no connection sharing
+// the loop waits for more than about that behind a function that became slow.
+constexpr double kOffloadAfterMs = 1.0;
+constexpr int kOffloadThreads = 16;
+
 struct Api::Impl {
   Impl(ApiOptions o, ApiDeps d)
       : opts(std::move(o)),
         deps(std::move(d)),
         pool(std::max(1, opts.work_threads)),
+        offload(kOffloadThreads),
         key_limiter(opts.key_rate, opts.key_burst),
         function_limiter(opts.function_rate, opts.function_burst),
         login_throttle(opts.login_max_failures_user, opts.login_max_failures_address, opts.login_window) {}
@@ -574,6 +581,7 @@ struct Api::Impl {
   ApiOptions opts;
   ApiDeps deps;
   net::thread_pool pool;
+  net::thread_pool offload;  // slow executes, when requests otherwise run on the I/O loops
   auth::RateLimiter key_limiter;
   auth::RateLimiter function_limiter;
   auth::LoginThrottle login_throttle;
@@ -1391,7 +1399,33 @@ Api::Api(ApiOptions opts, ApiDeps deps) : impl_(std::make_unique<Impl>(std::move
 
 Api::~Api() { stop(); }
 
-void Api::stop() { impl_->pool.join(); }
+void Api::stop() {
+  impl_->pool.join();
+  impl_->offload.join();
+}
+
+namespace {
+
+// The function an execute request names (POST /functions/{ref}/execute or the v1 call), or "".
+std::string_view executed_function(const Request& req) {
+  if (req.method() != http::verb::post) return {};
+  std::string_view t(req.target().data(), req.target().size());
+  t = t.substr(0, t.find('?'));
+  constexpr std::string_view kFunctions = "/functions/";
+  constexpr std::string_view kV1 = "v1/";
+  constexpr std::string_view kExecute = "/execute";
+  if (!t.starts_with(kFunctions)) return {};
+  t.remove_prefix(kFunctions.size());
+  if (t.starts_with(kV1)) {
+    t.remove_prefix(kV1.size());
+    return t == "deploy" || t.find('/') != std::string_view::npos ? std::string_view{} : t;
+  }
+  if (!t.ends_with(kExecute)) return {};
+  t.remove_suffix(kExecute.size());
+  return t.find('/') == std::string_view::npos ? t : std::string_view{};
+}
+
+}  // namespace
 
 Response Api::route(const Request& req) {
   auto r = impl_->dispatch(req);
@@ -1416,7 +1450,18 @@ void Api::handle(Request&& req, Respond respond) {
     respond(std::move(res));
   };
   if (impl_->opts.work_threads == 0) {
-    work();  // inline on the calling I/O thread (the server then needs many I/O threads)
+    // Inline on the calling I/O loop, unless it executes a function whose recent invocations
+    // took kOffloadAfterMs or more: that one would hold up every other connection on this loop
+    // for as long, so it runs on the offload pool and the loop keeps serving. The first call of
+    // a function (no history yet) runs inline.
+    std::string_view fn = executed_function(*shared);
+    std::optional<double> recent;
+    if (!fn.empty()) recent = impl_->deps.invoker.recent_ms(fn);
+    if (recent && *recent >= kOffloadAfterMs) {
+      net::post(impl_->offload, std::move(work));
+    } else {
+      work();
+    }
   } else {
     net::post(impl_->pool, std::move(work));
   }

@@ -1,10 +1,12 @@
 // nil::api — the REST API: routes, JSON shapes, validation. See docs/openapi.yaml.
 //
-// Requests are handled on the I/O thread that read them when work_threads is 0 (the default:
-// the server runs many I/O threads, so a request that blocks — a store call, a function running
-// up to its timeout — holds one thread while the others serve; measured 2.2× the throughput of
-// handing each request to a separate pool at 64 connections), or on a separate pool of
-// work_threads threads. Errors become problem+json through api/problem.h only.
+// Requests are handled on the I/O loop that read them when work_threads is 0 (the default: each
+// of the server's loops is one thread, and a connection stays on its loop; measured 2.2× the
+// throughput of handing each request to a separate pool at 64 connections). A request that runs
+// long holds up the other connections of its loop, so an execute of a function whose recent
+// invocations took 1 ms or more (Invoker::recent_ms) runs on a separate offload pool instead.
+// With work_threads > 0 every request runs on a pool of that many threads. Errors become
+// problem+json through api/problem.h only.
 //
 // Every request but /healthz, /readyz and the v1 call of a public function carries a principal
 // (auth::Principal: an API key or a session cookie); the permission rules per endpoint are in

@@ -118,6 +118,15 @@ std::string host_calls_json(const std::vector<engine::HostCallStats>& calls) {
 
 }  // namespace
 
+std::optional<double> Invoker::recent_ms(std::string_view ref) {
+  std::shared_lock lk(mu_);
+  auto it = recent_.find(std::string(ref));
+  if (it == recent_.end()) return std::nullopt;
+  double ms = it->second->load(std::memory_order_relaxed);
+  if (ms < 0) return std::nullopt;
+  return ms;
+}
+
 Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view ref) {
   uint64_t generation;
   {
@@ -162,9 +171,17 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
   grants.http_allow = fn.access.http_allow;
   grants.db_ddl = std::find(fn.access.grants.begin(), fn.access.grants.end(), "db:ddl") !=
                   fn.access.grants.end();
+  std::shared_ptr<std::atomic<double>> recent;
+  {
+    std::unique_lock lk(mu_);
+    auto& slot = recent_[fn.id];
+    if (!slot) slot = std::make_shared<std::atomic<double>>(-1.0);
+    recent = slot;
+    recent_[fn.name] = slot;
+  }
   auto loaded = std::make_shared<const Loaded>(Loaded{std::move(fn), module, std::move(env),
                                                       Redactor(std::move(secrets)), std::move(grants),
-                                                      sandbox});
+                                                      sandbox, std::move(recent)});
   std::unique_lock lk(mu_);
   if (generation == generation_) {
     by_id_[loaded->function.id] = loaded;
@@ -214,6 +231,13 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
   engine::Result r = loaded->sandbox->invoke(*loaded->module, inv);
   ex.finished_at = now_micros();
   ex.duration_ms = std::chrono::duration<double, std::milli>(r.duration).count();
+  {
+    // A heuristic, so a lost update between concurrent invocations does not matter.
+    std::atomic<double>& recent = *loaded->recent_ms;
+    double prev = recent.load(std::memory_order_relaxed);
+    recent.store(prev < 0 ? ex.duration_ms : 0.7 * prev + 0.3 * ex.duration_ms,
+                 std::memory_order_relaxed);
+  }
   const Redactor& redactor = loaded->redactor;
   ex.logs = redactor.empty() ? std::move(r.logs) : redactor.text(r.logs);
   if (r.succeeded) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -25,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -114,6 +116,11 @@ class Invoker {
   // An artifact for this module now exists: cached functions using it switch on their next call.
   void native_ready(const std::string& sha256);
 
+  // How long the function's recent invocations took (a moving average of their wall time, ms),
+  // or nullopt when it has not run since nild started. The API runs functions
+  // that are slow by this measure off the I/O loops (api.h).
+  std::optional<double> recent_ms(std::string_view ref);
+
   // The function changed (updated, deleted, compiled): drop it from the cache.
   void invalidate(std::string_view function_id);
   // An environment changed: any cached function may hold its values; drop them all.
@@ -127,6 +134,8 @@ class Invoker {
     Redactor redactor;  // every secret of every attached environment
     host::FunctionGrants grants;
     engine::Sandbox* sandbox = nullptr;  // the tier `module` belongs to
+    // Wall time of recent invocations (moving average, ms; < 0: none yet); shared with recent_.
+    std::shared_ptr<std::atomic<double>> recent_ms;
   };
   struct CachedModule {
     std::weak_ptr<const engine::PreparedModule> module;
@@ -146,6 +155,9 @@ class Invoker {
   uint64_t generation_ = 0;  // bumped by invalidate; a load that raced it is not cached
   std::unordered_map<std::string, std::shared_ptr<const Loaded>> by_id_;
   std::unordered_map<std::string, std::shared_ptr<const Loaded>> by_name_;
+  // Recent durations by function id and by name. Kept across cache reloads (a native build
+  // completing, an environment change), so a slow function stays known as slow.
+  std::unordered_map<std::string, std::shared_ptr<std::atomic<double>>> recent_;
   std::unordered_map<std::string, CachedModule> modules_;  // by sha256
   NativeTier native_;
 };

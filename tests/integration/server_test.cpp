@@ -2,7 +2,9 @@
 // kill -9 during a compile, graceful SIGTERM with work in flight, restart on the same data dir.
 #include <sys/wait.h>
 
+#include <atomic>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "harness.h"
@@ -80,6 +82,46 @@ TEST_F(BodyLimit, ChunkedBodyOverTheLimitIs413) {
 // --- keep-alive and pipelining -----------------------------------------------------------------
 
 class Connection : public NildSuite<Connection> {};
+
+// One I/O loop only: every connection shares it, the case where a long request would hold up
+// all the others if it ran on the loop.
+class OneLoop : public NildSuite<OneLoop> {
+ public:
+  static NildOptions options() { return {.args = {"--io-threads", "1"}}; }
+};
+
+TEST_F(OneLoop, ASlowFunctionDoesNotHoldUpTheOtherConnectionsOfItsLoop) {
+  HttpClient c(nild().port());
+  // Busy-waits one second, then answers {"spun":true}.
+  std::string id = deploy_ready(c, unique_name("spin"), wat("spin"), Limits{.timeout_ms = 10'000});
+  // The first call has no history: it runs on the loop and teaches the server it is slow.
+  json::object first = execute(c, id, json::object{});
+  ASSERT_EQ(str(first, "status"), "SUCCEEDED") << json::serialize(first);
+
+  HttpClient other(nild().port());  // a kept-alive connection on the same (only) loop
+  ASSERT_EQ(other.get("/healthz").status, 200);
+
+  RawConnection slow(nild().port());
+  ASSERT_TRUE(slow.write(raw_request("POST", "/functions/" + id + "/execute", "{}", "application/json",
+                                     nild().api_key())));
+  std::atomic<bool> slow_answered{false};
+  std::optional<HttpResponse> slow_response;
+  std::thread reader([&] {
+    slow_response = slow.read_response();
+    slow_answered = true;
+  });
+  // Synchronisation, not a timing assertion: let the server start the one-second call.
+  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse h = other.get("/healthz");
+    EXPECT_EQ(h.status, 200) << h.describe();
+    EXPECT_FALSE(slow_answered.load()) << "request " << i << " waited for the slow function";
+  }
+  reader.join();
+  ASSERT_TRUE(slow_response.has_value());
+  EXPECT_EQ(slow_response->status, 200) << slow_response->describe();
+  EXPECT_EQ(str(slow_response->json(), "status"), "SUCCEEDED") << slow_response->describe();
+}
 
 TEST_F(Connection, KeepAliveServesManyRequestsOnOneSocket) {
   RawConnection conn(nild().port());
