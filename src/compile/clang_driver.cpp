@@ -94,21 +94,11 @@ class ClangDriver final : public Driver {
   std::string_view language() const override { return lang_ == ClangLanguage::kC ? "c" : "cpp"; }
 
   Expected<std::string> compile(std::string_view source, const CompileOptions& opts) override {
-    std::error_code ec;
-    fs::create_directories(tc_.work_dir, ec);
-    std::string tmpl = (tc_.work_dir / "clang-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) {
-      return make_error(ErrorKind::kInternal, "compile_sandbox_failed",
-                        "mkdtemp in " + tc_.work_dir.string() + ": " + std::strerror(errno));
+    auto scratch = ScratchDir::create(tc_.work_dir, "clang");
+    if (!scratch) {
+      return make_error(ErrorKind::kInternal, "compile_sandbox_failed", scratch.error().message);
     }
-    const fs::path dir = tmpl;
-    struct Cleanup {
-      fs::path dir;
-      ~Cleanup() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-      }
-    } cleanup{dir};
+    const fs::path& dir = scratch->path();
 
     const std::string src_name = lang_ == ClangLanguage::kC ? "function.c" : "function.cpp";
     {

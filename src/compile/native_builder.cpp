@@ -169,19 +169,9 @@ Expected<void> build_native(std::string_view wasm, const fs::path& output_so,
   if (o.sandboxed && find_bwrap().empty()) return build_failed("bubblewrap (bwrap) is not installed");
   std::error_code ec;
   fs::path base = o.work_dir.empty() ? fs::temp_directory_path(ec) : o.work_dir;
-  fs::create_directories(base, ec);
-  std::string tmpl = (base / "native-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) {
-    return build_failed("mkdtemp in " + base.string() + ": " + std::strerror(errno));
-  }
-  const fs::path dir = tmpl;
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  auto scratch = ScratchDir::create(base, "native");
+  if (!scratch) return build_failed(scratch.error().message);
+  const fs::path& dir = scratch->path();
   {
     std::ofstream out(dir / "m.wasm", std::ios::binary);
     out.write(wasm.data(), static_cast<std::streamsize>(wasm.size()));

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -267,6 +268,24 @@ std::string describe_wait_status(int status) {
     return "killed by signal " + std::to_string(sig) + " (" + (name ? name : "?") + ")";
   }
   return "wait status " + std::to_string(status);
+}
+
+Expected<ScratchDir> ScratchDir::create(const std::filesystem::path& parent,
+                                        std::string_view prefix) {
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);  // mkdtemp reports what is wrong
+  std::string tmpl = (parent / (std::string(prefix) + "-XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) {
+    return make_error(ErrorKind::kInternal, "scratch_dir_failed",
+                      "mkdtemp in " + parent.string() + ": " + std::strerror(errno));
+  }
+  return ScratchDir(std::filesystem::path(tmpl));
+}
+
+ScratchDir::~ScratchDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace nil::compile

@@ -17,8 +17,10 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/expected.h"
@@ -103,5 +105,21 @@ Expected<RunResult> run_to_completion(const std::vector<std::string>& argv, cons
 
 // "exit code 1", "killed by signal 9 (Killed)", ...
 std::string describe_wait_status(int status);
+
+// A fresh directory PARENT/PREFIX-XXXXXX (PARENT created if missing) for one sandboxed job,
+// removed with everything in it when the object dies. Error message: "mkdtemp in PARENT: why";
+// callers wrap it in their own error code.
+class ScratchDir {
+ public:
+  static Expected<ScratchDir> create(const std::filesystem::path& parent, std::string_view prefix);
+  ScratchDir(ScratchDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+  ScratchDir& operator=(ScratchDir&&) = delete;
+  ~ScratchDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
 
 }  // namespace nil::compile
