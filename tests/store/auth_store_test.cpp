@@ -15,19 +15,6 @@ namespace {
 
 class AuthStoreTest : public StoreTest {};
 
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                         \
-  auto lhs##_result_ = (expr);                                                                  \
-  ASSERT_TRUE(lhs##_result_.ok()) << #expr << " failed: " << lhs##_result_.error().code << ": " \
-                                  << lhs##_result_.error().message;                             \
-  auto lhs = std::move(lhs##_result_).value()
-
-template <typename T>
-void expect_error(const Expected<T>& r, ErrorKind kind, const std::string& code) {
-  ASSERT_FALSE(r.ok()) << "expected error " << code;
-  EXPECT_EQ(r.error().kind, kind);
-  EXPECT_EQ(r.error().code, code) << r.error().message;
-}
-
 NewUser user(std::string name, Role role = Role::kDev) { return NewUser{std::move(name), "hash", role, {}}; }
 
 NewFunction fn(std::string name, AccessList allowed = {}, bool is_public = false) {

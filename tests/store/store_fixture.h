@@ -79,4 +79,19 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
   std::unique_ptr<Store> store_;
 };
 
+// Unwraps an Expected or fails the test (in a function returning void).
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                         \
+  auto lhs##_result_ = (expr);                                                                  \
+  ASSERT_TRUE(lhs##_result_.ok()) << #expr << " failed: " << lhs##_result_.error().code << ": " \
+                                  << lhs##_result_.error().message;                             \
+  auto lhs = std::move(lhs##_result_).value()
+
+// The Expected failed with this kind and code.
+template <typename T>
+void expect_error(const Expected<T>& r, ErrorKind kind, const std::string& code) {
+  ASSERT_FALSE(r.ok()) << "expected error " << code;
+  EXPECT_EQ(r.error().kind, kind);
+  EXPECT_EQ(r.error().code, code) << r.error().message;
+}
+
 }  // namespace nil::store::testing

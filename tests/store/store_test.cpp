@@ -25,20 +25,6 @@ namespace {
     ASSERT_TRUE(r_.ok()) << #expr << " failed: " << r_.error().code << ": " << r_.error().message; \
   } while (0)
 
-// Unwraps an Expected or fails the test (in a function returning void).
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                         \
-  auto lhs##_result_ = (expr);                                                                  \
-  ASSERT_TRUE(lhs##_result_.ok()) << #expr << " failed: " << lhs##_result_.error().code << ": " \
-                                  << lhs##_result_.error().message;                             \
-  auto lhs = std::move(lhs##_result_).value()
-
-template <typename T>
-void expect_error(const Expected<T>& r, ErrorKind kind, const std::string& code) {
-  ASSERT_FALSE(r.ok()) << "expected error " << code;
-  EXPECT_EQ(r.error().kind, kind);
-  EXPECT_EQ(r.error().code, code) << r.error().message;
-}
-
 NewFunction new_function(std::string name, std::string source = "(module)") {
   NewFunction f;
   f.name = std::move(name);
