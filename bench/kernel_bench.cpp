@@ -173,6 +173,7 @@ std::vector<Tier> make_tiers(const Options& o) {
         NIL_TRY_VOID(nil::compile::build_native(wasm, so));
         auto module = loader->load(so.string());
         std::filesystem::remove(so, ec);  // loaded: the mapping outlives the file
+        std::filesystem::remove(dir, ec);  // empty again: leave nothing behind in /tmp
         return module;
       }});
   tiers.push_back(
