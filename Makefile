@@ -6,7 +6,7 @@ TEST_BUILD_DIR ?= build-test
 NIL_LISTEN ?= 127.0.0.1:8080
 NIL_DATA_DIR ?= ./nil-data
 
-.PHONY: bootstrap build run test bench clean
+.PHONY: bootstrap build run test test-tsan fuzz lint format bench clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -30,6 +30,31 @@ test: bootstrap
 	@cmake --build $(TEST_BUILD_DIR) -j $(JOBS)
 	@cd $(TEST_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# ThreadSanitizer build of the threaded suites (engine, invoke, store, host, auth, integration).
+# Not part of `make test` (it would double CI's time); run before every submission (docs/testing.md).
+TSAN_BUILD_DIR ?= build-tsan
+TSAN_SUITES ?= engine_test|invoke_test|store_test|host_test|auth_test|integration_test
+test-tsan: bootstrap
+	@cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DNIL_TSAN=ON -DNIL_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(TSAN_BUILD_DIR) -j $(JOBS)
+	@cd $(TSAN_BUILD_DIR) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+		ctest --output-on-failure -j $(JOBS) --timeout 900 -L '^($(TSAN_SUITES))$$'
+
+# libFuzzer (clang-16) on every fuzz target for FUZZ_SECONDS each (default 600); new inputs that
+# reach new coverage are added to a scratch corpus, crashes are written to build-fuzz/crashes/.
+FUZZ_SECONDS ?= 600
+fuzz: bootstrap
+	@scripts/fuzz $(FUZZ_SECONDS)
+
+# Formatting and static analysis: clang-format-16 must leave every file unchanged and
+# clang-tidy-16 (.clang-tidy) must be clean on src/. .ci/run runs this.
+lint: bootstrap
+	@scripts/lint
+
+# Formats every C++ file in place (clang-format-16, .clang-format).
+format:
+	@git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp' 'bench/*.h' | xargs clang-format-16 -i
 
 bench: build
 	@bench/run $(BUILD_DIR)
