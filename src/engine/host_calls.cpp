@@ -149,6 +149,9 @@ HostStep fd_write(HostState& ctx, const uint64_t* params,
   const GuestMemory& mem = out.mem;
   u32 fd = p32(params, 0), iovs = p32(params, 1), count = p32(params, 2), nwritten = p32(params, 3);
   std::vector<Iovec> vecs;
+  if (!mem.in_bounds(iovs, u64{8} * count)) {
+    return out_of_bounds(out, "fd_write", iovs, u64{8} * count);
+  }
   if (count > kMaxIovecs) {
     set_errno(out, wasi_errno::kInval);
     return HostStep::kOk;
@@ -189,6 +192,9 @@ HostStep fd_read(HostState& ctx, const uint64_t* params,
   const GuestMemory& mem = out.mem;
   u32 fd = p32(params, 0), iovs = p32(params, 1), count = p32(params, 2), nread = p32(params, 3);
   std::vector<Iovec> vecs;
+  if (!mem.in_bounds(iovs, u64{8} * count)) {
+    return out_of_bounds(out, "fd_read", iovs, u64{8} * count);
+  }
   if (count > kMaxIovecs) {
     set_errno(out, wasi_errno::kInval);
     return HostStep::kOk;
