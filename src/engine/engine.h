@@ -104,7 +104,7 @@ struct ModuleInfo {
 //   invalid_wasm      not a valid module (message from the validator, with the byte offset)
 //   forbidden_import  names the import, e.g. "import env.system is not part of the host interface"
 //   missing_export    "_start" or "memory" is missing or has the wrong type
-//   invalid_name      an import or export name outside the safe set (is_safe_name below)
+//   unsafe_name       an import or export name outside the safe set (is_safe_name below)
 Expected<ModuleInfo> validate_module(std::string_view wasm);
 
 // Import and export names must be 1..kMaxNameBytes bytes of [A-Za-z0-9_.$#:@-]. The native

@@ -59,7 +59,7 @@ std::string printable(std::string_view name) {
 }
 
 Error bad_name(std::string_view what, std::string_view name) {
-  return invalid("invalid_name", std::string(what) + " name \"" + printable(name) +
+  return invalid("unsafe_name", std::string(what) + " name \"" + printable(name) +
                                      "\" is not allowed: names must be 1 to " +
                                      std::to_string(kMaxNameBytes) +
                                      " characters of A-Z a-z 0-9 _ . $ # : @ -");
