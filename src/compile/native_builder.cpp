@@ -173,8 +173,12 @@ Expected<void> build_native(std::string_view wasm, const fs::path& output_so,
   if (!scratch) return build_failed(scratch.error().message);
   const fs::path& dir = scratch->path();
   {
+    // wasm2c writes names into C comments unescaped: validate_module admitted only safe import
+    // and export names, and no custom section (debug names of functions, locals, segments)
+    // reaches it at all.
+    std::string stripped = NIL_TRY(engine::strip_custom_sections(wasm));
     std::ofstream out(dir / "m.wasm", std::ios::binary);
-    out.write(wasm.data(), static_cast<std::streamsize>(wasm.size()));
+    out.write(stripped.data(), static_cast<std::streamsize>(stripped.size()));
     if (!out) return build_failed("cannot write the module to " + dir.string());
   }
   NIL_TRY_VOID(run_step(dir, {"/usr/bin/wasm2c", "m.wasm", "-n", "m", "-o", "m.c"}, o, "wasm2c"));

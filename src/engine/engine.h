@@ -104,7 +104,22 @@ struct ModuleInfo {
 //   invalid_wasm      not a valid module (message from the validator, with the byte offset)
 //   forbidden_import  names the import, e.g. "import env.system is not part of the host interface"
 //   missing_export    "_start" or "memory" is missing or has the wrong type
+//   unsafe_name       an import or export name outside the safe set (is_safe_name below)
 Expected<ModuleInfo> validate_module(std::string_view wasm);
+
+// Import and export names must be 1..kMaxNameBytes bytes of [A-Za-z0-9_.$#:@-]. The native
+// tier's translator (wasm2c 1.0.32) copies names unescaped into C comments of the code it
+// generates, which nild then compiles and loads into its own process: a name holding "*/" and
+// a newline would be C source. The set excludes everything that can end a comment or splice
+// lines ('*', '/', '\', '?' of "??/" trigraphs, control characters, NUL, non-ASCII) and keeps
+// what toolchains emit ("_start", "memory", "__heap_base", AssemblyScript's "Foo#bar").
+inline constexpr size_t kMaxNameBytes = 256;
+bool is_safe_name(std::string_view name);
+
+// The module without its custom sections (the "name" section, producers, debug info): what the
+// native builder hands to wasm2c, so that no user-chosen debug name reaches generated C. The
+// input must have passed validate_module. Errors: invalid_wasm (a malformed section header).
+Expected<std::string> strip_custom_sections(std::string_view wasm);
 
 class PreparedModule {
  public:

@@ -105,6 +105,10 @@ struct Iovec {
   u32 len;
 };
 
+// Linux's IOV_MAX. More iovecs would make the host allocate and walk an array as large as the
+// guest's memory in one call; wasi-libc never passes more than a few.
+constexpr u32 kMaxIovecs = 1024;
+
 // Reads and bounds-checks an iovec array and every buffer it names.
 bool read_iovecs(const GuestMemory& mem, u32 iovs, u32 count, std::vector<Iovec>* out,
                  u32* bad_ptr, u64* bad_len) {
@@ -145,6 +149,13 @@ HostStep fd_write(HostState& ctx, const uint64_t* params,
   const GuestMemory& mem = out.mem;
   u32 fd = p32(params, 0), iovs = p32(params, 1), count = p32(params, 2), nwritten = p32(params, 3);
   std::vector<Iovec> vecs;
+  if (!mem.in_bounds(iovs, u64{8} * count)) {
+    return out_of_bounds(out, "fd_write", iovs, u64{8} * count);
+  }
+  if (count > kMaxIovecs) {
+    set_errno(out, wasi_errno::kInval);
+    return HostStep::kOk;
+  }
   u32 bad_ptr = 0;
   u64 bad_len = 0;
   if (!read_iovecs(mem, iovs, count, &vecs, &bad_ptr, &bad_len)) {
@@ -181,6 +192,13 @@ HostStep fd_read(HostState& ctx, const uint64_t* params,
   const GuestMemory& mem = out.mem;
   u32 fd = p32(params, 0), iovs = p32(params, 1), count = p32(params, 2), nread = p32(params, 3);
   std::vector<Iovec> vecs;
+  if (!mem.in_bounds(iovs, u64{8} * count)) {
+    return out_of_bounds(out, "fd_read", iovs, u64{8} * count);
+  }
+  if (count > kMaxIovecs) {
+    set_errno(out, wasi_errno::kInval);
+    return HostStep::kOk;
+  }
   u32 bad_ptr = 0;
   u64 bad_len = 0;
   if (!read_iovecs(mem, iovs, count, &vecs, &bad_ptr, &bad_len)) {
@@ -227,23 +245,34 @@ HostStep wasi_call(HostCall call, HostState& ctx,
     case HostCall::kClockTimeGet: {
       u32 id = p32(params, 0);
       u32 out_ptr = p32(params, call == HostCall::kClockResGet ? 1 : 2);
+      // Clocks 2 (process CPU time) and 3 (thread CPU time) would show nild's own CPU time,
+      // which other tenants' work moves: a guest sees the time since its invocation started
+      // on the monotonic clock instead (an upper bound of its own CPU time).
       clockid_t clock;
+      bool invocation_clock = false;
       switch (id) {
         case 0: clock = CLOCK_REALTIME; break;
         case 1: clock = CLOCK_MONOTONIC; break;
-        case 2: clock = CLOCK_PROCESS_CPUTIME_ID; break;
-        case 3: clock = CLOCK_THREAD_CPUTIME_ID; break;
+        case 2:
+        case 3: clock = CLOCK_MONOTONIC; invocation_clock = true; break;
         default: set_errno(out, wasi_errno::kInval); return HostStep::kOk;
       }
       const GuestMemory& mem = out.mem;
       if (!mem.in_bounds(out_ptr, 8)) return out_of_bounds(out, "clock_time_get", out_ptr, 8);
       timespec ts{};
+      u64 value = 0;
       if (call == HostCall::kClockResGet) {
         clock_getres(clock, &ts);
+        value = u64(ts.tv_sec) * 1'000'000'000u + u64(ts.tv_nsec);
+      } else if (invocation_clock) {
+        value = static_cast<u64>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - ctx.started)
+                .count());
       } else {
         clock_gettime(clock, &ts);
+        value = u64(ts.tv_sec) * 1'000'000'000u + u64(ts.tv_nsec);
       }
-      mem.store_u64(out_ptr, u64(ts.tv_sec) * 1'000'000'000u + u64(ts.tv_nsec));
+      mem.store_u64(out_ptr, value);
       set_errno(out, wasi_errno::kSuccess);
       return HostStep::kOk;
     }
@@ -253,7 +282,12 @@ HostStep wasi_call(HostCall call, HostState& ctx,
       if (!mem.in_bounds(buf, len)) return out_of_bounds(out, "random_get", buf, len);
       u32 done = 0;
       while (done < len) {
-        int chunk = static_cast<int>(std::min<u32>(len - done, 1u << 20));
+        // 64 KiB at a time with a deadline check between chunks: a 4 GiB request must not run
+        // long past the timeout.
+        if (done && Clock::now() >= ctx.deadline) {
+          return stop(ctx, out, "timeout", timeout_failure(ctx.inv->limits).message);
+        }
+        int chunk = static_cast<int>(std::min<u32>(len - done, 64u << 10));
         if (RAND_bytes(mem.at(buf + done), chunk) != 1) {
           set_errno(out, wasi_errno::kIo);
           return HostStep::kOk;
@@ -460,7 +494,10 @@ HostStep nil_call(HostCall call, HostState& ctx,
       u32 level = p32(params, 0), ptr = p32(params, 1), len = p32(params, 2);
       if (!mem.in_bounds(ptr, len)) return out_of_bounds(out, "nil.log", ptr, len);
       std::string line = "[" + std::string(level_name(level)) + "] ";
-      line.append(arg(ptr, len));
+      // Never copy more than the log can still take (the rest is cut anyway).
+      size_t room = ctx.inv->limits.log_bytes -
+                    std::min<size_t>(ctx.logs.size(), ctx.inv->limits.log_bytes);
+      line.append(arg(ptr, static_cast<u32>(std::min<size_t>(len, room + 1))));
       line += '\n';
       append_log(ctx, line);
       HostCallStats& s = stats_for(ctx, "log");
@@ -568,18 +605,45 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-HostState::HostState(const Invocation& invocation, Clock::time_point started)
+HostState::HostState(const Invocation& invocation, Clock::time_point started_at)
     : inv(&invocation),
-      deadline(started + std::chrono::milliseconds(invocation.limits.timeout_ms)),
-      memory_cap_pages((uint64_t{invocation.limits.memory_mb} << 20) / kWasmPageSize) {}
+      started(started_at),
+      deadline(started_at + std::chrono::milliseconds(invocation.limits.timeout_ms)),
+      memory_cap_pages((uint64_t{invocation.limits.memory_mb} << 20) / kWasmPageSize),
+      limit_bytes(uint64_t{invocation.limits.memory_mb} << 20) {}
 
 HostStep call_host(HostCall call, HostState& state, const uint64_t* params, HostCallResult& out) {
   const HostImport* row = nullptr;
   for (const HostImport& r : host_interface()) {
     if (r.call == call) row = &r;
   }
-  if (row != nullptr && row->module == kNilModule) return nil_call(call, state, params, out);
-  return wasi_call(call, state, params, out);
+  HostStep step = row != nullptr && row->module == kNilModule
+                      ? nil_call(call, state, params, out)
+                      : wasi_call(call, state, params, out);
+  // Every host call ends with a deadline check: the interpreter's fuel counts instructions, not
+  // the time a host call takes, so without it a loop of large host calls (random_get, fd_write)
+  // would run far past the timeout between two ticks. One clock read (vDSO) per call.
+  if (step == HostStep::kOk && Clock::now() >= state.deadline) {
+    return stop(state, out, "timeout", timeout_failure(state.inv->limits).message);
+  }
+  return step;
+}
+
+bool memory_fits(const HostState& state, uint64_t memory_bytes) {
+  return memory_bytes <= state.limit_bytes &&
+         state.table_bytes <= state.limit_bytes - memory_bytes;
+}
+
+bool tables_fit(const HostState& state, uint64_t extra_table_bytes) {
+  uint64_t used = state.memory_bytes + state.table_bytes;
+  return used <= state.limit_bytes && extra_table_bytes <= state.limit_bytes - used;
+}
+
+Failure table_failure(uint64_t elements, uint64_t bytes, const Limits& limits) {
+  return Failure{"memory_limit", "the module's tables of " + std::to_string(elements) +
+                                     " elements (" + std::to_string(bytes) +
+                                     " bytes, with its memory) exceed the limit of " +
+                                     std::to_string(limits.memory_mb) + " MiB"};
 }
 
 Failure timeout_failure(const Limits& limits) {

@@ -30,8 +30,14 @@ inline constexpr uint64_t kWasmPageSize = 65536;
 
 struct HostState {
   const Invocation* inv = nullptr;
+  std::chrono::steady_clock::time_point started;
   std::chrono::steady_clock::time_point deadline;
   uint64_t memory_cap_pages = 0;
+  // memoryMb covers linear memory and tables together (a table element costs host memory too:
+  // 8 bytes in the interpreter, sizeof(wasm_rt_funcref_t) natively). The tiers keep these.
+  uint64_t limit_bytes = 0;
+  uint64_t memory_bytes = 0;  // linear memory now
+  uint64_t table_bytes = 0;   // every table's elements now
   size_t input_pos = 0;
   std::string output;
   std::string logs;
@@ -91,6 +97,13 @@ HostStep call_host(HostCall call, HostState& state, const uint64_t* params, Host
 Failure timeout_failure(const Limits& limits);
 Failure memory_grow_failure(uint64_t pages_wanted, const Limits& limits);
 Failure initial_memory_failure(uint64_t initial_pages, const Limits& limits);
+// Tables whose elements (with the memory) do not fit memoryMb.
+Failure table_failure(uint64_t elements, uint64_t bytes, const Limits& limits);
+
+// Whether growing linear memory to `memory_bytes` still fits memoryMb next to the tables, and
+// whether `extra_table_bytes` more table elements fit next to the memory.
+bool memory_fits(const HostState& state, uint64_t memory_bytes);
+bool tables_fit(const HostState& state, uint64_t extra_table_bytes);
 
 // The Result for an invocation that ended with `failure` (nullopt: _start returned or
 // proc_exit(0)): validates stdout as JSON, moves logs and stats out of `state`.

@@ -9,6 +9,7 @@
 // The semantics of every host call live in host_calls.cpp, shared with the native tier; this
 // file only adapts wabt's calling convention. The fuel-driven deadline check (instrument.h)
 // resumes as soon as the guest runs again after a host call.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -94,6 +95,24 @@ wabt::Result tick(HostState& ctx, wi::Thread& thread, wi::Values& results,
   return wabt::Result::Ok;
 }
 
+// What a table element costs the interpreter (a wi::Ref in a std::vector).
+constexpr u64 kTableElementBytes = sizeof(wi::Ref);
+
+// Recounts HostState's memory and table bytes from the instance (tables and memory change
+// size only through instructions the instrumentation routes through the host).
+void count_usage(HostState& ctx, wi::Thread& thread) {
+  wi::Instance* instance = thread.GetCallerInstance();
+  if (!instance) return;
+  ctx.memory_bytes = 0;
+  ctx.table_bytes = 0;
+  for (wi::Ref ref : instance->memories()) {
+    ctx.memory_bytes += thread.store().UnsafeGet<wi::Memory>(ref)->ByteSize();
+  }
+  for (wi::Ref ref : instance->tables()) {
+    ctx.table_bytes += u64{thread.store().UnsafeGet<wi::Table>(ref)->size()} * kTableElementBytes;
+  }
+}
+
 wabt::Result memory_grow(HostState& ctx, wi::Thread& thread, const wi::Values& params,
                          wi::Values& results, wi::Trap::Ptr* out_trap) {
   u32 delta = params[0].Get<u32>();
@@ -103,11 +122,32 @@ wabt::Result memory_grow(HostState& ctx, wi::Thread& thread, const wi::Values& p
   }
   wi::Memory::Ptr memory = thread.store().UnsafeGet<wi::Memory>(instance->memories()[0]);
   u64 old_pages = memory->PageSize();
-  if (old_pages + delta > ctx.memory_cap_pages) {
+  count_usage(ctx, thread);
+  if (old_pages + delta > ctx.memory_cap_pages ||
+      !memory_fits(ctx, (old_pages + delta) * kWasmPageSize)) {
     return stop(ctx, thread, out_trap, memory_grow_failure(old_pages + delta, ctx.inv->limits));
   }
   bool grown = wabt::Succeeded(memory->Grow(delta));
   results[0] = wi::Value::Make(grown ? u32(old_pages) : u32(0xffffffffu));
+  // Growing zero-fills: a large grow takes time of its own.
+  if (Clock::now() >= ctx.deadline) {
+    return stop(ctx, thread, out_trap, timeout_failure(ctx.inv->limits));
+  }
+  return wabt::Result::Ok;
+}
+
+// Before table.grow (instrument.h): the count to grow by, or 0xffffffff (table.grow then
+// fails with -1) when the grown table would not fit memoryMb next to the memory and the other
+// tables.
+wabt::Result table_grow(HostState& ctx, wi::Thread& thread, const wi::Values& params,
+                        wi::Values& results, wi::Trap::Ptr* out_trap) {
+  u32 count = params[0].Get<u32>();
+  count_usage(ctx, thread);
+  bool fits = tables_fit(ctx, u64{count} * kTableElementBytes);
+  results[0] = wi::Value::Make(fits ? count : u32(0xffffffffu));
+  if (Clock::now() >= ctx.deadline) {
+    return stop(ctx, thread, out_trap, timeout_failure(ctx.inv->limits));
+  }
   return wabt::Result::Ok;
 }
 
@@ -168,15 +208,35 @@ class InterpreterSandbox final : public Sandbox {
 
     // The memory cap is also the memories' maximum, so an ordinary grow cannot pass it.
     wi::ModuleDesc desc = module.desc;
+    u64 initial_memory = 0;
     for (wi::MemoryDesc& m : desc.memories) {
       wabt::Limits& limits = m.type.limits;
       if (limits.initial > ctx.memory_cap_pages) {
         return finish_failure(initial_memory_failure(limits.initial, inv.limits));
       }
+      initial_memory += limits.initial * kWasmPageSize;
       if (!limits.has_max || limits.max > ctx.memory_cap_pages) {
         limits.max = ctx.memory_cap_pages;
         limits.has_max = true;
       }
+    }
+    // Tables count against memoryMb too: their initial elements must fit next to the initial
+    // memory, and no table may be declared larger than the whole limit (so that the count
+    // table_grow() substitutes always fails).
+    u64 table_cap = ctx.limit_bytes / kTableElementBytes;
+    u64 initial_elements = 0;
+    for (wi::TableDesc& t : desc.tables) {
+      wabt::Limits& limits = t.type.limits;
+      initial_elements += limits.initial;
+      if (!limits.has_max || limits.max > table_cap) {
+        limits.max = std::max<u64>(limits.initial, table_cap);
+        limits.has_max = true;
+      }
+    }
+    ctx.memory_bytes = initial_memory;
+    if (!tables_fit(ctx, initial_elements * kTableElementBytes)) {
+      return finish_failure(table_failure(
+          initial_elements, initial_elements * kTableElementBytes + initial_memory, inv.limits));
     }
 
     wi::Store store;
@@ -189,6 +249,15 @@ class InterpreterSandbox final : public Sandbox {
       if (import.module == kInternalModule && import.name == kTickImport) {
         callback = [c](wi::Thread& t, const wi::Values&, wi::Values& r, wi::Trap::Ptr* trap) {
           return tick(*c, t, r, trap);
+        };
+      } else if (import.module == kInternalModule && import.name == kTableGrowImport) {
+        callback = [c](wi::Thread& t, const wi::Values& p, wi::Values& r, wi::Trap::Ptr* trap) {
+          return table_grow(*c, t, p, r, trap);
+        };
+      } else if (import.module == kInternalModule && import.name == kStackExhaustedImport) {
+        // The same words as the native tier's stack guard (native_runtime.cpp).
+        callback = [](wi::Thread& t, const wi::Values&, wi::Values&, wi::Trap::Ptr* trap) {
+          return nil::engine::trap(t, trap, "call stack exhausted");
         };
       } else if (import.module == kInternalModule && import.name == kMemoryGrowImport) {
         callback = [c](wi::Thread& t, const wi::Values& p, wi::Values& r, wi::Trap::Ptr* trap) {

@@ -1,5 +1,6 @@
 // validate_module: the user-visible check of an uploaded module against the host interface.
 // It always sees the module as uploaded (never the instrumented one of instrument.cpp).
+#include <cstdint>
 #include <string>
 
 #include "engine/engine.h"
@@ -39,7 +40,72 @@ std::string trim_trailing_newlines(std::string s) {
   return s;
 }
 
+// A name as it may be shown in an error message: printable ASCII as is, the rest \xNN.
+std::string printable(std::string_view name) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < name.size() && i < 80; ++i) {
+    auto c = static_cast<unsigned char>(name[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  if (name.size() > 80) out += "...";
+  return out;
+}
+
+Error bad_name(std::string_view what, std::string_view name) {
+  return invalid("unsafe_name", std::string(what) + " name \"" + printable(name) +
+                                     "\" is not allowed: names must be 1 to " +
+                                     std::to_string(kMaxNameBytes) +
+                                     " characters of A-Z a-z 0-9 _ . $ # : @ -");
+}
+
+// Reads an unsigned LEB128 u32 at `pos`; false if malformed or past the end.
+bool read_u32(std::string_view bytes, size_t& pos, uint32_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (pos >= bytes.size()) return false;
+    auto b = static_cast<uint8_t>(bytes[pos++]);
+    value |= static_cast<uint32_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool is_safe_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameBytes) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '$' || c == '#' || c == ':' || c == '@' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Expected<std::string> strip_custom_sections(std::string_view wasm) {
+  constexpr size_t kHeader = 8;  // magic + version
+  if (wasm.size() < kHeader) return invalid("invalid_wasm", "module too short");
+  std::string out(wasm.substr(0, kHeader));
+  size_t pos = kHeader;
+  while (pos < wasm.size()) {
+    size_t start = pos;
+    auto id = static_cast<uint8_t>(wasm[pos++]);
+    uint32_t size = 0;
+    if (!read_u32(wasm, pos, size) || size > wasm.size() - pos) {
+      return invalid("invalid_wasm", "malformed section header at byte " + std::to_string(start));
+    }
+    pos += size;
+    if (id != 0) out.append(wasm.substr(start, pos - start));
+  }
+  return out;
+}
 
 Expected<ModuleInfo> validate_module(std::string_view wasm) {
   wabt::Features features;  // wabt's defaults: the MVP plus finished proposals
@@ -55,6 +121,15 @@ Expected<ModuleInfo> validate_module(std::string_view wasm) {
     std::string msg =
         trim_trailing_newlines(wabt::FormatErrorsToString(errors, wabt::Location::Type::Binary));
     return invalid("invalid_wasm", msg.empty() ? "not a valid WebAssembly module" : msg);
+  }
+
+  // Names first: every later message may quote them.
+  for (const wabt::Import* import : module.imports) {
+    if (!is_safe_name(import->module_name)) return bad_name("import module", import->module_name);
+    if (!is_safe_name(import->field_name)) return bad_name("import", import->field_name);
+  }
+  for (const wabt::Export* e : module.exports) {
+    if (!is_safe_name(e->name)) return bad_name("export", e->name);
   }
 
   ModuleInfo info;

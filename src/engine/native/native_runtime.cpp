@@ -369,8 +369,13 @@ void rt_allocate_memory(wasm_rt_memory_t* mem, uint32_t initial, uint32_t max) {
   leave_guest();
   {
     NativeCall& c = current_call();
+    uint64_t initial_bytes = uint64_t{initial} * kWasmPageSize;
     if (initial > c.state->memory_cap_pages) {
       stop_with(initial_memory_failure(initial, c.state->inv->limits));
+    } else if (!memory_fits(*c.state, initial_bytes)) {
+      uint64_t elements = c.state->table_bytes / sizeof(wasm_rt_funcref_t);
+      stop_with(table_failure(elements, c.state->table_bytes + initial_bytes,
+                              c.state->inv->limits));
     } else {
       ThreadResources& res = tls_resources;
       Reservation r;
@@ -397,6 +402,7 @@ void rt_allocate_memory(wasm_rt_memory_t* mem, uint32_t initial, uint32_t max) {
         mem->max_pages = max;
         mem->size = static_cast<uint32_t>(bytes);  // 65536 pages would wrap: see grow
         res.live[mem] = r;
+        c.state->memory_bytes += bytes;
       }
     }
   }
@@ -411,7 +417,9 @@ uint32_t rt_grow_memory(wasm_rt_memory_t* mem, uint32_t delta) {
     NativeCall& c = current_call();
     uint64_t old_pages = mem->pages;
     uint64_t wanted = old_pages + delta;
-    if (wanted > c.state->memory_cap_pages) {
+    uint64_t others = c.state->memory_bytes - old_pages * kWasmPageSize;  // other memories
+    if (wanted > c.state->memory_cap_pages ||
+        !memory_fits(*c.state, others + wanted * kWasmPageSize)) {
       stop_with(memory_grow_failure(wanted, c.state->inv->limits));
     } else if (wanted <= mem->max_pages && wanted <= 65535) {
       // 65536 pages (4 GiB) cannot be expressed in wasm_rt_memory_t::size (u32); the cap is
@@ -422,6 +430,7 @@ uint32_t rt_grow_memory(wasm_rt_memory_t* mem, uint32_t delta) {
         uint64_t bytes = wanted * kWasmPageSize;
         if (bytes <= r.rw_bytes || protect(r.base, r.rw_bytes, bytes, true)) {
           if (bytes > r.rw_bytes) r.rw_bytes = bytes;
+          c.state->memory_bytes += (wanted - old_pages) * kWasmPageSize;
           mem->pages = static_cast<uint32_t>(wanted);
           mem->size = static_cast<uint32_t>(bytes);
           answer = static_cast<uint32_t>(old_pages);
@@ -464,10 +473,15 @@ void rt_free_memory(wasm_rt_memory_t* mem) {
   }
 }
 
+// Tables count against memoryMb next to linear memory (HostState::table_bytes), at
+// sizeof(Elem) per element; kMaxTableElements bounds one table whatever the limit.
 template <typename Table, typename Elem>
 void allocate_table(Table* t, uint32_t n, uint32_t max, Elem null_value) {
   leave_guest();
-  bool ok = n <= kMaxTableElements;
+  HostState& state = *current_call().state;
+  uint64_t bytes = uint64_t{n} * sizeof(Elem);
+  bool fits = n <= kMaxTableElements && tables_fit(state, bytes);
+  bool ok = fits;
   if (ok) {
     t->data = static_cast<Elem*>(std::calloc(n ? n : 1, sizeof(Elem)));
     ok = t->data != nullptr;
@@ -475,10 +489,11 @@ void allocate_table(Table* t, uint32_t n, uint32_t max, Elem null_value) {
   }
   t->size = ok ? n : 0;
   t->max_size = max;
+  if (ok) state.table_bytes += bytes;
   if (!ok) {
-    stop_with(Failure{"memory_limit", "the module's table of " + std::to_string(n) +
-                                          " elements exceeds the limit of " +
-                                          std::to_string(kMaxTableElements)});
+    stop_with(fits ? Failure{"memory_limit", "the host ran out of memory for the module's table"}
+                   : table_failure(n, state.memory_bytes + state.table_bytes + bytes,
+                                   state.inv->limits));
     jump_out(kJumpStop);
   }
   enter_guest();
@@ -494,15 +509,18 @@ void free_table(Table* t) {
 template <typename Table, typename Elem>
 uint32_t grow_table(Table* t, uint32_t delta, Elem init) {
   leave_guest();
+  HostState& state = *current_call().state;
   uint32_t answer = UINT32_MAX;
   uint64_t wanted = uint64_t{t->size} + delta;
-  if (wanted <= t->max_size && wanted <= kMaxTableElements) {
+  if (wanted <= t->max_size && wanted <= kMaxTableElements &&
+      tables_fit(state, uint64_t{delta} * sizeof(Elem))) {
     void* grown = std::realloc(t->data, (wanted ? wanted : 1) * sizeof(Elem));
     if (grown) {
       t->data = static_cast<Elem*>(grown);
       for (uint64_t i = t->size; i < wanted; ++i) t->data[i] = init;
       answer = t->size;
       t->size = static_cast<uint32_t>(wanted);
+      state.table_bytes += uint64_t{delta} * sizeof(Elem);
     }
   }
   enter_guest();
