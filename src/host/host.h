@@ -44,7 +44,7 @@ struct HostConfig {
 struct FunctionGrants {
   std::string function_id;              // names its application database (AppDbScope::kFunction)
   std::vector<std::string> http_allow;  // hosts ("api.example.com", "127.0.0.1:8081"); empty: none
-  bool db_ddl = false;                  // the "db:ddl" grant: schema changes, ATTACH, PRAGMA
+  bool db_ddl = false;                  // the "db:ddl" grant: schema changes, allow-listed PRAGMAs
 };
 
 class HostRuntime {
