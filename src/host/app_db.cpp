@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/json.hpp>
 #include <cctype>
 #include <cstring>
-#include <boost/json.hpp>
 #include <filesystem>
 
 namespace nil::host {
@@ -29,6 +29,7 @@ Error invalid(std::string code, std::string message) {
 // the FTS3 and R*Tree debugging functions, fts5 (a pointer interface). Operators that SQLite
 // compiles as functions are here too: LIKE, GLOB, MATCH, ->, ->>, CURRENT_TIMESTAMP.
 bool function_allowed(std::string_view name) {
+  // clang-format off
   static constexpr std::string_view kAllowed[] = {
       // core scalar
       "abs", "changes", "char", "coalesce", "concat", "concat_ws", "format", "glob", "hex",
@@ -53,6 +54,7 @@ bool function_allowed(std::string_view name) {
       // FTS5 (MATCH and its auxiliary functions; creating an FTS5 table needs db:ddl)
       "match", "bm25", "highlight", "snippet",
   };
+  // clang-format on
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -66,12 +68,14 @@ bool function_allowed(std::string_view name) {
 // platform's own store), temp_store_directory, query_only… change how nild runs the connection
 // or the process.
 bool pragma_allowed(std::string_view name) {
+  // clang-format off
   static constexpr std::string_view kAllowed[] = {
       "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
       "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check", "user_version",
       "application_id", "foreign_keys", "defer_foreign_keys", "recursive_triggers", "optimize",
       "page_count", "freelist_count", "data_version", "collation_list",
   };
+  // clang-format on
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -81,9 +85,9 @@ bool pragma_allowed(std::string_view name) {
 // What the authorizer sees of one guest statement.
 struct AuthContext {
   bool ddl = false;
-  bool pragma_ran = false;   // an allowed PRAGMA: the connection is not fresh any more
-  std::string denied;        // the first action refused, for the error message
-  std::string code;          // its error code
+  bool pragma_ran = false;  // an allowed PRAGMA: the connection is not fresh any more
+  std::string denied;       // the first action refused, for the error message
+  std::string code;         // its error code
   bool ddl_would_help = false;
 };
 
@@ -243,19 +247,26 @@ Expected<void> bind_params(sqlite3_stmt* stmt, std::string_view params_json) {
 // value itself is at most SQLITE_LIMIT_LENGTH, the answer cap).
 size_t column_size(sqlite3_stmt* stmt, int col) {
   switch (sqlite3_column_type(stmt, col)) {
-    case SQLITE_INTEGER: return 20;
-    case SQLITE_FLOAT: return 24;
-    case SQLITE_TEXT: return static_cast<size_t>(sqlite3_column_bytes(stmt, col)) + 2;
-    case SQLITE_BLOB: return 4 * ((static_cast<size_t>(sqlite3_column_bytes(stmt, col)) + 2) / 3) + 14;
-    default: return 4;
+    case SQLITE_INTEGER:
+      return 20;
+    case SQLITE_FLOAT:
+      return 24;
+    case SQLITE_TEXT:
+      return static_cast<size_t>(sqlite3_column_bytes(stmt, col)) + 2;
+    case SQLITE_BLOB:
+      return 4 * ((static_cast<size_t>(sqlite3_column_bytes(stmt, col)) + 2) / 3) + 14;
+    default:
+      return 4;
   }
 }
 
 // A column value as JSON.
 boost::json::value column_value(sqlite3_stmt* stmt, int col) {
   switch (sqlite3_column_type(stmt, col)) {
-    case SQLITE_INTEGER: return sqlite3_column_int64(stmt, col);
-    case SQLITE_FLOAT: return sqlite3_column_double(stmt, col);
+    case SQLITE_INTEGER:
+      return sqlite3_column_int64(stmt, col);
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(stmt, col);
     case SQLITE_TEXT: {
       const char* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
       int n = sqlite3_column_bytes(stmt, col);
@@ -268,7 +279,8 @@ boost::json::value column_value(sqlite3_stmt* stmt, int col) {
       o["base64"] = base64(data, static_cast<size_t>(n));
       return o;
     }
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 
@@ -276,13 +288,13 @@ boost::json::value column_value(sqlite3_stmt* stmt, int col) {
 // builds in goes: fts3/fts4 (and fts3tokenize, fts4aux: the FTS3 tokenizer interface), dbstat
 // (page-level layout, free pages), sqlite_stmt.
 constexpr std::array<const char*, 6> kKeptModules = {"json_each", "json_tree", "fts5",
-                                                    "rtree",     "rtree_i32", nullptr};
+                                                     "rtree",     "rtree_i32", nullptr};
 
 bool valid_function_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
   });
 }
 
@@ -301,8 +313,9 @@ Expected<SqlitePtr> AppDb::open(const std::filesystem::path& file) {
   std::error_code ec;
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(file.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(file.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   SqlitePtr db(raw);
   if (rc != SQLITE_OK) {
     return make_error(ErrorKind::kUnavailable, "unavailable",
@@ -439,9 +452,11 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
                                     (auth.ddl_would_help ? " without the db:ddl grant" : ""));
     }
     if ((code & 0xff) == SQLITE_TOOBIG) {
-      return invalid("too_large", std::string(sqlite3_errmsg(db)) + ": no value, row or statement "
-                                  "may be larger than " + std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
-                                  " bytes (the answer cap)");
+      return invalid("too_large", std::string(sqlite3_errmsg(db)) +
+                                      ": no value, row or statement "
+                                      "may be larger than " +
+                                      std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
+                                      " bytes (the answer cap)");
     }
     return invalid("sql_error", sqlite3_errmsg(db));
   };
@@ -455,7 +470,8 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
   }
   if (auth.pragma_ran) dirty_ = true;
   if (auto bound = bind_params(stmt.get(), params_json); !bound.ok()) {
-    if (sqlite3_errcode(db) == SQLITE_TOOBIG || bound.error().message == sqlite3_errstr(SQLITE_TOOBIG)) {
+    if (sqlite3_errcode(db) == SQLITE_TOOBIG ||
+        bound.error().message == sqlite3_errstr(SQLITE_TOOBIG)) {
       return invalid("too_large", "a parameter is larger than " +
                                       std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
                                       " bytes (the answer cap)");

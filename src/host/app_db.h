@@ -56,7 +56,7 @@ class AppDb {
 
    private:
     AppDb* owner_;
-    std::string file_;    // the pool this connection returns to
+    std::string file_;  // the pool this connection returns to
     SqlitePtr db_;
     bool dirty_ = false;  // a PRAGMA ran: connection state differs from a fresh one
   };
@@ -76,7 +76,7 @@ class AppDb {
   const HostConfig cfg_;
   std::mutex mu_;
   std::map<std::string, std::vector<SqlitePtr>> idle_;  // by file; guarded by mu_
-  size_t idle_total_ = 0;                                // guarded by mu_
+  size_t idle_total_ = 0;                               // guarded by mu_
 };
 
 }  // namespace nil::host

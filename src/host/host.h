@@ -29,7 +29,7 @@ enum class AppDbScope {
 
 struct HostConfig {
   AppDbScope app_db_scope = AppDbScope::kFunction;
-  std::filesystem::path app_db;        // the shared application database (kShared), never the platform's
+  std::filesystem::path app_db;  // the shared application database (kShared), never the platform's
   std::filesystem::path app_db_dir;    // per-function files (kFunction), created on first use
   bool http_allow_private = false;     // loopback/link-local/private targets allowed at all
   uint32_t http_timeout_ms = 5'000;    // default per fetch (never past the guest's deadline)

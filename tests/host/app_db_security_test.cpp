@@ -76,7 +76,7 @@ TEST_F(AppDbSecurity, DangerousSqlFunctionsAreRefusedEvenWithTheDdlGrant) {
   const char* refused[] = {
       "SELECT fts3_tokenizer('simple')",  // leaked the address of SQLite's tokenizer module
       "SELECT hex(fts3_tokenizer('simple'))",
-      "SELECT FTS3_Tokenizer('simple')",  // names are case-insensitive
+      "SELECT FTS3_Tokenizer('simple')",                     // names are case-insensitive
       "SELECT fts3_tokenizer('evil', x'4141414141414141')",  // planted a pointer
       "SELECT load_extension('/tmp/nothing.so')",
       "SELECT sqlite_compileoption_used('ENABLE_FTS3')",
@@ -104,7 +104,8 @@ TEST_F(AppDbSecurity, DangerousSqlFunctionsAreRefusedEvenWithTheDdlGrant) {
   query(*ddl, "CREATE TABLE t (x)");
   (void)ddl->db_query("CREATE VIEW v AS SELECT fts3_tokenizer('simple') AS p", "[]", in(5s));
   (void)ddl->db_query(
-      "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT fts3_tokenizer('x', x'4141414141414141'); END",
+      "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT fts3_tokenizer('x', x'4141414141414141'); "
+      "END",
       "[]", in(5s));
   // (A view's functions are resolved as schema: refused as untrusted, an sql_error.)
   auto view = ddl->db_query("SELECT p FROM v", "[]", in(5s));
@@ -116,11 +117,12 @@ TEST_F(AppDbSecurity, DangerousSqlFunctionsAreRefusedEvenWithTheDdlGrant) {
 TEST_F(AppDbSecurity, OrdinarySqlFunctionsAndOperatorsStillWork) {
   HostRuntime rt(config());
   auto s = rt.for_invocation(fn("fn-a"), {});
-  json::object r = query(*s,
-                         "SELECT abs(-2), upper('x'), length('abc'), json_extract('{\"a\":1}', '$.a'), "
-                         "'{\"b\":2}' ->> '$.b', 'abc' LIKE 'a%', 'abc' GLOB 'a*', "
-                         "date('2024-01-02'), round(2.5), coalesce(NULL, 3), typeof(CURRENT_TIMESTAMP), "
-                         "sqrt(16), printf('%d', 7), hex(zeroblob(2)), length(randomblob(8))");
+  json::object r =
+      query(*s,
+            "SELECT abs(-2), upper('x'), length('abc'), json_extract('{\"a\":1}', '$.a'), "
+            "'{\"b\":2}' ->> '$.b', 'abc' LIKE 'a%', 'abc' GLOB 'a*', "
+            "date('2024-01-02'), round(2.5), coalesce(NULL, 3), typeof(CURRENT_TIMESTAMP), "
+            "sqrt(16), printf('%d', 7), hex(zeroblob(2)), length(randomblob(8))");
   EXPECT_EQ(rows(r), R"([[2,"X",3,1,2,1,1,"2024-01-02",3E0,3,"text",4E0,"7","0000",8]])");
   r = query(*s,
             "WITH n(i) AS (VALUES (1), (2), (3)) SELECT count(*), sum(i), group_concat(i), "
@@ -128,7 +130,8 @@ TEST_F(AppDbSecurity, OrdinarySqlFunctionsAndOperatorsStillWork) {
   EXPECT_EQ(rows(r), R"([[3,6,"1,2,3",3,"[1,2,3]"]])");
   r = query(*s, "SELECT value FROM json_each('[10, 20]')");
   EXPECT_EQ(rows(r), "[[10],[20]]");
-  r = query(*s, "WITH n(i) AS (VALUES (1), (2)) SELECT i, row_number() OVER (ORDER BY i DESC) FROM n");
+  r = query(*s,
+            "WITH n(i) AS (VALUES (1), (2)) SELECT i, row_number() OVER (ORDER BY i DESC) FROM n");
   EXPECT_EQ(rows(r), "[[2,1],[1,2]]");
 }
 
@@ -136,10 +139,10 @@ TEST_F(AppDbSecurity, OnlyFts5RtreeAndJsonModulesRemain) {
   HostRuntime rt(config());
   auto ddl = rt.for_invocation(fn("fn-a", true), {});
   // FTS3/FTS4 (whose tokenizer interface is the hole above), dbstat and sqlite_stmt are gone.
-  for (const char* sql : {"CREATE VIRTUAL TABLE t3 USING fts3(body)",
-                          "CREATE VIRTUAL TABLE t4 USING fts4(body)",
-                          "CREATE VIRTUAL TABLE tt USING fts3tokenize(simple)",
-                          "SELECT count(*) FROM dbstat", "SELECT count(*) FROM sqlite_stmt"}) {
+  for (const char* sql :
+       {"CREATE VIRTUAL TABLE t3 USING fts3(body)", "CREATE VIRTUAL TABLE t4 USING fts4(body)",
+        "CREATE VIRTUAL TABLE tt USING fts3tokenize(simple)", "SELECT count(*) FROM dbstat",
+        "SELECT count(*) FROM sqlite_stmt"}) {
     expect_error(ddl->db_query(sql, "[]", in(5s)), "sql_error", sql);
   }
   // FTS5 and R*Tree, with the grant, work — search and its auxiliary functions included.
@@ -209,9 +212,9 @@ TEST_F(AppDbSecurity, LargeValuesAreRefusedBeforeTheyAreBuilt) {
   EXPECT_LT(sqlite3_memory_highwater(0), 16 << 20);
   // A parameter past the cap is refused too, with the same code.
   std::string big(2 << 20, 'x');
-  expect_error(s->db_query("SELECT length(?)", json::serialize(json::array{json::string(big)}),
-                           in(5s)),
-               "too_large", "a 2 MiB parameter");
+  expect_error(
+      s->db_query("SELECT length(?)", json::serialize(json::array{json::string(big)}), in(5s)),
+      "too_large", "a 2 MiB parameter");
   // Values under the cap still come back; a row whose values together pass it is truncated.
   json::object r = query(*s, "SELECT length(randomblob(500000))");
   EXPECT_EQ(rows(r), "[[500000]]");
@@ -242,8 +245,8 @@ TEST_F(AppDbSecurity, AFunctionCannotSeeAnotherFunctionsTables) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "app.db"));
   // An id that is no file name (or none) has no database.
   for (const char* id : {"", "../app", "a/b", "x.db"}) {
-    expect_error(rt.for_invocation(fn(id), {})->db_query("SELECT 1", "[]", in(5s)),
-                 "unavailable", std::string("function id '") + id + "'");
+    expect_error(rt.for_invocation(fn(id), {})->db_query("SELECT 1", "[]", in(5s)), "unavailable",
+                 std::string("function id '") + id + "'");
   }
 }
 
@@ -291,9 +294,9 @@ TEST_F(AppDbSecurity, ExplicitTransactionsAreRefused) {
   HostRuntime rt(config(AppDbScope::kShared));
   query(*rt.for_invocation(fn("fn-a", true), {}), "CREATE TABLE t (v TEXT)");
   auto a = rt.for_invocation(fn("fn-a", true), {});
-  for (const char* sql : {"BEGIN", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "BEGIN DEFERRED TRANSACTION",
-                          "COMMIT", "END", "ROLLBACK", "SAVEPOINT s", "RELEASE s",
-                          "ROLLBACK TO s"}) {
+  for (const char* sql :
+       {"BEGIN", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "BEGIN DEFERRED TRANSACTION", "COMMIT",
+        "END", "ROLLBACK", "SAVEPOINT s", "RELEASE s", "ROLLBACK TO s"}) {
     auto r = a->db_query(sql, "[]", in(5s));
     expect_error(r, "transaction_not_allowed", sql);
   }

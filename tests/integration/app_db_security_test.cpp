@@ -7,7 +7,9 @@
 namespace nil::it {
 namespace {
 
-std::string guest_source() { return read_file(source_dir() / "tests/integration/guests/host_calls.c"); }
+std::string guest_source() {
+  return read_file(source_dir() / "tests/integration/guests/host_calls.c");
+}
 
 std::string deploy(HttpClient& c, std::string_view prefix, json::object access) {
   json::object body{{"name", unique_name(prefix)}, {"language", "c"}, {"source", guest_source()}};
@@ -27,7 +29,9 @@ json::value db(HttpClient& c, std::string_view id, std::string_view sql) {
   if (!e.contains("output")) return json::object{{"status", 0}, {"result", "{}"}};
   return e.at("output").at("call");
 }
-int status_of(const json::value& call) { return static_cast<int>(call.at("status").to_number<double>()); }
+int status_of(const json::value& call) {
+  return static_cast<int>(call.at("status").to_number<double>());
+}
 json::value answer(const json::value& call) { return json::parse(call.at("result").as_string()); }
 std::string error_code(const json::value& call) {
   json::value a = answer(call);
@@ -67,9 +71,9 @@ TEST_F(AppDbDefences, EachFunctionHasItsOwnDatabaseByDefault) {
 
 TEST_F(AppDbDefences, Fts3TokenizerAndOtherDangerousFunctionsAreRefused) {
   for (const std::string& id : {other_, owner_}) {
-    for (const char* sql : {"SELECT fts3_tokenizer('simple')",
-                            "SELECT fts3_tokenizer('simple', x'4141414141414141')",
-                            "SELECT load_extension('/tmp/x.so')", "SELECT sqlite_compileoption_get(0)"}) {
+    for (const char* sql :
+         {"SELECT fts3_tokenizer('simple')", "SELECT fts3_tokenizer('simple', x'4141414141414141')",
+          "SELECT load_extension('/tmp/x.so')", "SELECT sqlite_compileoption_get(0)"}) {
       json::value c = db(http(), id, sql);
       EXPECT_EQ(status_of(c), -4) << sql << ": " << c;
       EXPECT_EQ(error_code(c), "not_authorized") << sql << ": " << c;
