@@ -103,11 +103,12 @@ int32_t nil_status_for(std::string_view code) {
   if (code == "invalid_request" || code == "multiple_statements") {
     return nil_status::kInvalidRequest;
   }
-  if (code == "host_not_allowed" || code == "address_not_allowed" || code == "not_authorized") {
+  if (code == "host_not_allowed" || code == "address_not_allowed" || code == "not_authorized" ||
+      code == "transaction_not_allowed") {
     return nil_status::kForbidden;
   }
   if (code == "timeout") return nil_status::kTimeout;
-  if (code == "response_too_large") return nil_status::kTooLarge;
+  if (code == "response_too_large" || code == "too_large") return nil_status::kTooLarge;
   if (code == "sql_error") return nil_status::kSqlError;
   return nil_status::kFailed;
 }

@@ -119,9 +119,10 @@ namespace nil_status {
 inline constexpr int32_t kNotFound = -1;        // not_found (env: no such key)
 inline constexpr int32_t kUnavailable = -2;     // unavailable (no host services here)
 inline constexpr int32_t kInvalidRequest = -3;  // invalid_request, multiple_statements
-inline constexpr int32_t kForbidden = -4;       // host_not_allowed, address_not_allowed, not_authorized
+inline constexpr int32_t kForbidden = -4;       // host_not_allowed, address_not_allowed, not_authorized,
+                                                 // transaction_not_allowed
 inline constexpr int32_t kTimeout = -5;         // timeout
-inline constexpr int32_t kTooLarge = -6;        // response_too_large
+inline constexpr int32_t kTooLarge = -6;        // response_too_large, too_large
 inline constexpr int32_t kSqlError = -7;        // sql_error
 inline constexpr int32_t kFailed = -8;          // anything else (fetch_failed, too_many_redirects, ...)
 }  // namespace nil_status

@@ -3,8 +3,10 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cstring>
+#include <array>
 #include <boost/json.hpp>
+#include <cctype>
+#include <cstring>
 #include <filesystem>
 
 namespace nil::host {
@@ -21,15 +23,79 @@ Error invalid(std::string code, std::string message) {
   return make_error(ErrorKind::kInvalidInput, std::move(code), std::move(message));
 }
 
+// SQL functions a guest statement may call (lower case). An allow-list, because SQLite builds
+// add functions that must never be reachable: fts3_tokenizer (reads and, with two arguments,
+// plants a native pointer an FTS query later calls), load_extension, sqlite_compileoption_*,
+// the FTS3 and R*Tree debugging functions, fts5 (a pointer interface). Operators that SQLite
+// compiles as functions are here too: LIKE, GLOB, MATCH, ->, ->>, CURRENT_TIMESTAMP.
+bool function_allowed(std::string_view name) {
+  // clang-format off
+  static constexpr std::string_view kAllowed[] = {
+      // core scalar
+      "abs", "changes", "char", "coalesce", "concat", "concat_ws", "format", "glob", "hex",
+      "ifnull", "iif", "instr", "last_insert_rowid", "length", "like", "likelihood", "likely",
+      "lower", "ltrim", "max", "min", "nullif", "octet_length", "printf", "quote", "random",
+      "randomblob", "replace", "round", "rtrim", "sign", "soundex", "sqlite_version", "substr",
+      "substring", "total_changes", "trim", "typeof", "unhex", "unicode", "unistr",
+      "unistr_quote", "unlikely", "upper", "zeroblob",
+      // date and time
+      "date", "time", "datetime", "julianday", "unixepoch", "strftime", "timediff",
+      "current_date", "current_time", "current_timestamp",
+      // aggregate and window
+      "avg", "count", "group_concat", "string_agg", "sum", "total", "row_number", "rank",
+      "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead", "first_value",
+      "last_value", "nth_value",
+      // math
+      "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "ceiling", "cos",
+      "cosh", "degrees", "exp", "floor", "ln", "log", "log10", "log2", "mod", "pi", "pow",
+      "power", "radians", "sin", "sinh", "sqrt", "tan", "tanh", "trunc",
+      // JSON operators (json_* and jsonb_* below)
+      "json", "jsonb", "->", "->>",
+      // FTS5 (MATCH and its auxiliary functions; creating an FTS5 table needs db:ddl)
+      "match", "bm25", "highlight", "snippet",
+  };
+  // clang-format on
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower.starts_with("json_") || lower.starts_with("jsonb_")) return true;
+  return std::find(std::begin(kAllowed), std::end(kAllowed), lower) != std::end(kAllowed);
+}
+
+// PRAGMAs a function with the db:ddl grant may run: introspection and per-file settings of its
+// own database. Not the rest: journal_mode, locking_mode, synchronous, cache_size, mmap_size,
+// trusted_schema, hard_heap_limit/soft_heap_limit (process-wide: they would throttle the
+// platform's own store), temp_store_directory, query_only… change how nild runs the connection
+// or the process.
+bool pragma_allowed(std::string_view name) {
+  // clang-format off
+  static constexpr std::string_view kAllowed[] = {
+      "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+      "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check", "user_version",
+      "application_id", "foreign_keys", "defer_foreign_keys", "recursive_triggers", "optimize",
+      "page_count", "freelist_count", "data_version", "collation_list",
+  };
+  // clang-format on
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::find(std::begin(kAllowed), std::end(kAllowed), lower) != std::end(kAllowed);
+}
+
 // What the authorizer sees of one guest statement.
 struct AuthContext {
   bool ddl = false;
-  std::string denied;  // the first action refused, for the error message
+  bool pragma_ran = false;  // an allowed PRAGMA: the connection is not fresh any more
+  std::string denied;       // the first action refused, for the error message
+  std::string code;         // its error code
+  bool ddl_would_help = false;
 };
 
-int authorize(void* user, int action, const char*, const char*, const char*, const char*) {
+int authorize(void* user, int action, const char* arg1, const char* arg2, const char*,
+              const char*) {
   auto* auth = static_cast<AuthContext*>(user);
-  const char* what = nullptr;
+  std::string what;
+  std::string code = "not_authorized";
   bool needs_ddl = false;
   switch (action) {
     case SQLITE_ATTACH:
@@ -38,7 +104,28 @@ int authorize(void* user, int action, const char*, const char*, const char*, con
       // another tenant's data), which is outside the application database.
       what = action == SQLITE_ATTACH ? "ATTACH" : "DETACH";
       break;
-    case SQLITE_PRAGMA: what = "PRAGMA"; needs_ddl = true; break;
+    case SQLITE_FUNCTION:
+      if (arg2 != nullptr && function_allowed(arg2)) return SQLITE_OK;
+      what = std::string("the SQL function ") + (arg2 ? arg2 : "?") + "()";
+      break;
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+      // Each statement is its own transaction: an explicit one would hold the database's write
+      // lock across host calls (up to the function's timeout) and block every other writer.
+      what = std::string(action == SQLITE_SAVEPOINT ? "SAVEPOINT/RELEASE " : "") +
+             (arg1 ? arg1 : "transaction control");
+      code = "transaction_not_allowed";
+      break;
+    case SQLITE_PRAGMA:
+      // Reading the page size is harmless, and the R*Tree module asks for it when it opens a
+      // table, on behalf of any function that queries one.
+      if (arg1 != nullptr && arg2 == nullptr && sqlite3_stricmp(arg1, "page_size") == 0) {
+        return SQLITE_OK;
+      }
+      what = std::string("PRAGMA ") + (arg1 ? arg1 : "");
+      if (arg1 == nullptr || !pragma_allowed(arg1)) break;  // not even with db:ddl
+      needs_ddl = true;
+      break;
     case SQLITE_CREATE_INDEX:
     case SQLITE_CREATE_TABLE:
     case SQLITE_CREATE_TEMP_INDEX:
@@ -62,8 +149,15 @@ int authorize(void* user, int action, const char*, const char*, const char*, con
     case SQLITE_ANALYZE: what = "ANALYZE"; needs_ddl = true; break;
     default: return SQLITE_OK;
   }
-  if (needs_ddl && auth->ddl) return SQLITE_OK;
-  if (auth->denied.empty()) auth->denied = what;
+  if (needs_ddl && auth->ddl) {
+    if (action == SQLITE_PRAGMA) auth->pragma_ran = true;
+    return SQLITE_OK;
+  }
+  if (auth->denied.empty()) {
+    auth->denied = what;
+    auth->code = code;
+    auth->ddl_would_help = needs_ddl;
+  }
   return SQLITE_DENY;
 }
 
@@ -149,15 +243,33 @@ Expected<void> bind_params(sqlite3_stmt* stmt, std::string_view params_json) {
   return {};
 }
 
-// A column value as JSON and a rough count of its bytes in the answer.
-boost::json::value column_value(sqlite3_stmt* stmt, int col, size_t* bytes) {
+// About how many bytes a column adds to the answer, read before the value is converted (the
+// value itself is at most SQLITE_LIMIT_LENGTH, the answer cap).
+size_t column_size(sqlite3_stmt* stmt, int col) {
   switch (sqlite3_column_type(stmt, col)) {
-    case SQLITE_INTEGER: *bytes += 20; return sqlite3_column_int64(stmt, col);
-    case SQLITE_FLOAT: *bytes += 24; return sqlite3_column_double(stmt, col);
+    case SQLITE_INTEGER:
+      return 20;
+    case SQLITE_FLOAT:
+      return 24;
+    case SQLITE_TEXT:
+      return static_cast<size_t>(sqlite3_column_bytes(stmt, col)) + 2;
+    case SQLITE_BLOB:
+      return 4 * ((static_cast<size_t>(sqlite3_column_bytes(stmt, col)) + 2) / 3) + 14;
+    default:
+      return 4;
+  }
+}
+
+// A column value as JSON.
+boost::json::value column_value(sqlite3_stmt* stmt, int col) {
+  switch (sqlite3_column_type(stmt, col)) {
+    case SQLITE_INTEGER:
+      return sqlite3_column_int64(stmt, col);
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(stmt, col);
     case SQLITE_TEXT: {
       const char* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
       int n = sqlite3_column_bytes(stmt, col);
-      *bytes += static_cast<size_t>(n) + 2;
       return boost::json::string(text ? text : "", static_cast<size_t>(n));
     }
     case SQLITE_BLOB: {
@@ -165,21 +277,45 @@ boost::json::value column_value(sqlite3_stmt* stmt, int col, size_t* bytes) {
       int n = sqlite3_column_bytes(stmt, col);
       boost::json::object o;
       o["base64"] = base64(data, static_cast<size_t>(n));
-      *bytes += o["base64"].as_string().size() + 12;
       return o;
     }
-    default: *bytes += 4; return nullptr;
+    default:
+      return nullptr;
   }
+}
+
+// Only the modules a guest has a use for stay registered; the rest of what Debian's SQLite
+// builds in goes: fts3/fts4 (and fts3tokenize, fts4aux: the FTS3 tokenizer interface), dbstat
+// (page-level layout, free pages), sqlite_stmt.
+constexpr std::array<const char*, 6> kKeptModules = {"json_each", "json_tree", "fts5",
+                                                     "rtree",     "rtree_i32", nullptr};
+
+bool valid_function_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
 }
 
 }  // namespace
 
-Expected<SqlitePtr> AppDb::open() {
+Expected<std::filesystem::path> AppDb::file_for(std::string_view function_id) const {
+  if (cfg_.app_db_scope == AppDbScope::kShared) return cfg_.app_db;
+  if (!valid_function_id(function_id)) {
+    return make_error(ErrorKind::kUnavailable, "unavailable",
+                      "the invocation names no function, so it has no application database");
+  }
+  return cfg_.app_db_dir / (std::string(function_id) + ".db");
+}
+
+Expected<SqlitePtr> AppDb::open(const std::filesystem::path& file) {
   std::error_code ec;
-  if (cfg_.app_db.has_parent_path()) std::filesystem::create_directories(cfg_.app_db.parent_path(), ec);
+  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(cfg_.app_db.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(file.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   SqlitePtr db(raw);
   if (rc != SQLITE_OK) {
     return make_error(ErrorKind::kUnavailable, "unavailable",
@@ -189,39 +325,80 @@ Expected<SqlitePtr> AppDb::open() {
   sqlite3_exec(db.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", nullptr, nullptr,
                nullptr);
   // Belt and braces next to the authorizer: no attached databases, no schema corruption
-  // through writable_schema, no extensions.
+  // through writable_schema or shadow tables, no extensions, no functions with side effects
+  // called from a schema, no FTS3 tokenizer pointers, no modules beyond kKeptModules.
   sqlite3_limit(db.get(), SQLITE_LIMIT_ATTACHED, 0);
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, nullptr);
+  std::array<const char*, kKeptModules.size()> keep = kKeptModules;  // the API wants non-const
+  sqlite3_drop_modules(db.get(), keep.data());
+  // Memory: no string or blob (nor a row, nor the SQL) longer than an answer may be; Debian's
+  // defaults are 1 GB each, so one randomblob() could take gigabytes before any cap applied.
+  int length = static_cast<int>(std::clamp<uint64_t>(cfg_.db_max_bytes, 1024, 1'000'000'000));
+  sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, length);
+  sqlite3_limit(db.get(), SQLITE_LIMIT_SQL_LENGTH, std::min(length, 1 << 20));
+  sqlite3_limit(db.get(), SQLITE_LIMIT_VDBE_OP, 1'000'000);  // view/trigger expansion bombs
+  sqlite3_limit(db.get(), SQLITE_LIMIT_TRIGGER_DEPTH, 100);
+  sqlite3_limit(db.get(), SQLITE_LIMIT_VARIABLE_NUMBER, 32'766);
+  sqlite3_limit(db.get(), SQLITE_LIMIT_WORKER_THREADS, 0);
   return db;
 }
 
-Expected<std::unique_ptr<AppDb::Lease>> AppDb::lease() {
+Expected<std::unique_ptr<AppDb::Lease>> AppDb::lease(std::string_view function_id) {
+  std::filesystem::path file = NIL_TRY(file_for(function_id));
+  std::string key = file.string();
   {
     std::lock_guard lock(mu_);
-    if (!idle_.empty()) {
-      SqlitePtr db = std::move(idle_.back());
-      idle_.pop_back();
-      return std::make_unique<Lease>(this, std::move(db));
+    if (auto it = idle_.find(key); it != idle_.end() && !it->second.empty()) {
+      SqlitePtr db = std::move(it->second.back());
+      it->second.pop_back();
+      if (it->second.empty()) idle_.erase(it);
+      --idle_total_;
+      return std::make_unique<Lease>(this, std::move(key), std::move(db));
     }
   }
-  SqlitePtr db = NIL_TRY(open());
-  return std::make_unique<Lease>(this, std::move(db));
+  SqlitePtr db = NIL_TRY(open(file));
+  return std::make_unique<Lease>(this, std::move(key), std::move(db));
 }
 
-void AppDb::give_back(SqlitePtr db) {
+void AppDb::give_back(const std::string& file, SqlitePtr db) {
   std::lock_guard lock(mu_);
-  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(db));
+  if (idle_total_ >= kMaxIdleTotal) return;  // closed
+  auto& pool = idle_[file];
+  if (pool.size() >= kMaxIdlePerFile) return;
+  pool.push_back(std::move(db));
+  ++idle_total_;
 }
+
+namespace {
+
+// Whether the connection holds TEMP tables, views, indexes or triggers (TEMP triggers fire on
+// main-database writes: one left in a pooled connection would run in the next invocation).
+bool has_temp_objects(sqlite3* db) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM temp.sqlite_schema LIMIT 1", -1, &raw, nullptr) !=
+      SQLITE_OK) {
+    return true;  // cannot tell: do not reuse
+  }
+  StmtPtr stmt(raw);
+  return sqlite3_step(stmt.get()) != SQLITE_DONE;
+}
+
+}  // namespace
 
 AppDb::Lease::~Lease() {
   if (!db_) return;
-  // A transaction the invocation left open dies with it.
+  // Statements run in autocommit, so nothing should be open; should one be, it dies here.
   if (!sqlite3_get_autocommit(db_.get())) {
     sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
-  if (sqlite3_get_autocommit(db_.get())) owner_->give_back(std::move(db_));
+  // Back to the pool only as fresh as a new connection: the next invocation must not inherit
+  // a PRAGMA's setting, a TEMP object or this one's last rowid.
+  if (!sqlite3_get_autocommit(db_.get()) || dirty_ || has_temp_objects(db_.get())) return;
+  sqlite3_set_last_insert_rowid(db_.get(), 0);
+  owner_->give_back(file_, std::move(db_));
 }
 
 Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view params_json,
@@ -250,21 +427,36 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
 
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
+  if (sql.size() > static_cast<size_t>(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1))) {
+    return invalid("too_large", "the statement is longer than " +
+                                    std::to_string(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1)) +
+                                    " bytes");
+  }
   int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, &tail);
   StmtPtr stmt(raw);
   // Errors of prepare and step alike (ATTACH, for one, is refused only when it runs).
   auto failure = [&](int code) -> Error {
+    if (auth.pragma_ran) dirty_ = true;
     if (prog.expired || code == SQLITE_INTERRUPT) {
       return invalid("timeout", "the statement ran longer than " + std::to_string(remaining_ms) +
                                     " ms and was stopped");
     }
     if (code == SQLITE_AUTH || !auth.denied.empty()) {
-      std::string what = auth.denied.empty() ? "this statement" : auth.denied;
-      return invalid("not_authorized",
-                     what + " is not allowed" +
-                         (what == "ATTACH" || what == "DETACH"
-                              ? std::string()
-                              : std::string(" without the db:ddl grant")));
+      if (auth.denied.empty()) return invalid("not_authorized", "this statement is not allowed");
+      if (auth.code == "transaction_not_allowed") {
+        return invalid(auth.code, auth.denied +
+                                      " is not allowed: each db_query statement is its own "
+                                      "transaction (write several rows in one statement)");
+      }
+      return invalid(auth.code, auth.denied + " is not allowed" +
+                                    (auth.ddl_would_help ? " without the db:ddl grant" : ""));
+    }
+    if ((code & 0xff) == SQLITE_TOOBIG) {
+      return invalid("too_large", std::string(sqlite3_errmsg(db)) +
+                                      ": no value, row or statement "
+                                      "may be larger than " +
+                                      std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
+                                      " bytes (the answer cap)");
     }
     return invalid("sql_error", sqlite3_errmsg(db));
   };
@@ -276,7 +468,16 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
                    "db_query runs exactly one statement; more follows at offset " +
                        std::to_string(used));
   }
-  NIL_TRY_VOID(bind_params(stmt.get(), params_json));
+  if (auth.pragma_ran) dirty_ = true;
+  if (auto bound = bind_params(stmt.get(), params_json); !bound.ok()) {
+    if (sqlite3_errcode(db) == SQLITE_TOOBIG ||
+        bound.error().message == sqlite3_errstr(SQLITE_TOOBIG)) {
+      return invalid("too_large", "a parameter is larger than " +
+                                      std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
+                                      " bytes (the answer cap)");
+    }
+    return bound.error();
+  }
 
   boost::json::object answer;
   boost::json::array columns;
@@ -297,13 +498,17 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
       truncated = true;
       break;
     }
-    boost::json::array row;
+    // Sized column by column before anything is converted: reading stops at the cap.
     size_t row_bytes = 2;
-    for (int i = 0; i < ncol; ++i) row.push_back(column_value(stmt.get(), i, &row_bytes));
+    for (int i = 0; i < ncol && bytes + row_bytes <= cfg.db_max_bytes; ++i) {
+      row_bytes += column_size(stmt.get(), i) + 1;
+    }
     if (bytes + row_bytes > cfg.db_max_bytes) {
       truncated = true;
       break;
     }
+    boost::json::array row;
+    for (int i = 0; i < ncol; ++i) row.push_back(column_value(stmt.get(), i));
     bytes += row_bytes;
     rows.push_back(std::move(row));
   }

@@ -40,7 +40,7 @@ class InvocationServices final : public engine::HostServices {
 
   Expected<std::string> db_query(std::string_view sql, std::string_view params_json,
                                  std::chrono::steady_clock::time_point deadline) override {
-    if (!lease_) lease_ = NIL_TRY(db_->lease());
+    if (!lease_) lease_ = NIL_TRY(db_->lease(grants_.function_id));
     return lease_->query(sql, params_json, grants_.db_ddl, deadline);
   }
 

@@ -21,8 +21,16 @@
 
 namespace nil::host {
 
+// Which application database a function's nil.db_query reaches (docs/abi.md, db_query).
+enum class AppDbScope {
+  kFunction,  // each function its own SQLite file, <app_db_dir>/<function id>.db (the default)
+  kShared,    // every function the one file app_db: functions read each other's tables
+};
+
 struct HostConfig {
-  std::filesystem::path app_db;        // the application database (SQLite), never the platform's
+  AppDbScope app_db_scope = AppDbScope::kFunction;
+  std::filesystem::path app_db;  // the shared application database (kShared), never the platform's
+  std::filesystem::path app_db_dir;    // per-function files (kFunction), created on first use
   bool http_allow_private = false;     // loopback/link-local/private targets allowed at all
   uint32_t http_timeout_ms = 5'000;    // default per fetch (never past the guest's deadline)
   uint64_t http_max_response_bytes = 1 << 20;
@@ -34,8 +42,9 @@ struct HostConfig {
 
 // What one function may do.
 struct FunctionGrants {
+  std::string function_id;              // names its application database (AppDbScope::kFunction)
   std::vector<std::string> http_allow;  // hosts ("api.example.com", "127.0.0.1:8081"); empty: none
-  bool db_ddl = false;                  // the "db:ddl" grant: schema changes, ATTACH, PRAGMA
+  bool db_ddl = false;                  // the "db:ddl" grant: schema changes, allow-listed PRAGMAs
 };
 
 class HostRuntime {

@@ -168,6 +168,7 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
     merge_environments(NIL_TRY(store_.function_environments(fn.id)), env, secrets);
   }
   host::FunctionGrants grants;
+  grants.function_id = fn.id;
   grants.http_allow = fn.access.http_allow;
   grants.db_ddl = std::find(fn.access.grants.begin(), fn.access.grants.end(), "db:ddl") !=
                   fn.access.grants.end();

@@ -155,6 +155,8 @@ int run(const Settings& s) {
   }
   host::HostConfig hc;
   hc.app_db = app_db;
+  hc.app_db_dir = fs::path(s.data_dir) / "app";
+  hc.app_db_scope = s.app_db_scope == "shared" ? host::AppDbScope::kShared : host::AppDbScope::kFunction;
   hc.http_allow_private = s.http_allow_private;
   hc.http_timeout_ms = s.http_timeout_ms;
   host::HostRuntime host_runtime(hc);
@@ -269,7 +271,7 @@ int run(const Settings& s) {
     fs::rename(tmp, s.port_file, ec);
   }
   log::info("listening", {{"address", s.listen}, {"port", static_cast<int64_t>(server.port())},
-                          {"dataDir", s.data_dir}, {"db", db}, {"appDb", app_db.string()},
+                          {"dataDir", s.data_dir}, {"db", db}, {"appDb", app_db.string()}, {"appDbScope", s.app_db_scope},
                           {"httpAllowPrivate", s.http_allow_private},
                           {"nativeTier", s.native_tier}});
 

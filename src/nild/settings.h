@@ -25,6 +25,7 @@ struct Settings {
   uint32_t shutdown_grace_ms = 30'000;
   bool prewarm_compilers = true;
   std::string app_db;  // default: <data-dir>/app.db
+  std::string app_db_scope = "function";
   bool http_allow_private = false;
   uint32_t http_timeout_ms = 5'000;
   std::string native_tier = "on";
@@ -58,7 +59,8 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--compile-workers", s.compile_workers, "compile jobs run in parallel (0: this node compiles nothing)")->envname("NIL_COMPILE_WORKERS")->capture_default_str()->check(CLI::Range(0, 64));
   app.add_option("--compile-timeout-ms", s.compile_timeout_ms, "wall-clock limit of one compile")->envname("NIL_COMPILE_TIMEOUT_MS")->capture_default_str();
   app.add_option("--prewarm-compilers", s.prewarm_compilers, "start the AssemblyScript compile worker at start-up (false: on first use)")->envname("NIL_PREWARM_COMPILERS")->capture_default_str();
-  app.add_option("--app-db", s.app_db, "the application database functions query with nil.db_query, an SQLite file beside (never the same as) the platform store (default: <data-dir>/app.db)")->envname("NIL_APP_DB");
+  app.add_option("--app-db", s.app_db, "the shared application database (--app-db-scope shared) functions query with nil.db_query, an SQLite file beside (never the same as) the platform store (default: <data-dir>/app.db)")->envname("NIL_APP_DB");
+  app.add_option("--app-db-scope", s.app_db_scope, "which application database a function's nil.db_query reaches: function (each function its own SQLite file, <data-dir>/app/<function-id>.db, created on first use) or shared (every function the --app-db file, where functions read and write each other's tables)")->envname("NIL_APP_DB_SCOPE")->capture_default_str()->check(CLI::IsMember({"function", "shared"}));
   app.add_option("--http-allow-private", s.http_allow_private, "let nil.http_fetch reach loopback, private and link-local addresses (still only hosts on a function's httpAllow); for tests and on-premises setups")->envname("NIL_HTTP_ALLOW_PRIVATE")->capture_default_str();
   app.add_option("--http-timeout-ms", s.http_timeout_ms, "limit of one nil.http_fetch, redirects included (never past the function's own deadline)")->envname("NIL_HTTP_TIMEOUT_MS")->capture_default_str()->check(CLI::Range(uint32_t{1}, uint32_t{900'000}));
   app.add_option("--native-tier", s.native_tier, "compile every READY module to native code (wasm2c + a C compiler, sandboxed; cached in <data-dir>/native) and run it there once built; the interpreter serves until then (off: interpreter only)")->envname("NIL_NATIVE_TIER")->capture_default_str()->check(CLI::IsMember({"on", "off"}));

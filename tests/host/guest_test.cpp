@@ -46,6 +46,7 @@ class GuestTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("nil-guest-test-" + std::to_string(rd()));
     HostConfig cfg;
     cfg.app_db = dir_ / "app.db";
+    cfg.app_db_scope = AppDbScope::kShared;  // several test "functions" share the kv table
     cfg.http_allow_private = true;
     runtime_ = std::make_unique<HostRuntime>(cfg);
   }

@@ -52,6 +52,7 @@ class HostTest : public ::testing::Test {
   HostConfig config(bool allow_private = true) {
     HostConfig cfg;
     cfg.app_db = dir_.path() / "data" / "app.db";
+    cfg.app_db_dir = dir_.path() / "data" / "app";
     cfg.http_allow_private = allow_private;
     cfg.http_timeout_ms = 2000;
     return cfg;
@@ -248,9 +249,14 @@ TEST_F(HostTest, ConnectionRefusedIsAFetchError) {
 
 class DbTest : public HostTest {
  protected:
-  std::unique_ptr<engine::HostServices> services(bool ddl) {
+  static FunctionGrants fn(bool ddl = false) {
     FunctionGrants g;
+    g.function_id = "fn-a";  // one function's database (AppDbScope::kFunction)
     g.db_ddl = ddl;
+    return g;
+  }
+  std::unique_ptr<engine::HostServices> services(bool ddl) {
+    FunctionGrants g = fn(ddl);
     return runtime_->for_invocation(g, {});
   }
   json::object query(engine::HostServices& s, std::string_view sql, std::string_view params = "[]") {
@@ -270,9 +276,10 @@ class DbTest : public HostTest {
 };
 
 TEST_F(DbTest, TheAppDbIsCreatedInWalMode) {
-  ASSERT_TRUE(std::filesystem::exists(cfg_.app_db));
+  std::filesystem::path file = cfg_.app_db_dir / "fn-a.db";
+  ASSERT_TRUE(std::filesystem::exists(file));
   sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(cfg_.app_db.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
@@ -390,7 +397,7 @@ TEST_F(DbTest, HugeResultsAreCappedByRowsAndBytes) {
   HostConfig cfg = config();
   cfg.db_max_bytes = 10'000;
   HostRuntime small(cfg);
-  auto t = small.for_invocation({}, {});
+  auto t = small.for_invocation(fn(), {});
   auto big = t->db_query(
       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
       "SELECT i, printf('%.1000c', 'x') FROM n",
@@ -406,7 +413,7 @@ TEST_F(DbTest, StatementsStopAtTheirTimeout) {
   HostConfig cfg = config();
   cfg.db_timeout_ms = 200;
   HostRuntime runtime(cfg);
-  auto s = runtime.for_invocation({}, {});
+  auto s = runtime.for_invocation(fn(), {});
   const char* forever =
       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n";
   auto started = Clock::now();
@@ -415,25 +422,9 @@ TEST_F(DbTest, StatementsStopAtTheirTimeout) {
   // The guest's deadline, when sooner, wins.
   HostRuntime patient([&] { HostConfig c = config(); c.db_timeout_ms = 60'000; return c; }());
   started = Clock::now();
-  expect_error(patient.for_invocation({}, {})->db_query(forever, "[]", in(150ms)), "timeout");
+  expect_error(patient.for_invocation(fn(), {})->db_query(forever, "[]", in(150ms)), "timeout");
   EXPECT_LT(Clock::now() - started, 2s);
   query(*s, "SELECT 1");
-}
-
-TEST_F(DbTest, AnOpenTransactionIsRolledBackWhenTheInvocationEnds) {
-  {
-    auto s = services(false);
-    query(*s, "BEGIN");
-    query(*s, "INSERT INTO notes (body) VALUES ('uncommitted')");
-  }  // the invocation ends without COMMIT
-  EXPECT_EQ(json::serialize(query(*services(false), "SELECT count(*) FROM notes")["rows"]), "[[0]]");
-  {
-    auto s = services(false);
-    query(*s, "BEGIN");
-    query(*s, "INSERT INTO notes (body) VALUES ('committed')");
-    query(*s, "COMMIT");
-  }
-  EXPECT_EQ(json::serialize(query(*services(false), "SELECT count(*) FROM notes")["rows"]), "[[1]]");
 }
 
 }  // namespace

@@ -146,7 +146,9 @@ class HostCalls : public NildSuite<HostCalls> {
  public:
   static NildOptions options() {
     local_server();  // listening before any function fetches
-    return {.args = {"--http-allow-private", "true", "--http-timeout-ms", "500"}};
+    // Shared scope: the suite's plain function writes the table its ddl function made.
+    return {.args = {"--http-allow-private", "true", "--http-timeout-ms", "500",
+                     "--app-db-scope", "shared"}};
   }
 
  protected:
