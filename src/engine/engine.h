@@ -83,7 +83,7 @@ struct Failure {
 
 struct Result {
   bool succeeded = false;
-  std::string output;               // the JSON text written to stdout (trimmed), when succeeded
+  std::string output;               // stdout (trimmed), when succeeded or invalid_output
   std::optional<Failure> failure;   // when !succeeded
   std::string logs;                 // stderr, up to log_bytes (then "[logs truncated]")
   int exit_code = 0;

@@ -677,6 +677,7 @@ Result finish_result(HostState& state, std::optional<Failure> failure) {
     if (ec) {
       std::string shown(text.substr(0, 200));
       failure = Failure{"invalid_output", "stdout is not JSON (" + ec.message() + "): " + shown};
+      result.output = std::string(text);  // the invoker redacts, then cuts the excerpt again
     } else {
       result.succeeded = true;
       result.output = std::string(text);

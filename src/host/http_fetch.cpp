@@ -171,6 +171,16 @@ Expected<std::string> resolve_checked(const Target& t, bool allow_private) {
   return chosen;
 }
 
+// libcurl's own refusals of oversized headers, which never reach on_header: CURLE_TOO_LARGE
+// (100) from libcurl 8.6; before, a receive error saying "Too large response headers" (block
+// over 300 KiB) or CURLE_OUT_OF_MEMORY for one line over 100 KiB ("Avoided giant realloc"),
+// which is what an out-of-memory before any body byte means in practice.
+bool curl_headers_too_large(CURLcode rc, const char* errbuf, bool body_started) {
+  if (static_cast<int>(rc) == 100) return true;
+  if (rc == CURLE_OUT_OF_MEMORY && !body_started) return true;
+  return rc == CURLE_RECV_ERROR && lower(errbuf).find("too large") != std::string::npos;
+}
+
 bool valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -207,11 +217,19 @@ std::string base64(std::string_view data) {
   return out;
 }
 
+// libcurl 7.88 refuses a response whose header block passes 300 KiB, or one header line over
+// 100 KiB, with a generic receive error. The host stops earlier by itself, so that headers too
+// large are always response_too_large (docs/abi.md), whatever the libcurl version: 192 KiB plus
+// one line of at most 100 KiB stays under libcurl's 300 KiB.
+constexpr uint64_t kMaxHeaderBytes = 192 << 10;
+
 // One response as it arrives; the cap counts header and body bytes.
 struct Response {
   uint64_t cap = 0;
   uint64_t received = 0;
+  uint64_t header_bytes = 0;  // of all responses of this transfer (100 Continue included)
   bool over_cap = false;
+  bool headers_too_large = false;  // past kMaxHeaderBytes
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
 };
@@ -235,7 +253,12 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     r->over_cap = true;
     return 0;
   }
+  if (r->header_bytes + n > kMaxHeaderBytes) {
+    r->headers_too_large = true;
+    return 0;
+  }
   r->received += n;
+  r->header_bytes += n;
   std::string_view line(data, n);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue): start over
@@ -338,6 +361,11 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
 
     CURLcode rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
+      if (resp.headers_too_large || curl_headers_too_large(rc, errbuf, !resp.body.empty())) {
+        return err("response_too_large", "the response headers from " + host_port +
+                                             " exceed the limit of " +
+                                             std::to_string(kMaxHeaderBytes) + " bytes");
+      }
       if (resp.over_cap || rc == CURLE_FILESIZE_EXCEEDED) {
         return err("response_too_large", "the response from " + host_port + " exceeds " +
                                              std::to_string(resp.cap) + " bytes");
@@ -371,7 +399,9 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
         req.body.reset();
       }
       Target next = NIL_TRY(parse_target(url.get()));
-      if (next.host != target.host) {  // credentials do not follow to another host
+      // Credentials do not follow to another origin: another host, but also another port (another
+      // server) or scheme (https → http would send them in clear text).
+      if (next.host != target.host || next.port != target.port || next.scheme != target.scheme) {
         std::erase_if(req.headers, [](const auto& h) {
           std::string n = lower(h.first);
           return n == "authorization" || n == "cookie" || n == "proxy-authorization";

@@ -23,11 +23,22 @@ bool private_v4(uint32_t a) {  // host byte order
          || in(0xAC100000, 12)  // 172.16/12
          || in(0xC0A80000, 16)  // 192.168/16
          || in(0xC0000000, 24)  // 192.0.0/24 IETF protocol assignments
+         || in(0xC0000200, 24)  // 192.0.2/24 documentation (TEST-NET-1)
+         || in(0xC0586300, 24)  // 192.88.99/24 former 6to4 relay anycast
+         || in(0xC6336400, 24)  // 198.51.100/24 documentation (TEST-NET-2)
+         || in(0xCB007100, 24)  // 203.0.113/24 documentation (TEST-NET-3)
          || in(0xC6120000, 15)  // 198.18/15 benchmarking
          || in(0xE0000000, 4)   // 224/4 multicast
          || in(0xF0000000, 4);  // 240/4 reserved, incl. 255.255.255.255
 }
 
+uint32_t v4_at(const uint8_t* b) {  // four bytes, network order → host order
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+}
+
+// IPv6 is judged by where a packet would really go: a prefix that carries an IPv4 address
+// (mapped, compatible, SIIT, NAT64, 6to4, Teredo) reaches that IPv4 address through a
+// translator, relay or tunnel, so it is private when the IPv4 address is.
 bool private_v6(const in6_addr& a) {
   const uint8_t* b = a.s6_addr;
   static const uint8_t zero[16] = {};
@@ -37,12 +48,26 @@ bool private_v6(const in6_addr& a) {
   if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;                // fe80::/10 link-local
   if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;                // fec0::/10 site-local
   if (b[0] == 0xFF) return true;                                         // ff00::/8 multicast
+  // 100::/64 discard-only; 2001:db8::/32 documentation: never a real destination.
+  static const uint8_t discard[8] = {0x01, 0, 0, 0, 0, 0, 0, 0};
+  if (std::memcmp(b, discard, 8) == 0) return true;
+  if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return true;
+  // 64:ff9b:1::/48, local-use NAT64 (RFC 8215): a site's own translator, whatever the prefix
+  // length it embeds the IPv4 address with — refused outright.
+  static const uint8_t nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 0x01};
+  if (std::memcmp(b, nat64_local, 6) == 0) return true;
   bool mapped = std::memcmp(b, zero, 10) == 0 && b[10] == 0xFF && b[11] == 0xFF;  // ::ffff:a.b.c.d
   bool compat = std::memcmp(b, zero, 12) == 0;                                   // ::a.b.c.d
+  bool siit = std::memcmp(b, zero, 8) == 0 && b[8] == 0xFF && b[9] == 0xFF &&    // ::ffff:0:a.b.c.d
+              b[10] == 0 && b[11] == 0;
   static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};  // 64:ff9b::/96
-  if (mapped || compat || std::memcmp(b, nat64, 12) == 0) {
-    uint32_t v4 = (uint32_t{b[12]} << 24) | (uint32_t{b[13]} << 16) | (uint32_t{b[14]} << 8) | b[15];
-    return private_v4(v4);
+  if (mapped || compat || siit || std::memcmp(b, nat64, 12) == 0) return private_v4(v4_at(b + 12));
+  // 2002::/16 6to4: the IPv4 address of the site's relay follows the prefix (bits 16-47).
+  if (b[0] == 0x20 && b[1] == 0x02) return private_v4(v4_at(b + 2));
+  // 2001::/32 Teredo: the server's IPv4 address in bits 32-63, the client's (the one packets
+  // are tunnelled to) in the last 32 bits, inverted. Either one private is enough.
+  if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) {
+    return private_v4(v4_at(b + 4)) || private_v4(~v4_at(b + 12));
   }
   return false;
 }

@@ -17,8 +17,11 @@
 namespace nil::host {
 
 // True for loopback, unspecified, private (RFC 1918, fc00::/7), link-local (169.254/16,
-// fe80::/10), carrier-grade NAT (100.64/10), multicast and broadcast addresses; IPv4-mapped and
-// IPv4-compatible IPv6 addresses are judged by their IPv4 part.
+// fe80::/10), carrier-grade NAT (100.64/10), multicast, broadcast, documentation and other
+// reserved addresses. IPv6 addresses that embed an IPv4 address are judged by it: IPv4-mapped
+// (::ffff:0:0/96), IPv4-compatible (::/96), SIIT (::ffff:0:0:0/96), NAT64 (64:ff9b::/96),
+// 6to4 (2002::/16) and Teredo (2001::/32: server or client address); local-use NAT64
+// (64:ff9b:1::/48) is always private.
 bool is_private_address(const sockaddr* addr);
 
 // Same, for a numeric address text ("10.1.2.3", "::1"); false when it is not an address.

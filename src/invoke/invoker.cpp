@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 
 #include "common/log.h"
@@ -116,6 +117,22 @@ std::string host_calls_json(const std::vector<engine::HostCallStats>& calls) {
   return boost::json::serialize(a);
 }
 
+// The engine's invalid_output message ends with the first kOutputExcerptBytes of stdout: cut
+// there, a secret could lose its tail and escape redaction, so the excerpt is made again from
+// the whole stdout, redacted first and never cut inside a secret.
+constexpr size_t kOutputExcerptBytes = 200;  // as engine::finish_result
+
+std::string redact_failure_message(const Redactor& redactor, const engine::Failure& f,
+                                   std::string_view output) {
+  std::string_view message = f.message;
+  std::string_view shown = output.substr(0, kOutputExcerptBytes);
+  if (f.type == "invalid_output" && !shown.empty() && message.ends_with(shown)) {
+    message.remove_suffix(shown.size());
+    return redactor.text(message) + redactor.excerpt(output, kOutputExcerptBytes);
+  }
+  return redactor.text(message);
+}
+
 }  // namespace
 
 std::optional<double> Invoker::recent_ms(std::string_view ref) {
@@ -223,6 +240,15 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
     inv.host = services.get();
   }
 
+  // Logs are redacted before they are cut (issue 11): the engine keeps the longest spelling of a
+  // secret past the cap, so that a secret straddling the cap is seen whole and masked.
+  const Redactor& redactor = loaded->redactor;
+  const uint32_t log_cap = inv.limits.log_bytes;
+  if (!redactor.empty()) {
+    inv.limits.log_bytes = static_cast<uint32_t>(
+        std::min<uint64_t>(uint64_t{log_cap} + redactor.slack(), UINT32_MAX));
+  }
+
   store::Execution ex;
   ex.id = new_uuid_v7();  // time-ordered: cheap appends to the executions primary key
   ex.function_id = fn.id;
@@ -239,15 +265,14 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
     recent.store(prev < 0 ? ex.duration_ms : 0.7 * prev + 0.3 * ex.duration_ms,
                  std::memory_order_relaxed);
   }
-  const Redactor& redactor = loaded->redactor;
-  ex.logs = redactor.empty() ? std::move(r.logs) : redactor.text(r.logs);
+  ex.logs = redactor.empty() ? std::move(r.logs) : redactor.logs(r.logs, log_cap);
   if (r.succeeded) {
     ex.status = store::ExecutionStatus::kSucceeded;
     ex.output = redactor.json(std::move(r.output));
   } else {
     ex.status = store::ExecutionStatus::kFailed;
     engine::Failure f = r.failure.value_or(engine::Failure{"internal", "unknown failure"});
-    if (!redactor.empty()) f.message = redactor.text(f.message);
+    if (!redactor.empty()) f.message = redact_failure_message(redactor, f, r.output);
     ex.error = store::ExecutionError{std::move(f.type), std::move(f.message)};
     log::info("execution failed", {{"functionId", fn.id},
                                    {"executionId", ex.id},

@@ -213,6 +213,61 @@ TEST_F(HostTest, ResponsesOverTheCapAreAbortedWithAClearError) {
   EXPECT_THAT(big.error().message, HasSubstr("65536"));
 }
 
+// The cap counts header bytes too (docs/abi.md): a response whose headers alone pass it is
+// response_too_large, not fetch_failed (issue 11) — also past libcurl's own header limit.
+TEST_F(HostTest, HugeResponseHeadersAreResponseTooLarge) {
+  HostRuntime runtime(config());  // default cap: 1 MiB
+  auto services = runtime.for_invocation(local_grants(), {});
+  auto r = services->http_fetch(get(server_.url("/bigheaders?n=1000")), in(5s));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(as_object(r.value())["body"].as_string(), "small body");
+
+  auto two_mib = services->http_fetch(get(server_.url("/bigheaders?n=2097152")), in(5s));
+  expect_error(two_mib, "response_too_large");
+
+  // Under the cap but over what libcurl accepts for one response's headers.
+  auto half_mib = services->http_fetch(get(server_.url("/bigheaders?n=524288")), in(5s));
+  expect_error(half_mib, "response_too_large");
+  // One header line over libcurl's limit for a single line (100 KiB).
+  auto long_line = services->http_fetch(get(server_.url("/bigheaders?n=150000&line=150000")), in(5s));
+  expect_error(long_line, "response_too_large");
+
+  HostConfig cfg = config();
+  cfg.http_max_response_bytes = 64 << 10;
+  HostRuntime small(cfg);
+  auto over = small.for_invocation(local_grants(), {})->http_fetch(
+      get(server_.url("/bigheaders?n=100000")), in(5s));
+  expect_error(over, "response_too_large");
+  EXPECT_THAT(over.error().message, HasSubstr("65536"));
+}
+
+// Credentials follow a redirect only to the same origin: another port (or scheme) is another
+// server, even on the same host name (issue 11).
+TEST_F(HostTest, CredentialsDoNotFollowARedirectToAnotherOrigin) {
+  testing::TestHttpServer other;
+  FunctionGrants g = local_grants();
+  g.http_allow.push_back("127.0.0.1:" + std::to_string(other.port()));
+  HostRuntime runtime(config());
+  auto services = runtime.for_invocation(g, {});
+  auto fetch = [&](const std::string& to) {
+    json::object o{{"url", server_.url("/redirect?to=" + to)},
+                   {"headers", json::object{{"Authorization", "Bearer tok-1234"},
+                                            {"Cookie", "sid=abcd"},
+                                            {"X-Plain", "kept"}}}};
+    auto r = services->http_fetch(json::serialize(o), in(5s));
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    json::object body = as_object(std::string(as_object(r.ok() ? r.value() : "{}")["body"].as_string()));
+    return body["headers"].as_object();
+  };
+  json::object same = fetch("/echo");
+  EXPECT_EQ(same["authorization"], "Bearer tok-1234");
+  EXPECT_EQ(same["cookie"], "sid=abcd");
+  json::object away = fetch(other.url("/echo"));
+  EXPECT_FALSE(away.contains("authorization")) << json::serialize(away);
+  EXPECT_FALSE(away.contains("cookie")) << json::serialize(away);
+  EXPECT_EQ(away["x-plain"], "kept");
+}
+
 TEST_F(HostTest, RedirectsAreFollowedAndEachHopIsChecked) {
   HostRuntime runtime(config());
   auto services = runtime.for_invocation(local_grants(), {});

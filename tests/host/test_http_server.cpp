@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
@@ -137,6 +138,18 @@ void TestHttpServer::serve(int fd) {
     send_all(fd, response(200, boost::json::serialize(o), "Content-Type: application/json\r\n"));
   } else if (path == "/big") {
     send_all(fd, response(200, std::string(std::stoul(query_param(target, "n")), 'x')));
+  } else if (path == "/bigheaders") {
+    // n bytes of headers, in lines of at most `line` bytes (default 8 KiB): "X-Pad-i: xxx…".
+    size_t n = std::stoul(query_param(target, "n"));
+    std::string line_param = query_param(target, "line");
+    size_t line = line_param.empty() ? 8192 : std::stoul(line_param);
+    std::string extra;
+    for (size_t i = 0; extra.size() < n; ++i) {
+      std::string name = "X-Pad-" + std::to_string(i) + ": ";
+      size_t value = std::min<size_t>(line, n - extra.size() + 1);
+      extra += name + std::string(value, 'x') + "\r\n";
+    }
+    send_all(fd, response(200, "small body", extra));
   } else if (path == "/binary") {
     send_all(fd, response(200, std::string("\xff\x00\xfe", 3)));
   } else if (path == "/hang") {

@@ -3,6 +3,8 @@
 //   /hello          200 "hello", header X-Test: yes
 //   /echo           200 JSON {"method","body","headers":{lower-case name: value}}
 //   /big?n=N        200 with N bytes of 'x'
+//   /bigheaders?n=N[&line=L]  200 "small body" after about N bytes of extra header lines
+//                   (each at most L bytes, default 8 KiB)
 //   /binary         200 with bytes ff 00 fe
 //   /hang           reads the request and never answers (until the server stops)
 //   /redirect?to=U  302 Location: U
