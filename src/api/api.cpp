@@ -1454,7 +1454,7 @@ void Api::handle(Request&& req, Respond respond) {
       // once the record's group is committed (no thread waits for it here).
       auto held = std::make_shared<Response>(std::move(res));
       auto target = shared;
-      impl_->deps.writer.when_committed(ticket, [this, held, target, respond](bool committed) {
+      impl_->deps.writer.when_committed(ticket, [held, target, respond](bool committed) {
         if (committed) {
           respond(std::move(*held));
           return;
