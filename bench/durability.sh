@@ -5,7 +5,7 @@
 # Usage: bench/durability.sh NILD [ROUNDS=5] [DURATION=5s] [CONNECTIONS=64]
 set -euo pipefail
 NILD=$1; ROUNDS=${2:-5}; DUR=${3:-5s}; CONNS=${4:-64}
-TMP=$(mktemp -d /tmp/secops-durab-XXXXXX)
+TMP=$(mktemp -d /tmp/nil-durability-XXXXXX)
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null || true; done; rm -rf $TMP' EXIT
 TRIVIAL='(module
@@ -42,7 +42,7 @@ done
 declare -A res
 for r in $(seq 1 $ROUNDS); do
   for mode in commit async; do
-    out=$(wrk -t2 -c$CONNS -d$DUR --latency -s $TMP/$mode.lua ${URL[$mode]}/functions/${FID[$mode]}/execute)
+    out=$(wrk -t$(( CONNS < 2 ? 1 : 2 )) -c$CONNS -d$DUR --latency -s $TMP/$mode.lua ${URL[$mode]}/functions/${FID[$mode]}/execute)
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$out" | awk '$1=="50%" {print $2}')
     p99=$(echo "$out" | awk '$1=="99%" {print $2}')

@@ -41,7 +41,7 @@ struct ApiOptions {
   bool secure_cookies = false;  // mark the session cookie Secure (served over TLS)
   // --durability=commit: answer a request that recorded an execution only once the record is
   // committed (ExecutionWriter::when_committed); false: answer at once (the async window).
-  bool answer_after_commit = true;
+  bool answer_after_commit = false;
 };
 
 struct ApiDeps {
