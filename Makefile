@@ -5,8 +5,12 @@ BUILD_DIR ?= build
 TEST_BUILD_DIR ?= build-test
 NIL_LISTEN ?= 127.0.0.1:8080
 NIL_DATA_DIR ?= ./nil-data
+PREFIX ?= /usr/local
+# `make run` as root (a fresh development VM, CI): nild refuses root without --user, so say that
+# root is intended here (docs/operations.md). As any other user this adds nothing.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: bootstrap build run test test-tsan fuzz lint format bench clean
+.PHONY: bootstrap build run test test-tsan fuzz lint format bench install clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -20,7 +24,7 @@ run: build
 	@echo "nild: log in as admin (password: NIL_ADMIN_PASSWORD, or the one printed below on the first start)," >&2
 	@echo "      or get an API key: $(BUILD_DIR)/src/nild/nild keys create --user admin --data-dir $(NIL_DATA_DIR)" >&2
 	@echo "      then: curl -H \"Authorization: Bearer nil_...\" http://$(NIL_LISTEN)/functions   (docs/security.md)" >&2
-	$(BUILD_DIR)/src/nild/nild --listen $(NIL_LISTEN) --data-dir $(NIL_DATA_DIR)
+	$(BUILD_DIR)/src/nild/nild $(ALLOW_ROOT) --listen $(NIL_LISTEN) --data-dir $(NIL_DATA_DIR)
 
 # Test build: ASan + UBSan, debug assertions on, then every suite (unit + integration against a
 # real nild). -O1 -g1 halves the compile time of the Boost.Beast-heavy files against -O2 -g
@@ -55,6 +59,12 @@ lint: bootstrap
 # Formats every C++ file in place (clang-format-16, .clang-format).
 format:
 	@git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp' 'bench/*.h' | xargs clang-format-16 -i
+
+# Installs nild, nil, the SDKs and the AssemblyScript compile worker (with its node_modules) under
+# PREFIX (default /usr/local; DESTDIR is honoured): PREFIX/bin/nild then needs no source tree.
+# A Debian package instead: `cd build && cpack -G DEB` (docs/operations.md).
+install: build
+	@cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 bench: build
 	@bench/run $(BUILD_DIR)

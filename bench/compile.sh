@@ -20,7 +20,7 @@ start_nild() {
   rm -rf "$TMP/data"; mkdir -p "$TMP/data"
   # Every request is authenticated (docs/security.md): an admin API key, made offline.
   AUTH="Authorization: Bearer $("$NILD" keys create --user admin --data-dir "$TMP/data" 2>/dev/null)"
-  "$NILD" --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/data/port" \
+  "$NILD" --allow-root --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/data/port" \
     --log-level warn 2>"$TMP/nild.log" &
   NILD_PID=$!
   for _ in $(seq 200); do [ -s "$TMP/data/port" ] && break; sleep 0.05; done

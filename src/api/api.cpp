@@ -1437,6 +1437,7 @@ void Api::handle(Request&& req, Respond respond) {
   auto shared = std::make_shared<Request>(std::move(req));
   auto work = [this, shared, respond = std::move(respond)] {
     Response res;
+    const uint64_t ticket_before = invoke::ExecutionWriter::last_ticket();
     try {
       res = route(*shared);
     } catch (const std::exception& e) {
@@ -1447,6 +1448,24 @@ void Api::handle(Request&& req, Respond respond) {
                     std::string_view(shared->target().data(), shared->target().size()), shared->version(), false);
     }
     if (shared->method() == http::verb::head) res.body().clear();
+    const uint64_t ticket = invoke::ExecutionWriter::last_ticket();
+    if (impl_->opts.answer_after_commit && ticket != ticket_before) {
+      // --durability=commit: this request recorded an execution; the writer sends the answer
+      // once the record's group is committed (no thread waits for it here).
+      auto held = std::make_shared<Response>(std::move(res));
+      auto target = shared;
+      impl_->deps.writer.when_committed(ticket, [held, target, respond](bool committed) {
+        if (committed) {
+          respond(std::move(*held));
+          return;
+        }
+        respond(problem(http::status::internal_server_error, "storage_error",
+                        "the execution ran but its record could not be stored",
+                        std::string_view(target->target().data(), target->target().size()),
+                        target->version(), false));
+      });
+      return;
+    }
     respond(std::move(res));
   };
   if (impl_->opts.work_threads == 0) {

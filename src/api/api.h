@@ -39,6 +39,9 @@ struct ApiOptions {
   int login_max_failures_address = 20;
   std::chrono::milliseconds login_window{60'000};
   bool secure_cookies = false;  // mark the session cookie Secure (served over TLS)
+  // --durability=commit: answer a request that recorded an execution only once the record is
+  // committed (ExecutionWriter::when_committed); false: answer at once (the async window).
+  bool answer_after_commit = false;
 };
 
 struct ApiDeps {

@@ -1,6 +1,9 @@
 #include "compile/sandbox.h"
 
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <seccomp.h>
+#include <sys/mman.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -13,6 +16,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 namespace nil::compile {
@@ -29,7 +34,95 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
+// The fd bwrap reads the seccomp program from (--seccomp 3); spawn() puts it there.
+constexpr int kSeccompFd = 3;
+
+bool wants_seccomp_fd(const std::vector<std::string>& argv) {
+  if (argv.empty() || argv[0].empty() || argv[0] != find_bwrap()) return false;
+  for (size_t i = 1; i + 1 < argv.size() && argv[i] != "--"; ++i) {
+    if (argv[i] == "--seccomp") return argv[i + 1] == std::to_string(kSeccompFd);
+  }
+  return false;
+}
+
+Expected<std::string> build_seccomp_program() {
+  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ALLOW), seccomp_release);
+  if (!ctx) return make_error(ErrorKind::kInternal, "compile_sandbox_failed", "seccomp_init failed");
+  const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+  int rc = 0;
+  auto add = [&](const char* name) {
+    int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR) return;  // not on this architecture
+    if (int r = seccomp_rule_add(ctx.get(), deny, nr, 0); r != 0 && rc == 0) rc = r;
+  };
+  // Debugging other processes, kernel keyrings, eBPF, perf, userfaultfd (a classic exploit
+  // aid), io_uring (its own syscall surface), mounts and new namespaces, loading kernel code,
+  // rebooting, clocks, swap, accounting, personality changes (e.g. READ_IMPLIES_EXEC).
+  for (const char* name :
+       {"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+        "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
+        "io_uring_setup", "io_uring_enter", "io_uring_register",
+        "mount", "umount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree",
+        "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "unshare", "setns",
+        "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+        "reboot", "swapon", "swapoff", "acct", "quotactl", "lookup_dcookie", "syslog",
+        "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname",
+        "setdomainname", "iopl", "ioperm", "personality", "uselib", "nfsservctl",
+        "name_to_handle_at", "open_by_handle_at", "vhangup", "fanotify_init"}) {
+    add(name);
+  }
+  // New namespaces through clone: one rule per flag (rules on one syscall are ORed). clone3
+  // passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone.
+  for (uint64_t flag : {uint64_t{CLONE_NEWUSER}, uint64_t{CLONE_NEWNS}, uint64_t{CLONE_NEWNET},
+                        uint64_t{CLONE_NEWPID}, uint64_t{CLONE_NEWIPC}, uint64_t{CLONE_NEWUTS},
+                        uint64_t{CLONE_NEWCGROUP}}) {
+    if (int r = seccomp_rule_add(ctx.get(), deny, SCMP_SYS(clone), 1,
+                                 SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
+        r != 0 && rc == 0) {
+      rc = r;
+    }
+  }
+  if (int r = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0); r != 0 && rc == 0) rc = r;
+  // Sockets: only AF_UNIX (the sandbox has no network anyway; this also closes netlink,
+  // packet and the rarer families' kernel code).
+  if (int r = seccomp_rule_add(ctx.get(), deny, SCMP_SYS(socket), 1,
+                               SCMP_A0(SCMP_CMP_NE, static_cast<scmp_datum_t>(AF_UNIX)));
+      r != 0 && rc == 0) {
+    rc = r;
+  }
+  if (int r = seccomp_rule_add(ctx.get(), deny, SCMP_SYS(socketpair), 1,
+                               SCMP_A0(SCMP_CMP_NE, static_cast<scmp_datum_t>(AF_UNIX)));
+      r != 0 && rc == 0) {
+    rc = r;
+  }
+  if (rc != 0) {
+    return make_error(ErrorKind::kInternal, "compile_sandbox_failed",
+                      std::string("seccomp_rule_add: ") + std::strerror(-rc));
+  }
+  int fd = ::memfd_create("nil-seccomp", MFD_CLOEXEC);
+  if (fd < 0) return internal("memfd_create");
+  std::string program;
+  if (int r = seccomp_export_bpf(ctx.get(), fd); r != 0) {
+    ::close(fd);
+    return make_error(ErrorKind::kInternal, "compile_sandbox_failed",
+                      std::string("seccomp_export_bpf: ") + std::strerror(-r));
+  }
+  ::lseek(fd, 0, SEEK_SET);
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) program.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  if (program.empty()) {
+    return make_error(ErrorKind::kInternal, "compile_sandbox_failed", "empty seccomp program");
+  }
+  return program;
+}
+
 }  // namespace
+
+const Expected<std::string>& seccomp_program() {
+  static const Expected<std::string> program = build_seccomp_program();
+  return program;
+}
 
 std::string find_bwrap() {
   for (const char* p : {"/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"}) {
@@ -44,7 +137,10 @@ std::vector<std::string> bwrap_argv(const SandboxSpec& spec) {
                                 "--die-with-parent",
                                 "--new-session",  // no TIOCSTI into our terminal
                                 "--cap-drop", "ALL",
-                                "--clearenv"};
+                                "--clearenv",
+                                // The syscall filter (seccomp_program()), applied by bwrap
+                                // right before it executes the program; spawn() passes it.
+                                "--seccomp", std::to_string(kSeccompFd)};
   for (const auto& [k, v] : spec.env) {
     a.insert(a.end(), {"--setenv", k, v});
   }
@@ -73,20 +169,43 @@ Expected<Subprocess> Subprocess::spawn(const std::vector<std::string>& argv, con
   cargv.push_back(nullptr);
   char* envp[] = {nullptr};
 
+  // bwrap reads the seccomp program from fd 3 until EOF: a pipe per spawn holding the program
+  // (a few hundred bytes: it fits the pipe buffer, so the write never blocks). Fails closed.
+  int seccomp_fd = -1;
+  if (wants_seccomp_fd(argv)) {
+    const auto& program = seccomp_program();
+    if (!program) return program.error();
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return internal("pipe2 (seccomp)");
+    if (program->size() > 65536 ||
+        ::write(fds[1], program->data(), program->size()) != static_cast<ssize_t>(program->size())) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return internal("writing the seccomp program");
+    }
+    ::close(fds[1]);
+    seccomp_fd = fds[0];
+  }
+
   int in_fds[2] = {-1, -1};   // [0] child's stdin, [1] ours
   int out_fds[2] = {-1, -1};  // [0] ours, [1] child's stdout
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0) return internal("open /dev/null");
+  if (devnull < 0) {
+    close_fd(seccomp_fd);
+    return internal("open /dev/null");
+  }
   // stdin as a socket so that writes to a dead child fail with EPIPE (MSG_NOSIGNAL) instead of
   // raising SIGPIPE in the server.
   if (in == Stdin::kPipe && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_fds) != 0) {
     ::close(devnull);
+    close_fd(seccomp_fd);
     return internal("socketpair");
   }
   if (::pipe2(out_fds, O_CLOEXEC) != 0) {
     ::close(devnull);
     close_fd(in_fds[0]);
     close_fd(in_fds[1]);
+    close_fd(seccomp_fd);
     return internal("pipe2");
   }
 
@@ -98,6 +217,7 @@ Expected<Subprocess> Subprocess::spawn(const std::vector<std::string>& argv, con
     close_fd(in_fds[1]);
     close_fd(out_fds[0]);
     close_fd(out_fds[1]);
+    close_fd(seccomp_fd);
     return e;
   }
   if (pid == 0) {
@@ -126,12 +246,18 @@ Expected<Subprocess> Subprocess::spawn(const std::vector<std::string>& argv, con
     ::dup2(in == Stdin::kPipe ? in_fds[0] : devnull, 0);
     ::dup2(out_fds[1], 1);
     if (err == Stderr::kMergeIntoStdout) ::dup2(out_fds[1], 2);
+    int first_closed = 3;
+    if (seccomp_fd >= 0) {
+      if (seccomp_fd != kSeccompFd) ::dup2(seccomp_fd, kSeccompFd);
+      ::fcntl(kSeccompFd, F_SETFD, 0);  // survives the exec (dup2 clears CLOEXEC; this if equal)
+      first_closed = kSeccompFd + 1;
+    }
     // Nothing else of the server's leaks into the sandbox.
 #ifdef SYS_close_range
-    if (::syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
+    if (::syscall(SYS_close_range, static_cast<unsigned>(first_closed), ~0u, 0u) != 0)
 #endif
     {
-      for (int fd = 3; fd < 4096; ++fd) ::close(fd);
+      for (int fd = first_closed; fd < 4096; ++fd) ::close(fd);
     }
     ::execve(cargv[0], cargv.data(), envp);
     static const char kMsg[] = "exec of the compile sandbox failed\n";
@@ -145,6 +271,7 @@ Expected<Subprocess> Subprocess::spawn(const std::vector<std::string>& argv, con
   ::close(devnull);
   close_fd(in_fds[0]);
   close_fd(out_fds[1]);
+  close_fd(seccomp_fd);
 
   Subprocess p;
   p.pid_ = pid;

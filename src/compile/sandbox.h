@@ -7,6 +7,9 @@
 //    /tmp, a minimal /dev, and at most one writable bind (the per-compile work dir); no /proc,
 //    /etc, /home or /work of the host;
 //  - no capabilities, a fresh session, a cleared environment;
+//  - a seccomp filter (seccomp_program()): ptrace, mount, unshare/setns and namespace clones,
+//    keyctl, bpf, perf_event_open, userfaultfd, io_uring, kexec, reboot, module loading and
+//    sockets other than AF_UNIX fail with EPERM (clone3 with ENOSYS, so libc falls back);
 //  - rlimits set in the child before exec: address space, CPU seconds, file size, no core dumps;
 //  - a process group the parent kills on a wall-clock deadline (bwrap's --die-with-parent and
 //    the pid namespace take every descendant with it).
@@ -50,6 +53,10 @@ struct SandboxSpec {
 
 // Full argv for bwrap (argv[0] is the bwrap path) that runs spec.argv as described above.
 std::vector<std::string> bwrap_argv(const SandboxSpec& spec);
+
+// The compile sandbox's seccomp filter as a BPF program (built once with libseccomp), as
+// bwrap's --seccomp reads it. Subprocess::spawn passes it to a bwrap_argv() command on fd 3.
+const Expected<std::string>& seccomp_program();
 
 // Where bwrap is; empty when it is not installed.
 std::string find_bwrap();

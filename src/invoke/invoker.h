@@ -45,21 +45,41 @@ namespace nil::invoke {
 // path only enqueues; the writer thread commits a group. A group is whatever accumulated while
 // the previous commit ran, plus what arrives within `linger` of its first record (or until
 // `max_batch` records): under load, one commit then carries dozens of records instead of a few,
-// and the writer wakes once per group instead of once per record. No answer waits for this:
-// sync() cuts the linger short and waits until everything enqueued before it is committed, so a
-// read that follows an answered execute always finds the record. stop() drains the queue: on
-// SIGTERM nothing already answered is lost.
+// and the writer wakes once per group instead of once per record. sync() cuts the linger short
+// and waits until everything enqueued before it is committed, so a read that follows an
+// answered execute always finds the record. stop() drains the queue: on SIGTERM nothing already
+// answered is lost.
+//
+// Durability of answers (nild --durability, docs/operations.md): with `async` an execute is
+// answered as soon as its record is enqueued, so a kill -9 (or power loss) loses the records of
+// the last group or two that were answered but not yet committed. With `commit` the API hands
+// its answer to when_committed() and the writer sends it after the record's group committed:
+// no thread waits per request, the writer runs the callbacks of a whole group once per commit,
+// and a waiting answer ends the linger (the group is whatever arrived during the last commit).
+//
+// Threads: submit, sync, when_committed and stop may be called from any thread; callbacks run
+// on the writer thread (or on the caller's, when the ticket is already committed).
 class ExecutionWriter {
  public:
   explicit ExecutionWriter(store::Store& store, size_t max_batch = 1000,
                            std::chrono::microseconds linger = std::chrono::milliseconds(2));
   ~ExecutionWriter();
-  void submit(store::Execution e);
+  // Enqueues a record; returns its ticket (1, 2, 3, ... in submission order), also kept as this
+  // thread's last_ticket().
+  uint64_t submit(store::Execution e);
   void sync();
+  // Runs `done(true)` once every record up to `ticket` is committed; `done(false)` if the writer
+  // gave up on it (stop() with a store that keeps failing: the record is lost and logged).
+  void when_committed(uint64_t ticket, std::function<void(bool committed)> done);
+  // The ticket of the last record this thread submitted (0: none yet). The API compares it
+  // before and after handling a request to learn whether the request recorded an execution.
+  static uint64_t last_ticket();
   void stop();
 
  private:
   void run();
+  // Takes the waiters whose tickets are committed (all of them when `all`); call with mu_ held.
+  std::vector<std::function<void(bool)>> take_waiters(bool all);
 
   store::Store& store_;
   size_t max_batch_;
@@ -69,8 +89,9 @@ class ExecutionWriter {
   std::condition_variable done_cv_;
   std::deque<store::Execution> queue_;
   uint64_t submitted_ = 0;
-  uint64_t committed_ = 0;
+  uint64_t committed_ = 0;    // records up to this ticket are committed (or given up on at stop)
   uint64_t sync_target_ = 0;  // the highest submitted_ a sync() waits for
+  std::vector<std::pair<uint64_t, std::function<void(bool)>>> waiters_;  // ticket, callback
   bool lingering_ = false;    // the writer waits for a group to fill: wake it only when full
   bool stopping_ = false;
   bool stopped_ = false;

@@ -23,6 +23,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -35,6 +36,7 @@
 #include "engine/engine.h"
 #include "host/host.h"
 #include "invoke/invoker.h"
+#include "nild/privileges.h"
 #include "nild/settings.h"
 #include "common/util.h"
 #include "store/store.h"
@@ -59,6 +61,20 @@ int lock_data_dir(const fs::path& dir) {
     return -2;
   }
   return fd;
+}
+
+// Where sdk/, node_modules/ and src/compile/asc_worker.mjs are: --project-dir if given; else an
+// installed tree beside the executable (<prefix>/bin/nild → <prefix>/share/nil, as `make
+// install` and the Debian package lay it out); else the source tree nild was built from.
+fs::path project_dir(const Settings& s) {
+  if (!s.project_dir.empty()) return s.project_dir;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path installed = exe.parent_path().parent_path() / "share" / "nil";
+    if (fs::exists(installed / "sdk", ec)) return installed;
+  }
+  return fs::path(NIL_PROJECT_DIR);
 }
 
 std::string store_url(const std::string& db, const std::string& data_dir) {
@@ -119,6 +135,27 @@ int run(const Settings& s) {
             : s.log_level == "warn" ? log::Level::kWarn
             : s.log_level == "error" ? log::Level::kError
                                      : log::Level::kInfo);
+  // Root only with a user to drop to (or when told root is intended).
+  std::optional<nild::RunAs> run_as;
+  if (!s.user.empty()) {
+    auto u = nild::find_user(s.user);
+    if (!u) {
+      std::cerr << "nild: --user " << s.user << ": " << u.error().message << "\n";
+      return 2;
+    }
+    if (::geteuid() != 0 && ::geteuid() != u->uid) {
+      std::cerr << "nild: --user " << s.user << " needs nild to start as root (or as that user)\n";
+      return 2;
+    }
+    if (::geteuid() == 0 && u->uid == 0) {
+      std::cerr << "nild: --user must name an unprivileged user, not " << s.user << "\n";
+      return 2;
+    }
+    if (::geteuid() == 0) run_as = *u;
+  } else if (::geteuid() == 0 && !s.allow_root) {
+    std::cerr << nild::kRootRefusal << "\n";
+    return 2;
+  }
   std::error_code ec;
   fs::create_directories(s.data_dir, ec);
   if (ec) {
@@ -225,9 +262,10 @@ int run(const Settings& s) {
   };
 
   compile::ToolchainConfig tc;
-  tc.project_dir = s.project_dir.empty() ? fs::path(NIL_PROJECT_DIR) : fs::path(s.project_dir);
+  tc.project_dir = project_dir(s);
   tc.work_dir = fs::path(s.data_dir) / "tmp";
-  tc.prewarm = s.prewarm_compilers;
+  // A worker prewarmed now would keep running as root: with --user it starts on first use.
+  tc.prewarm = s.prewarm_compilers && !run_as;
   fs::create_directories(tc.work_dir, ec);
   auto drivers = compile::make_registry(tc);
   compile::PoolOptions po;
@@ -257,12 +295,31 @@ int run(const Settings& s) {
   ao.login_max_failures_address = s.login_max_failures_address;
   ao.login_window = std::chrono::milliseconds(s.login_window_ms);
   ao.secure_cookies = s.secure_cookies;
+  ao.answer_after_commit = s.durability == "commit";
   api::Api api(ao, api::ApiDeps{*st, invoker, writer, authenticator, [&pool] { pool.notify(); },
                                 [&draining] { return draining.load(); }});
   api::HttpServer server(so, api);
   if (auto r = server.start(); !r) {
     log::error("cannot start HTTP server", {{"error", r.error().message}});
     return 1;
+  }
+  if (run_as) {
+    // The port is bound and the store open: hand the data dir (and an app database outside it)
+    // to the user and become that user before any compile runs or the port file says "ready".
+    std::vector<fs::path> owned = {s.data_dir};
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      owned.push_back(app_db.string() + suffix);
+      if (db.starts_with("sqlite:")) owned.push_back(db.substr(7) + suffix);
+    }
+    if (auto r = nild::hand_over(owned, *run_as); !r) {
+      log::error("cannot hand the data dir to the user", {{"user", run_as->name}, {"error", r.error().message}});
+      return 1;
+    }
+    if (auto r = nild::drop_to(*run_as); !r) {
+      log::error("cannot drop privileges", {{"user", run_as->name}, {"error", r.error().message}});
+      return 1;
+    }
+    log::info("running as user", {{"user", run_as->name}, {"uid", static_cast<int64_t>(run_as->uid)}});
   }
   pool.start();
   if (!s.port_file.empty()) {
@@ -273,7 +330,8 @@ int run(const Settings& s) {
   log::info("listening", {{"address", s.listen}, {"port", static_cast<int64_t>(server.port())},
                           {"dataDir", s.data_dir}, {"db", db}, {"appDb", app_db.string()}, {"appDbScope", s.app_db_scope},
                           {"httpAllowPrivate", s.http_allow_private},
-                          {"nativeTier", s.native_tier}});
+                          {"nativeTier", s.native_tier}, {"durability", s.durability},
+                          {"projectDir", tc.project_dir.string()}});
 
   // Wait for SIGTERM/SIGINT on a dedicated thread (sigwait), not in a handler.
   sigset_t set;

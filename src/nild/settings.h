@@ -43,6 +43,10 @@ struct Settings {
   int login_max_failures = 5;
   int login_max_failures_address = 20;
   uint64_t login_window_ms = 60'000;
+  // Operations (docs/operations.md).
+  std::string durability = "async";  // commit cost 23% (64 conns) to 64% (1 conn): docs/operations.md
+  std::string user;         // drop to this user after opening the port and files
+  bool allow_root = false;  // development: run as root without --user
 };
 
 inline void register_settings(CLI::App& app, Settings& s) {
@@ -77,6 +81,9 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--login-max-failures", s.login_max_failures, "failed logins per username within the window before login_throttled (0: off)")->envname("NIL_LOGIN_MAX_FAILURES")->capture_default_str()->check(CLI::Range(0, 1000000));
   app.add_option("--login-max-failures-address", s.login_max_failures_address, "failed logins per client address within the window before login_throttled (0: off)")->envname("NIL_LOGIN_MAX_FAILURES_ADDRESS")->capture_default_str()->check(CLI::Range(0, 1000000));
   app.add_option("--login-window-ms", s.login_window_ms, "the window failed logins are counted over, and how long a throttled name or address waits")->envname("NIL_LOGIN_WINDOW_MS")->capture_default_str()->check(CLI::Range(uint64_t{100}, uint64_t{1} << 40));
+  app.add_option("--durability", s.durability, "when an execute is answered: commit (after its execution record is committed: a kill -9 loses no answered execution) or async (at once; a kill -9 can lose the records of the last few milliseconds of answered executions, docs/operations.md)")->envname("NIL_DURABILITY")->capture_default_str()->check(CLI::IsMember({"commit", "async"}));
+  app.add_option("--user", s.user, "started as root: the user to run as (nild opens its port and data dir, hands the data dir to the user, then drops to it; supplementary groups are cleared)")->envname("NIL_USER");
+  app.add_flag("--allow-root", s.allow_root, "let nild keep running as root without --user (development machines and CI only)")->envname("NIL_ALLOW_ROOT");
   app.add_option("--shutdown-grace-ms", s.shutdown_grace_ms, "how long SIGTERM waits for in-flight requests")->envname("NIL_SHUTDOWN_GRACE_MS")->capture_default_str();
 }
 

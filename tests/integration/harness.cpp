@@ -207,6 +207,11 @@ void NildProcess::start() {
   bool prewarm_set = false;
   for (auto& e : env_strings) prewarm_set |= e.starts_with("NIL_PREWARM_COMPILERS=");
   if (!prewarm_set) env_strings.push_back("NIL_PREWARM_COMPILERS=false");
+  // CI runs the suites as root: let nild run as root unless a test says otherwise (--user, or
+  // NIL_ALLOW_ROOT=false in its environment).
+  bool allow_root_set = false;
+  for (auto& e : env_strings) allow_root_set |= e.starts_with("NIL_ALLOW_ROOT=");
+  if (!allow_root_set) env_strings.push_back("NIL_ALLOW_ROOT=true");
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);

@@ -87,6 +87,7 @@ class NildProcess {
   // Starts again on the same data dir, with new options (e.g. without the compile delay).
   void restart(NildOptions opts);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   uint16_t port() const { return port_; }
   // An API key of the `admin` user (made by `nild keys create --user admin` before the first
