@@ -506,6 +506,8 @@ json::object function_json(const store::Function& f, const invoke::Invoker& invo
   o["allowedUsers"] = id_array(f.allowed.users);
   o["allowedGroups"] = id_array(f.allowed.groups);
   o["public"] = f.is_public;
+  o["ownerId"] = optional_string(f.owner_id);
+  o["managers"] = id_array(f.managers);
   o["tier"] = invoker.tier(f);
   return o;
 }
@@ -568,6 +570,23 @@ std::string execute_body(const store::Execution& e) {
 constexpr double kOffloadAfterMs = 1.0;
 constexpr int kOffloadThreads = 16;
 
+// The request target, parsed and normalised once per request (Api::handle): percent-decoded
+// segments, a trailing slash dropped. Both the routing and the decision where a request runs use
+// it, so they cannot disagree about which function a path names.
+struct Target {
+  boost::urls::url_view url;  // views the Request's target: lives as long as the Request
+  std::vector<std::string> seg;
+};
+
+Expected<Target> parse_target(const Request& req) {
+  auto parsed = boost::urls::parse_origin_form(std::string_view(req.target().data(), req.target().size()));
+  if (!parsed) return invalid("malformed_request", "malformed request target");
+  Target t{*parsed, {}};
+  for (auto s : t.url.segments()) t.seg.push_back(s);
+  if (!t.seg.empty() && t.seg.back().empty()) t.seg.pop_back();  // tolerate a trailing slash
+  return t;
+}
+
 struct Api::Impl {
   Impl(ApiOptions o, ApiDeps d)
       : opts(std::move(o)),
@@ -576,7 +595,8 @@ struct Api::Impl {
         offload(kOffloadThreads),
         key_limiter(opts.key_rate, opts.key_burst),
         function_limiter(opts.function_rate, opts.function_burst),
-        login_throttle(opts.login_max_failures_user, opts.login_max_failures_address, opts.login_window) {}
+        login_throttle(opts.login_max_failures_user, opts.login_max_failures_address, opts.login_window),
+        hash_slots(opts.max_password_hashes) {}
 
   ApiOptions opts;
   ApiDeps deps;
@@ -585,6 +605,20 @@ struct Api::Impl {
   auth::RateLimiter key_limiter;
   auth::RateLimiter function_limiter;
   auth::LoginThrottle login_throttle;
+  auth::HashSlots hash_slots;  // password hashes running now (login, user create, password change)
+
+  // A slot for one password hash, or 429 password_hashing_busy: 40 logins at once would hold
+  // 2.5 GiB and every core (argon2id), so past the bound they are refused, not queued.
+  Expected<auth::HashSlots::Permit> hash_permit() {
+    auto permit = hash_slots.try_acquire();
+    if (!permit) {
+      Error e = make_error(ErrorKind::kRateLimited, "password_hashing_busy",
+                           "too many logins or password changes are being processed; retry shortly");
+      e.retry_after_s = 1;
+      return e;
+    }
+    return std::move(*permit);
+  }
 
   Response json_response(const Request& req, http::status status, const json::value& v) {
     return text_response(req, status, to_json_text(v), "application/json");
@@ -671,7 +705,7 @@ struct Api::Impl {
   // Fields only an admin may set on a function: who may use it, and what it may reach.
   static Expected<void> admin_fields_only(const auth::Principal& p, const json::object& body) {
     if (p.is_admin()) return {};
-    for (std::string_view f : {"allowedUsers", "allowedGroups", "public", "environments", "httpAllow", "grants"}) {
+    for (std::string_view f : {"allowedUsers", "allowedGroups", "public", "environments", "httpAllow", "grants", "managers"}) {
       if (body.contains(f)) return forbidden("only an admin may set \"" + std::string(f) + "\"");
     }
     return {};
@@ -691,6 +725,30 @@ struct Api::Impl {
     return f;
   }
 
+  // "managers": user ids or usernames, stored as ids (unknown_user for one that does not exist).
+  Expected<std::optional<std::vector<std::string>>> parse_managers(const json::object& body) {
+    auto list = NIL_TRY(string_list_field(body, "managers"));
+    if (!list) return list;
+    std::vector<std::string> ids;
+    for (const auto& ref : *list) {
+      auto u = deps.store.get_user(ref);
+      if (!u && u.error().code == "user_not_found") return invalid("unknown_user", "no user with id or username '" + ref + "'");
+      if (!u) return u.error();
+      if (std::find(ids.begin(), ids.end(), u->id) == ids.end()) ids.push_back(u->id);
+    }
+    return std::optional<std::vector<std::string>>(std::move(ids));
+  }
+
+  // Changing a function's code or settings, or deleting it: the deploy right plus ownership or
+  // the manage permission (auth::can_manage). Seeing it is not enough: docs/security.md.
+  static Expected<void> check_manage(const auth::Principal& p, const store::Function& f) {
+    if (!auth::can_deploy(p)) return forbidden("changing a function needs the admin role or the \"deploy\" grant");
+    if (!auth::can_manage(p, f)) {
+      return forbidden("changing function \"" + f.name + "\" needs its owner, the manage permission or the admin role");
+    }
+    return {};
+  }
+
   Expected<store::Environment> accessible_environment(const auth::Principal& p, std::string_view ref) {
     auto e = deps.store.get_environment(ref);
     if (!e) return e.error();
@@ -702,7 +760,7 @@ struct Api::Impl {
     if (!auth::can_deploy(p)) return forbidden("deploying needs the admin role or the \"deploy\" grant");
     json::object body = NIL_TRY(parse_json_object(req));
     NIL_TRY_VOID(only_fields(body, {"name", "language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
-                                    "allowedUsers", "allowedGroups", "public"}));
+                                    "allowedUsers", "allowedGroups", "public", "managers"}));
     NIL_TRY_VOID(admin_fields_only(p, body));
     auto name = NIL_TRY(string_field(body, "name"));
     if (!name) return invalid("missing_field", "\"name\" is required");
@@ -718,6 +776,8 @@ struct Api::Impl {
     nf.allowed.users = NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
     nf.allowed.groups = NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
     nf.is_public = NIL_TRY(bool_field(body, "public")).value_or(false);
+    nf.managers = NIL_TRY(parse_managers(body)).value_or(std::vector<std::string>{});
+    nf.owner_id = p.user_id;
     // A developer's function is theirs alone until an admin shares it.
     if (!p.is_admin()) nf.allowed.users = {p.user_id};
     store::Function f = NIL_TRY(deps.store.create_function(nf));
@@ -726,10 +786,10 @@ struct Api::Impl {
 
   Expected<Response> update_function(const Request& req, std::string_view ref, const auth::Principal& p) {
     store::Function current = NIL_TRY(accessible_function(p, ref));
-    if (!auth::can_deploy(p)) return forbidden("changing a function needs the admin role or the \"deploy\" grant");
+    NIL_TRY_VOID(check_manage(p, current));
     json::object body = NIL_TRY(parse_json_object(req));
     NIL_TRY_VOID(only_fields(body, {"language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
-                                    "allowedUsers", "allowedGroups", "public"}));
+                                    "allowedUsers", "allowedGroups", "public", "managers"}));
     NIL_TRY_VOID(admin_fields_only(p, body));
     store::FunctionUpdate u;
     std::string lang = NIL_TRY(language_from(body, false));
@@ -744,11 +804,12 @@ struct Api::Impl {
     u.allowed_users = NIL_TRY(string_list_field(body, "allowedUsers"));
     u.allowed_groups = NIL_TRY(string_list_field(body, "allowedGroups"));
     u.is_public = NIL_TRY(bool_field(body, "public"));
+    u.managers = NIL_TRY(parse_managers(body));
     if (!u.language && !u.source && !u.limits && !u.environments && !u.http_allow && !u.grants && !u.allowed_users &&
-        !u.allowed_groups && !u.is_public) {
+        !u.allowed_groups && !u.is_public && !u.managers) {
       return invalid("invalid_body",
                      "nothing to update: give \"source\", \"language\", \"limits\", \"environments\", "
-                     "\"httpAllow\", \"grants\", \"allowedUsers\", \"allowedGroups\" or \"public\"");
+                     "\"httpAllow\", \"grants\", \"allowedUsers\", \"allowedGroups\", \"public\" or \"managers\"");
     }
     bool recompile = u.source.has_value() || u.language.has_value();
     store::Function f = NIL_TRY(deps.store.update_function(current.id, u));
@@ -783,6 +844,7 @@ struct Api::Impl {
     auto existing = deps.store.get_function(name->data);
     if (existing && !auth::can_access(p, existing->allowed)) return function_not_found(name->data);
     if (existing) {
+      NIL_TRY_VOID(check_manage(p, *existing));
       store::FunctionUpdate u;
       u.language = "wasm";
       u.source = wasm->data;
@@ -792,7 +854,7 @@ struct Api::Impl {
       return json_response(req, http::status::accepted, function_json(f, deps.invoker));
     }
     if (existing.error().code != "function_not_found") return existing.error();
-    store::NewFunction nf{name->data, "wasm", wasm->data, store::FunctionLimits{}, {}, {}, false};
+    store::NewFunction nf{name->data, "wasm", wasm->data, store::FunctionLimits{}, {}, {}, false, p.user_id, {}};
     if (!p.is_admin()) nf.allowed.users = {p.user_id};
     store::Function f = NIL_TRY(deps.store.create_function(nf));
     return created(req, f);
@@ -1037,6 +1099,7 @@ struct Api::Impl {
       e.retry_after_s = wait;
       return e;
     }
+    auto permit = NIL_TRY(hash_permit());
     auto r = deps.auth.login(*username, *password);
     if (!r) {
       if (r.error().code == "invalid_credentials") {
@@ -1101,6 +1164,7 @@ struct Api::Impl {
       nu.username = *username;
       nu.role = NIL_TRY(parse_role_field(body));
       nu.grants = NIL_TRY(parse_user_grants(body)).value_or(std::vector<std::string>{});
+      auto permit = NIL_TRY(hash_permit());
       nu.password_hash = NIL_TRY(auth::hash_password(*password));
       store::User u = NIL_TRY(deps.store.create_user(nu));
       log::info("user created", {{"userId", u.id}, {"username", u.username}, {"role", std::string(store::to_string(u.role))}});
@@ -1123,6 +1187,7 @@ struct Api::Impl {
       store::UserUpdate u;
       if (auto pw = NIL_TRY(string_field(body, "password"))) {
         NIL_TRY_VOID(check_password(*pw));
+        auto permit = NIL_TRY(hash_permit());
         u.password_hash = NIL_TRY(auth::hash_password(*pw));
       }
       if (body.contains("role")) u.role = NIL_TRY(parse_role_field(body));
@@ -1293,13 +1358,10 @@ struct Api::Impl {
     return json_response(req, http::status::ok, execution_json(e));
   }
 
-  Expected<Response> dispatch(const Request& req) {
-    auto parsed = boost::urls::parse_origin_form(std::string_view(req.target().data(), req.target().size()));
-    if (!parsed) return invalid("malformed_request", "malformed request target");
-    boost::urls::url_view url = *parsed;
-    std::vector<std::string> seg;
-    for (auto s : url.segments()) seg.push_back(s);
-    if (!seg.empty() && seg.back().empty()) seg.pop_back();  // tolerate a trailing slash
+  Expected<Response> dispatch(const Request& req, const Expected<Target>& target) {
+    if (!target) return target.error();
+    const boost::urls::url_view& url = target->url;
+    const std::vector<std::string>& seg = target->seg;
     const auto m = req.method();
     const size_t n = seg.size();
 
@@ -1350,7 +1412,7 @@ struct Api::Impl {
         if (m == http::verb::put) return update_function(req, seg[1], p);
         if (m == http::verb::delete_) {
           store::Function f = NIL_TRY(accessible_function(p, seg[1]));
-          if (!p.is_admin()) return admin_only();
+          NIL_TRY_VOID(check_manage(p, f));
           NIL_TRY_VOID(deps.store.delete_function(f.id));
           deps.invoker.invalidate(f.id);
           log::info("function deleted", {{"functionId", f.id}, {"function", f.name}});
@@ -1407,47 +1469,62 @@ void Api::stop() {
 namespace {
 
 // The function an execute request names (POST /functions/{ref}/execute or the v1 call), or "".
-std::string_view executed_function(const Request& req) {
+std::string_view executed_function(const Request& req, const Target& t) {
   if (req.method() != http::verb::post) return {};
-  std::string_view t(req.target().data(), req.target().size());
-  t = t.substr(0, t.find('?'));
-  constexpr std::string_view kFunctions = "/functions/";
-  constexpr std::string_view kV1 = "v1/";
-  constexpr std::string_view kExecute = "/execute";
-  if (!t.starts_with(kFunctions)) return {};
-  t.remove_prefix(kFunctions.size());
-  if (t.starts_with(kV1)) {
-    t.remove_prefix(kV1.size());
-    return t == "deploy" || t.find('/') != std::string_view::npos ? std::string_view{} : t;
+  const auto& seg = t.seg;
+  if (seg.size() != 3 || seg[0] != "functions") return {};
+  if (seg[1] == "v1") return seg[2] == "deploy" ? std::string_view{} : std::string_view(seg[2]);
+  if (seg[2] == "execute") return seg[1];
+  return {};
+}
+
+// Requests that hash a password (argon2id: tens of ms of a core and 64 MiB).
+bool hashes_password(const Request& req, const Target& t) {
+  const auto& seg = t.seg;
+  const auto m = req.method();
+  if (seg.size() == 2 && seg[0] == "auth" && seg[1] == "login") return m == http::verb::post;
+  if (!seg.empty() && seg[0] == "users") {
+    return (seg.size() == 1 && m == http::verb::post) || (seg.size() == 2 && m == http::verb::put);
   }
-  if (!t.ends_with(kExecute)) return {};
-  t.remove_suffix(kExecute.size());
-  return t.find('/') == std::string_view::npos ? t : std::string_view{};
+  return false;
 }
 
 }  // namespace
 
-Response Api::route(const Request& req) {
-  auto r = impl_->dispatch(req);
-  if (!r) return impl_->fail(req, r.error());
-  return std::move(r).value();
+// Inline on the I/O loop only when the request is known to be quick: an execute of a function
+// whose recent invocations (looked up by the id or name the normalised path resolves to) took
+// under kOffloadAfterMs. A function without history yet — never run since start, unknown, or
+// just changed — counts as slow: guest code never runs on an I/O thread on a guess. Password
+// hashing also leaves the loop.
+static bool runs_inline(const Request& req, const Expected<Target>& target, invoke::Invoker& invoker) {
+  if (!target) return true;  // answered at once (malformed_request)
+  if (hashes_password(req, *target)) return false;
+  std::string_view fn = executed_function(req, *target);
+  if (fn.empty()) return true;
+  std::optional<double> recent = invoker.recent_ms(fn);
+  return recent && *recent < kOffloadAfterMs;
 }
 
 void Api::handle(Request&& req, Respond respond) {
   auto shared = std::make_shared<Request>(std::move(req));
-  auto work = [this, shared, respond = std::move(respond)] {
+  // Parsed once; the url_view inside views *shared, which the work item keeps alive.
+  auto target = std::make_shared<Expected<Target>>(parse_target(*shared));
+  auto work = [this, shared, target, respond = std::move(respond)] {
     Response res;
     const uint64_t ticket_before = invoke::ExecutionWriter::last_ticket();
     try {
-      res = route(*shared);
+      auto r = impl_->dispatch(*shared, *target);
+      res = r ? std::move(r).value() : impl_->fail(*shared, r.error());
+      if (shared->method() == http::verb::head) res.body().clear();
     } catch (const std::exception& e) {
       // Nothing on the request path throws by design; this is the last line against a bug
       // (or std::bad_alloc) taking the server down.
       log::error("unhandled exception", {{"error", e.what()}, {"target", std::string(shared->target())}});
-      res = problem(http::status::internal_server_error, "internal_error", "internal error",
-                    std::string_view(shared->target().data(), shared->target().size()), shared->version(), false);
+      res = Response{http::status::internal_server_error, shared->version()};
+      res.set(http::field::content_type, "application/problem+json");
+      res.keep_alive(false);
+      res.body() = R"({"type":"urn:nil:problem:internal_error","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal_error"})";
     }
-    if (shared->method() == http::verb::head) res.body().clear();
     const uint64_t ticket = invoke::ExecutionWriter::last_ticket();
     if (impl_->opts.answer_after_commit && ticket != ticket_before) {
       // --durability=commit: this request recorded an execution; the writer sends the answer
@@ -1469,17 +1546,10 @@ void Api::handle(Request&& req, Respond respond) {
     respond(std::move(res));
   };
   if (impl_->opts.work_threads == 0) {
-    // Inline on the calling I/O loop, unless it executes a function whose recent invocations
-    // took kOffloadAfterMs or more: that one would hold up every other connection on this loop
-    // for as long, so it runs on the offload pool and the loop keeps serving. The first call of
-    // a function (no history yet) runs inline.
-    std::string_view fn = executed_function(*shared);
-    std::optional<double> recent;
-    if (!fn.empty()) recent = impl_->deps.invoker.recent_ms(fn);
-    if (recent && *recent >= kOffloadAfterMs) {
-      net::post(impl_->offload, std::move(work));
-    } else {
+    if (runs_inline(*shared, *target, impl_->deps.invoker)) {
       work();
+    } else {
+      net::post(impl_->offload, std::move(work));
     }
   } else {
     net::post(impl_->pool, std::move(work));

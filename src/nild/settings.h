@@ -47,6 +47,10 @@ struct Settings {
   std::string durability = "async";  // commit cost 23% (64 conns) to 64% (1 conn): docs/operations.md
   std::string user;         // drop to this user after opening the port and files
   bool allow_root = false;  // development: run as root without --user
+  int max_password_hashes = 4;
+  // Connections (issue 11; docs/operations.md).
+  int64_t max_connections = 0;  // 0: the descriptor limit minus a reserve
+  int64_t max_connections_per_ip = 512;
 };
 
 inline void register_settings(CLI::App& app, Settings& s) {
@@ -84,6 +88,9 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--durability", s.durability, "when an execute is answered: commit (after its execution record is committed: a kill -9 loses no answered execution) or async (at once; a kill -9 can lose the records of the last few milliseconds of answered executions, docs/operations.md)")->envname("NIL_DURABILITY")->capture_default_str()->check(CLI::IsMember({"commit", "async"}));
   app.add_option("--user", s.user, "started as root: the user to run as (nild opens its port and data dir, hands the data dir to the user, then drops to it; supplementary groups are cleared)")->envname("NIL_USER");
   app.add_flag("--allow-root", s.allow_root, "let nild keep running as root without --user (development machines and CI only)")->envname("NIL_ALLOW_ROOT");
+  app.add_option("--max-password-hashes", s.max_password_hashes, "password hashes (argon2id, 64 MiB each) run at once for logins, user creation and password changes; past it 429 password_hashing_busy")->envname("NIL_MAX_PASSWORD_HASHES")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--max-connections", s.max_connections, "open HTTP connections in total; past it a new one is answered 503 too_many_connections and closed (0: the open-file limit minus 256, or a quarter of it when smaller, kept for the store, compilers and sandboxes)")->envname("NIL_MAX_CONNECTIONS")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  app.add_option("--max-connections-per-ip", s.max_connections_per_ip, "open HTTP connections per client address (0: no cap; raise it behind a proxy, which connects from one address)")->envname("NIL_MAX_CONNECTIONS_PER_IP")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   app.add_option("--shutdown-grace-ms", s.shutdown_grace_ms, "how long SIGTERM waits for in-flight requests")->envname("NIL_SHUTDOWN_GRACE_MS")->capture_default_str();
 }
 
