@@ -148,8 +148,9 @@ Expected<void> run_step(const fs::path& dir, const std::vector<std::string>& arg
     // Unsandboxed (tests without bwrap): run in the scratch dir through env -C.
     command.insert(command.begin(), {"/usr/bin/env", "-C", dir.string()});
   }
-  auto run = run_to_completion(command, limits, o.timeout_ms, kDiagnosticsCap);
+  auto run = run_to_completion(command, limits, o.timeout_ms, kDiagnosticsCap, o.cancel);
   if (!run.ok()) return std::move(run).error();
+  if (o.cancel && o.cancel->load()) return build_failed(std::string(what) + " cancelled: nild is stopping");
   if (run->timed_out) {
     return build_failed(std::string(what) + " timed out after " + std::to_string(o.timeout_ms) + " ms");
   }
@@ -222,6 +223,7 @@ NativeBuilder::NativeBuilder(fs::path cache_dir, int workers, NativeBuildOptions
       options_(std::move(options)),
       fetch_wasm_(std::move(fetch_wasm)),
       on_built_(std::move(on_built)) {
+  options_.cancel = &cancel_;
   std::error_code ec;
   fs::create_directories(cache_dir_, ec);
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { run(); });
@@ -245,6 +247,7 @@ void NativeBuilder::request(const std::string& sha256) {
 }
 
 void NativeBuilder::stop() {
+  cancel_.store(true);  // a build in flight is killed, not awaited (SIGTERM drains quickly)
   {
     std::lock_guard lk(mu_);
     stopping_ = true;

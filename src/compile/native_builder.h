@@ -13,6 +13,8 @@
 // Threads: build_native is safe from any thread; NativeBuilder's methods too.
 #pragma once
 
+#include <atomic>
+
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -36,6 +38,8 @@ struct NativeBuildOptions {
   uint64_t memory_bytes = 3ull << 30;  // address space of each tool
   std::filesystem::path work_dir;      // scratch space (a temp dir is made under it); default /tmp
   bool sandboxed = true;               // false only where bwrap cannot run (documented in tests)
+  // Set by NativeBuilder::stop(): the build in flight is killed instead of awaited.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Synchronous: builds `output_so` from `wasm` (which must have passed engine::validate_module).
@@ -77,6 +81,7 @@ class NativeBuilder {
   std::set<std::string> failed_;
   int running_ = 0;
   bool stopping_ = false;
+  std::atomic<bool> cancel_{false};
   std::vector<std::thread> threads_;
 };
 

@@ -333,7 +333,8 @@ std::optional<int> Subprocess::try_wait() {
 }
 
 Expected<RunResult> run_to_completion(const std::vector<std::string>& argv, const Limits& limits,
-                                      uint32_t timeout_ms, size_t output_cap) {
+                                      uint32_t timeout_ms, size_t output_cap,
+                                      const std::atomic<bool>* cancel) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   auto child = Subprocess::spawn(argv, limits, Subprocess::Stdin::kNull,
@@ -343,6 +344,7 @@ Expected<RunResult> run_to_completion(const std::vector<std::string>& argv, cons
   RunResult r;
   char buf[16384];
   auto remaining_ms = [&] {
+    if (cancel && cancel->load(std::memory_order_relaxed)) return 0;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     return left.count() < 0 ? 0 : static_cast<int>(left.count());
   };
@@ -355,7 +357,7 @@ Expected<RunResult> run_to_completion(const std::vector<std::string>& argv, cons
       break;
     }
     struct pollfd pfd{p.stdout_fd(), POLLIN, 0};
-    int n = ::poll(&pfd, 1, left);
+    int n = ::poll(&pfd, 1, cancel ? std::min(left, 100) : left);
     if (n < 0) {
       if (errno == EINTR) continue;
       return internal("poll");

@@ -17,6 +17,8 @@
 // Threads: everything here is safe to call from any thread; a Subprocess is owned by one.
 #pragma once
 
+#include <atomic>
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -107,8 +109,11 @@ struct RunResult {
 
 // Runs argv to completion with a wall-clock limit, capturing at most output_cap bytes of its
 // output (the rest is read and dropped so the child never blocks on a full pipe).
+// `cancel`, when set and it turns true, ends the run like the deadline does (checked at least
+// every 100 ms): a shutting-down nild does not wait for a long native build.
 Expected<RunResult> run_to_completion(const std::vector<std::string>& argv, const Limits& limits,
-                                      uint32_t timeout_ms, size_t output_cap);
+                                      uint32_t timeout_ms, size_t output_cap,
+                                      const std::atomic<bool>* cancel = nullptr);
 
 // "exit code 1", "killed by signal 9 (Killed)", ...
 std::string describe_wait_status(int status);
