@@ -11,23 +11,10 @@
 #include "../store/store_fixture.h"
 #include "common/util.h"
 #include "invoke/invoker.h"
+#include "execution_record.h"
 
 namespace nil::invoke {
 namespace {
-
-store::Execution commit_record(const std::string& function_id, int i) {
-  store::Execution e;
-  e.id = new_uuid_v7();
-  e.function_id = function_id;
-  e.status = store::ExecutionStatus::kSucceeded;
-  e.input = "{\"i\":" + std::to_string(i) + "}";
-  e.output = "{}";
-  e.started_at = now_micros();
-  e.finished_at = e.started_at + 1;
-  e.trigger = "api";
-  e.host_calls = "[]";
-  return e;
-}
 
 class ExecutionWriterCommitTest : public ::testing::Test {
  protected:
@@ -45,7 +32,7 @@ TEST_F(ExecutionWriterCommitTest, CallbackRunsOnceTheRecordIsStored) {
   // ctest's timeout fails it).
   ExecutionWriter writer(*store_, 1000, std::chrono::hours(1));
   for (int i = 0; i < 20; ++i) {
-    auto e = commit_record("f-commit", i);
+    auto e = test_record("f-commit", i);
     std::string id = e.id;
     uint64_t ticket = writer.submit(std::move(e));
     EXPECT_EQ(ticket, static_cast<uint64_t>(i + 1));
@@ -62,7 +49,7 @@ TEST_F(ExecutionWriterCommitTest, CallbackRunsOnceTheRecordIsStored) {
 
 TEST_F(ExecutionWriterCommitTest, CommittedTicketRunsAtOnceOnTheCaller) {
   ExecutionWriter writer(*store_);
-  uint64_t ticket = writer.submit(commit_record("f-done", 0));
+  uint64_t ticket = writer.submit(test_record("f-done", 0));
   writer.sync();
   std::thread::id ran_on;
   writer.when_committed(ticket, [&](bool committed) {
@@ -79,7 +66,7 @@ TEST_F(ExecutionWriterCommitTest, ManyWaitersFromManyThreadsAreAllAnswered) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
-        auto e = commit_record("f-waiters", t * 1000 + i);
+        auto e = test_record("f-waiters", t * 1000 + i);
         std::string id = e.id;
         uint64_t ticket = writer.submit(std::move(e));
         writer.when_committed(ticket, [&, id](bool committed) {

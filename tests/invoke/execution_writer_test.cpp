@@ -9,23 +9,10 @@
 #include "../store/store_fixture.h"
 #include "common/util.h"
 #include "invoke/invoker.h"
+#include "execution_record.h"
 
 namespace nil::invoke {
 namespace {
-
-store::Execution record(const std::string& function_id, int i) {
-  store::Execution e;
-  e.id = new_uuid_v7();
-  e.function_id = function_id;
-  e.status = store::ExecutionStatus::kSucceeded;
-  e.input = "{\"i\":" + std::to_string(i) + "}";
-  e.output = "{}";
-  e.started_at = now_micros();
-  e.finished_at = e.started_at + 1;
-  e.trigger = "api";
-  e.host_calls = "[]";
-  return e;
-}
 
 size_t count(store::Store& st, const std::string& function_id) {
   size_t n = 0;
@@ -59,7 +46,7 @@ TEST_F(ExecutionWriterTest, SyncFindsEveryRecordSubmittedBeforeIt) {
   for (int round = 1; round <= 5; ++round) {
     std::vector<std::string> ids;
     for (int i = 0; i < 7; ++i) {
-      auto e = record("f-sync", i);
+      auto e = test_record("f-sync", i);
       ids.push_back(e.id);
       writer.submit(std::move(e));
     }
@@ -74,7 +61,7 @@ TEST_F(ExecutionWriterTest, RecordsFromManyThreadsAreAllStored) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&writer, t] {
-      for (int i = 0; i < 300; ++i) writer.submit(record("f-many", t * 1000 + i));
+      for (int i = 0; i < 300; ++i) writer.submit(test_record("f-many", t * 1000 + i));
     });
   }
   for (auto& t : threads) t.join();
@@ -85,10 +72,10 @@ TEST_F(ExecutionWriterTest, RecordsFromManyThreadsAreAllStored) {
 TEST_F(ExecutionWriterTest, StopDrainsTheQueueAndLateRecordsAreStillWritten) {
   {
     ExecutionWriter writer(*store_, 1000, std::chrono::hours(1));
-    for (int i = 0; i < 25; ++i) writer.submit(record("f-stop", i));
+    for (int i = 0; i < 25; ++i) writer.submit(test_record("f-stop", i));
     writer.stop();  // no sync: stop alone must commit the lingering group
     EXPECT_EQ(count(*store_, "f-stop"), 25u);
-    writer.submit(record("f-stop", 99));  // after stop: written directly
+    writer.submit(test_record("f-stop", 99));  // after stop: written directly
     EXPECT_EQ(count(*store_, "f-stop"), 26u);
   }
 }
