@@ -120,6 +120,12 @@ TEST_F(Permissions, RoleByEndpointMatrix) {
   ASSERT_EQ(admin.post_json("/environments", json::object{{"name", open_env}}).status, 201);
   ASSERT_EQ(admin.post_json("/environments", json::object{{"name", closed_env}, {"allowedGroups", json::array{group}}}).status, 201);
   const std::string echo_wasm = wasm_bytes("echo");
+  std::string deployers_fn;
+  {
+    auto r = as[kDeployer]->post_json("/functions", wat_function("own-" + sfx, wat("echo")));
+    ASSERT_EQ(r.status, 202) << r.describe();
+    deployers_fn = str(r.json(), "id");
+  }
 
   int fresh = 0;
   auto fresh_name = [&](const char* p) { return std::string(p) + "-" + sfx + "-" + std::to_string(fresh++); };
@@ -147,7 +153,10 @@ TEST_F(Permissions, RoleByEndpointMatrix) {
          return Req{"POST", "/functions", J(f)}; }, {202, 403, 403, 401, 401, 401}},
       {"GET /functions/{shared}", [&](Who) { return Req{"GET", "/functions/" + shared, ""}; }, {200, 200, 200, 401, 401, 401}},
       {"GET /functions/{secret}", [&](Who) { return Req{"GET", "/functions/" + secret, ""}; }, {200, 404, 404, 401, 401, 401}},
-      {"PUT /functions/{shared} limits", [&](Who) { return Req{"PUT", "/functions/" + shared, J(limits)}; }, {200, 403, 200, 401, 401, 401}},
+      // Seeing a function is not owning it: only its owner, a manager or an admin may change it (issue 11, finding 4).
+      {"PUT /functions/{shared} limits", [&](Who) { return Req{"PUT", "/functions/" + shared, J(limits)}; }, {200, 403, 403, 401, 401, 401}},
+      {"PUT /functions/{deployer's own} limits", [&](Who) { return Req{"PUT", "/functions/" + deployers_fn, J(limits)}; },
+       {200, 403, 200, 401, 401, 401}},
       {"PUT /functions/{secret} limits", [&](Who) { return Req{"PUT", "/functions/" + secret, J(limits)}; }, {200, 404, 404, 401, 401, 401}},
       {"PUT /functions/{shared} allowedGroups", [&](Who) {
          return Req{"PUT", "/functions/" + fresh_fn({}), J(json::object{{"allowedGroups", json::array{group}}})}; },
