@@ -54,7 +54,14 @@ std::optional<Rejection> RequestParser::check_framing(const http::request_parser
     }
   }
   size_t cl_fields = 0;
-  for (auto range = h.equal_range(http::field::content_length); range.first != range.second; ++range.first) ++cl_fields;
+  for (auto range = h.equal_range(http::field::content_length); range.first != range.second; ++range.first) {
+    ++cl_fields;
+    // Digits only: Beast also takes a list ("5, 5"), which another parser may read differently.
+    std::string_view v = trim(range.first->value());
+    if (v.empty() || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return c >= '0' && c <= '9'; })) {
+      return bad("Content-Length must be a single decimal number");
+    }
+  }
 
   if (te_fields > 0) {
     if (h.version() < 11) return bad("Transfer-Encoding is not allowed in an HTTP/1.0 request");
