@@ -258,42 +258,39 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   bool request_counted_ = false;
 };
 
-// A connection over a cap: answered 503 at once (without reading its request), then closed
-// after the peer's bytes are drained for a moment, so that the answer is not lost to a reset.
+// A connection over a cap: answered 503 at once, without reading its request, and closed. What
+// the peer already sent is read and dropped first: closing a socket with unread bytes sends a
+// reset, which can destroy the answer before the peer reads it. The refusal lives only as long
+// as its write (never waits for the peer), so refusals cannot pile up descriptors.
 class HttpServer::Refusal : public std::enable_shared_from_this<HttpServer::Refusal> {
  public:
   Refusal(tcp::socket&& socket, std::string text, std::function<void()> done)
-      : socket_(std::move(socket)), text_(std::move(text)), timer_(socket_.get_executor()), done_(std::move(done)) {}
+      : socket_(std::move(socket)), text_(std::move(text)), done_(std::move(done)) {}
   ~Refusal() { done_(); }
 
   void start() {
+    beast::error_code ec;
+    socket_.non_blocking(true, ec);
     net::async_write(socket_, net::buffer(text_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->close();
+      if (!ec) self->drop_unread();
       beast::error_code ignored;
-      self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
-      self->timer_.expires_after(std::chrono::seconds(1));
-      self->timer_.async_wait([self](beast::error_code) { self->close(); });
-      self->drain();
+      self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+      self->socket_.close(ignored);
     });
   }
 
  private:
-  void drain() {
-    socket_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->close();
-      self->drain();
-    });
-  }
-  void close() {
-    beast::error_code ignored;
-    timer_.cancel();
-    socket_.close(ignored);
+  void drop_unread() {
+    std::array<char, 4096> scratch;
+    for (int i = 0; i < 16; ++i) {
+      beast::error_code ec;
+      size_t n = socket_.read_some(net::buffer(scratch), ec);  // non-blocking: would_block ends it
+      if (ec || n == 0) return;
+    }
   }
 
   tcp::socket socket_;
   std::string text_;
-  net::steady_timer timer_;
-  std::array<char, 4096> scratch_;
   std::function<void()> done_;
 };
 

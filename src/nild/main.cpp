@@ -65,14 +65,15 @@ void raise_fd_limit() {
                                 {"hard", static_cast<int64_t>(lim.rlim_max)}});
 }
 
-// --max-connections 0: leave 256 descriptors (a quarter of the limit when that is smaller) for the store, app.db, compile and native-build
-// processes and sandboxes, so that an over-cap connection can still be accepted and answered 503
-// rather than wait in the backlog for a descriptor.
-int64_t auto_max_connections() {
+// --max-connections 0: the descriptor limit minus a reserve for what nild holds besides
+// connections — 3 per event loop (epoll, eventfd, timerfd), the store, app.db, compile and
+// native-build processes, refusals in flight — so that an over-cap connection can still be
+// accepted and answered 503 rather than wait in the backlog for a descriptor.
+int64_t auto_max_connections(int io_threads) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 100'000;
   int64_t limit = static_cast<int64_t>(std::min<rlim_t>(lim.rlim_cur, 1 << 30));
-  int64_t n = limit - std::min<int64_t>(256, limit / 4);
+  int64_t n = limit - (128 + 3 * (int64_t{io_threads} + 1));
   return std::clamp<int64_t>(n, 16, 100'000);
 }
 
@@ -309,7 +310,7 @@ int run(const Settings& s) {
   so.listen = s.listen;
   so.body_limit = s.max_body_bytes;
   so.io_threads = s.io_threads;
-  so.max_connections = s.max_connections > 0 ? s.max_connections : auto_max_connections();
+  so.max_connections = s.max_connections > 0 ? s.max_connections : auto_max_connections(s.io_threads);
   so.max_connections_per_address = s.max_connections_per_ip;
   std::atomic<bool> draining{false};
   api::ApiOptions ao;
