@@ -56,6 +56,21 @@ std::string_view cookie_value(const Request& req, std::string_view name) {
 
 }  // namespace
 
+// A request's target parsed and matched once (Api::handle): both the decision where it runs and
+// the dispatch use it, so they cannot disagree about which route or function a path names.
+// `target` views the Request and `match` views `target`: kept together, beside the Request.
+struct Resolved {
+  Expected<Target> target;
+  RouteMatch match;
+
+  Resolved(const Request& req, const Router& router)
+      : target(parse_target(std::string_view(req.target().data(), req.target().size()))) {
+    if (target) match = router.match(req.method(), target->segments);
+  }
+  Resolved(const Resolved&) = delete;
+  Resolved& operator=(const Resolved&) = delete;
+};
+
 struct Api::Impl {
   Impl(ApiOptions o, ApiDeps d)
       : core(std::move(o), std::move(d)),
@@ -97,10 +112,11 @@ struct Api::Impl {
   // credential is read; everywhere else credentials come first (an anonymous caller gets 401
   // even for a path that does not exist), then the CSRF rule and the per-key rate limit, then
   // 404 and 405, then the route's admin requirement, then the handler.
-  Expected<Response> dispatch(const Request& req) {
-    Target target = NIL_TRY(parse_target(std::string_view(req.target().data(), req.target().size())));
+  Expected<Response> dispatch(const Request& req, const Resolved& resolved) {
+    if (!resolved.target) return resolved.target.error();
+    const Target& target = *resolved.target;
     const http::verb method = req.method();
-    RouteMatch m = router.match(method, target.segments);
+    const RouteMatch& m = resolved.match;
     if (m.public_path) {
       if (!m.route) return method_not_allowed(req, m.allow);
       return m.route->handler(core, Call{req, target.url, m.params, nullptr});
@@ -140,63 +156,51 @@ void Api::stop() {
   impl_->offload.join();
 }
 
-namespace {
-
-// The function an execute request names (POST /functions/{ref}/execute or the v1 call), or "".
-std::string_view executed_function(const Request& req) {
-  if (req.method() != http::verb::post) return {};
-  std::string_view t(req.target().data(), req.target().size());
-  t = t.substr(0, t.find('?'));
-  constexpr std::string_view kFunctions = "/functions/";
-  constexpr std::string_view kV1 = "v1/";
-  constexpr std::string_view kExecute = "/execute";
-  if (!t.starts_with(kFunctions)) return {};
-  t.remove_prefix(kFunctions.size());
-  if (t.starts_with(kV1)) {
-    t.remove_prefix(kV1.size());
-    return t == "deploy" || t.find('/') != std::string_view::npos ? std::string_view{} : t;
+// Inline on the I/O loop only when the request is known to be quick (the route's Runs): an
+// execute of a function whose recent invocations (looked up by the id or name the normalised
+// path names) took under kOffloadAfterMs. A function without history yet — never run since
+// start, unknown, or just changed — counts as slow: guest code never runs on an I/O thread on a
+// guess. Password hashing also leaves the loop.
+static bool runs_inline(const Resolved& r, invoke::Invoker& invoker) {
+  if (!r.target || !r.match.route) return true;  // answered at once (400, 404, 405)
+  switch (r.match.route->runs) {
+    case Runs::kInline:
+      return true;
+    case Runs::kOffload:
+      return false;
+    case Runs::kOffloadUnlessFast: {
+      std::optional<double> recent = invoker.recent_ms(r.match.params[0]);
+      return recent && *recent < kOffloadAfterMs;
+    }
   }
-  if (!t.ends_with(kExecute)) return {};
-  t.remove_suffix(kExecute.size());
-  return t.find('/') == std::string_view::npos ? t : std::string_view{};
-}
-
-}  // namespace
-
-Response Api::route(const Request& req) {
-  auto r = impl_->dispatch(req);
-  if (!r) return impl_->fail(req, r.error());
-  return std::move(r).value();
+  return true;
 }
 
 void Api::handle(Request&& req, Respond respond) {
   auto shared = std::make_shared<Request>(std::move(req));
-  auto work = [this, shared, respond = std::move(respond)] {
+  auto resolved = std::make_shared<const Resolved>(*shared, impl_->router);
+  auto work = [this, shared, resolved, respond = std::move(respond)] {
     Response res;
     try {
-      res = route(*shared);
+      auto r = impl_->dispatch(*shared, *resolved);
+      res = r ? std::move(r).value() : impl_->fail(*shared, r.error());
+      if (shared->method() == http::verb::head) res.body().clear();
     } catch (const std::exception& e) {
       // Nothing on the request path throws by design; this is the last line against a bug
       // (or std::bad_alloc) taking the server down.
       log::error("unhandled exception", {{"error", e.what()}, {"target", std::string(shared->target())}});
-      res = problem(http::status::internal_server_error, "internal_error", "internal error",
-                    std::string_view(shared->target().data(), shared->target().size()), shared->version(), false);
+      res = Response{http::status::internal_server_error, shared->version()};
+      res.set(http::field::content_type, "application/problem+json");
+      res.keep_alive(false);
+      res.body() = R"({"type":"urn:nil:problem:internal_error","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal_error"})";
     }
-    if (shared->method() == http::verb::head) res.body().clear();
     respond(std::move(res));
   };
   if (impl_->core.opts.work_threads == 0) {
-    // Inline on the calling I/O loop, unless it executes a function whose recent invocations
-    // took kOffloadAfterMs or more: that one would hold up every other connection on this loop
-    // for as long, so it runs on the offload pool and the loop keeps serving. The first call of
-    // a function (no history yet) runs inline.
-    std::string_view fn = executed_function(*shared);
-    std::optional<double> recent;
-    if (!fn.empty()) recent = impl_->core.deps.invoker.recent_ms(fn);
-    if (recent && *recent >= kOffloadAfterMs) {
-      net::post(impl_->offload, std::move(work));
-    } else {
+    if (runs_inline(*resolved, impl_->core.deps.invoker)) {
       work();
+    } else {
+      net::post(impl_->offload, std::move(work));
     }
   } else {
     net::post(impl_->pool, std::move(work));

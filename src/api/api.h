@@ -3,8 +3,11 @@
 // Requests are handled on the I/O loop that read them when work_threads is 0 (the default: each
 // of the server's loops is one thread, and a connection stays on its loop; measured 2.2× the
 // throughput of handing each request to a separate pool at 64 connections). A request that runs
-// long holds up the other connections of its loop, so an execute of a function whose recent
-// invocations took 1 ms or more (Invoker::recent_ms) runs on a separate offload pool instead.
+// long holds up the other connections of its loop, so an execute of a function that is not known
+// to be fast — its recent invocations (Invoker::recent_ms, looked up by the id or name of the
+// normalised path) took 1 ms or more, or it has no history yet — runs on a separate offload
+// pool instead, as do requests that hash a password (bounded: max_password_hashes at once,
+// 429 password_hashing_busy past it).
 // With work_threads > 0 every request runs on a pool of that many threads. Errors become
 // problem+json through api/problem.h only.
 //
@@ -39,6 +42,7 @@ struct ApiOptions {
   int login_max_failures_address = 20;
   std::chrono::milliseconds login_window{60'000};
   bool secure_cookies = false;  // mark the session cookie Secure (served over TLS)
+  int max_password_hashes = 4;  // argon2id hashes at once (login, user create, password change)
 };
 
 struct ApiDeps {
@@ -60,7 +64,6 @@ class Api final : public Handler {
   void stop();  // finishes queued work, joins the work pool
 
  private:
-  Response route(const Request& req);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -5,6 +5,12 @@
 // over the limit get 413 and the connection closes; header and body read timeouts; graceful
 // shutdown: stop accepting, answer what is in flight, then close.
 //
+// Hostile input (docs/security.md, "HTTP"): requests are parsed by RequestParser, which never
+// throws and refuses ambiguous framing (400, then close); an exception that still escapes an I/O
+// handler closes that connection, never the process; connections are capped in total and per
+// client address (503 too_many_connections); when accept() runs out of descriptors the acceptor
+// waits accept_backoff instead of spinning, and logs that at most once a second.
+//
 // Threads: `io_threads` event loops, each an io_context run by its own thread. A connection
 // belongs to one loop for its life (accepted onto the loop with no request running, round robin
 // among those), so its handlers never hop threads: no strand, no wake-up of another thread per
@@ -16,6 +22,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
 
 #include <atomic>
@@ -23,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,7 +58,14 @@ class Handler {
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
-  uint64_t body_limit = 8 << 20;
+  uint64_t body_limit = 8 << 20;  // every route; 413 past it
+  uint32_t header_limit = 64 * 1024;  // request line + header fields; 431 past it
+  // Open connections in total and per client address (0: no cap). A connection over a cap is
+  // answered 503 too_many_connections at once and closed.
+  int64_t max_connections = 0;
+  int64_t max_connections_per_address = 0;
+  // After accept() fails for want of descriptors or memory, wait this long before the next one.
+  std::chrono::milliseconds accept_backoff{100};
   int io_threads = 16;
   std::chrono::seconds header_timeout{60};  // also the keep-alive idle timeout
   std::chrono::seconds body_timeout{60};
@@ -66,15 +81,28 @@ class HttpServer {
   // Stops accepting, waits (up to `grace`) until no request is in flight, then stops the I/O.
   void shutdown(std::chrono::milliseconds grace);
   bool draining() const { return draining_; }
+  int64_t connections() const;  // open connections now (refused ones not counted)
 
  private:
   class Session;
+  class Refusal;
+  class ConnectionSlot;
+  struct Connections;
   struct Loop;
   void do_accept();
+  void on_accepted(boost::asio::ip::tcp::socket socket);
+  void note_accept_error(const boost::system::error_code& ec);
+  std::optional<std::string> admit(const std::string& address);
+  void release(const std::string& address);
+  void refuse(boost::asio::ip::tcp::socket socket, const std::string& why);
   Loop& pick_loop();
 
   ServerOptions opts_;
   Handler& handler_;
+  // Before the loops: sessions and refusals still queued in a loop are destroyed with it, and
+  // release their counts here.
+  std::unique_ptr<Connections> connections_;
+  std::atomic<int64_t> refusals_in_flight_{0};
   std::vector<std::unique_ptr<Loop>> loops_;  // loops_[0] also runs the acceptor
   size_t next_loop_ = 0;                      // acceptor's loop only
   struct Acceptor;

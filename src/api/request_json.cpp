@@ -420,7 +420,7 @@ Expected<std::string> language_from(const json::object& body, bool required, con
 // Fields only an admin may set on a function: who may use it, and what it may reach.
 Expected<void> admin_fields_only(const json::object& body, bool admin) {
   if (admin) return {};
-  for (std::string_view f : {"allowedUsers", "allowedGroups", "public", "environments", "httpAllow", "grants"}) {
+  for (std::string_view f : {"allowedUsers", "allowedGroups", "public", "environments", "httpAllow", "grants", "managers"}) {
     if (body.contains(f)) return forbidden("only an admin may set \"" + std::string(f) + "\"");
   }
   return {};
@@ -430,7 +430,7 @@ Expected<void> admin_fields_only(const json::object& body, bool admin) {
 
 Expected<store::NewFunction> parse_new_function(const json::object& body, const FunctionRules& rules) {
   NIL_TRY_VOID(only_fields(body, {"name", "language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
-                                  "allowedUsers", "allowedGroups", "public"}));
+                                  "allowedUsers", "allowedGroups", "public", "managers"}));
   NIL_TRY_VOID(admin_fields_only(body, rules.admin));
   auto name = NIL_TRY(string_field(body, "name"));
   if (!name) return invalid("missing_field", "\"name\" is required");
@@ -446,13 +446,14 @@ Expected<store::NewFunction> parse_new_function(const json::object& body, const 
   nf.allowed.users = NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
   nf.allowed.groups = NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
   nf.is_public = NIL_TRY(bool_field(body, "public")).value_or(false);
+  nf.managers = NIL_TRY(string_list_field(body, "managers")).value_or(std::vector<std::string>{});
   return nf;
 }
 
 Expected<store::FunctionUpdate> parse_function_update(const json::object& body, const store::Function& current,
                                                        const FunctionRules& rules) {
   NIL_TRY_VOID(only_fields(body, {"language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
-                                  "allowedUsers", "allowedGroups", "public"}));
+                                  "allowedUsers", "allowedGroups", "public", "managers"}));
   NIL_TRY_VOID(admin_fields_only(body, rules.admin));
   store::FunctionUpdate u;
   std::string lang = NIL_TRY(language_from(body, false, rules));
@@ -467,11 +468,12 @@ Expected<store::FunctionUpdate> parse_function_update(const json::object& body, 
   u.allowed_users = NIL_TRY(string_list_field(body, "allowedUsers"));
   u.allowed_groups = NIL_TRY(string_list_field(body, "allowedGroups"));
   u.is_public = NIL_TRY(bool_field(body, "public"));
+  u.managers = NIL_TRY(string_list_field(body, "managers"));
   if (!u.language && !u.source && !u.limits && !u.environments && !u.http_allow && !u.grants && !u.allowed_users &&
-      !u.allowed_groups && !u.is_public) {
+      !u.allowed_groups && !u.is_public && !u.managers) {
     return invalid("invalid_body",
                    "nothing to update: give \"source\", \"language\", \"limits\", \"environments\", "
-                   "\"httpAllow\", \"grants\", \"allowedUsers\", \"allowedGroups\" or \"public\"");
+                   "\"httpAllow\", \"grants\", \"allowedUsers\", \"allowedGroups\", \"public\" or \"managers\"");
   }
   return u;
 }

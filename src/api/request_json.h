@@ -80,6 +80,7 @@ struct FunctionRules {
 };
 
 // POST /functions. `allowed` is as sent: the handler makes a developer's function theirs alone.
+// "managers" (admin only) holds user ids or usernames as sent: the handler resolves them to ids.
 Expected<store::NewFunction> parse_new_function(const boost::json::object& body, const FunctionRules& rules);
 // PUT /functions/{ref} over the current function; an empty update is invalid_body.
 Expected<store::FunctionUpdate> parse_function_update(const boost::json::object& body, const store::Function& current,

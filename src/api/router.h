@@ -45,6 +45,15 @@ enum class Csrf : uint8_t {
   kRequired,     // state changes: a cookie rides along on cross-site requests
 };
 
+// Where a route's handler runs when requests are served on the I/O loops (work_threads 0; see
+// api.h): inline, or on the offload pool so that it holds up no other connection of its loop.
+enum class Runs : uint8_t {
+  kInline,
+  kOffloadUnlessFast,  // executes: inline only when the function named by the first path
+                       // parameter recently took under 1 ms (Invoker::recent_ms)
+  kOffload,            // password hashing (argon2id: tens of ms of a core)
+};
+
 // The values of a matched pattern's "{…}" segments, in order; views into the request's segments.
 class PathParams {
  public:
@@ -79,14 +88,16 @@ struct Route {
   Access access;
   Csrf csrf;
   RouteHandler handler;
+  Runs runs = Runs::kInline;
 };
 
 // A table line; the CSRF rule follows from the method unless given.
-constexpr Route route(http::verb method, std::string_view pattern, Access access, RouteHandler handler) {
+constexpr Route route(http::verb method, std::string_view pattern, Access access, RouteHandler handler,
+                      Runs runs = Runs::kInline) {
   bool changes = method == http::verb::post || method == http::verb::put || method == http::verb::patch ||
                  method == http::verb::delete_;
   return Route{method, pattern, access, changes && access != Access::kPublic ? Csrf::kRequired : Csrf::kNotRequired,
-               handler};
+               handler, runs};
 }
 
 // A request target after normalisation.

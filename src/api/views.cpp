@@ -119,6 +119,8 @@ json::object function_json(const store::Function& f, std::string_view tier) {
   o["allowedUsers"] = id_array(f.allowed.users);
   o["allowedGroups"] = id_array(f.allowed.groups);
   o["public"] = f.is_public;
+  o["ownerId"] = optional_string(f.owner_id);
+  o["managers"] = id_array(f.managers);
   o["tier"] = tier;
   return o;
 }

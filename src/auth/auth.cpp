@@ -46,6 +46,12 @@ bool can_access(const Principal& p, const store::AccessList& resource) {
 
 bool can_deploy(const Principal& p) { return p.is_admin() || p.has_grant("deploy"); }
 
+bool can_manage(const Principal& p, const store::Function& f) {
+  if (p.is_admin()) return true;
+  if (f.owner_id && !p.user_id.empty() && *f.owner_id == p.user_id) return true;
+  return std::find(f.managers.begin(), f.managers.end(), p.user_id) != f.managers.end();
+}
+
 bool init_crypto() {
   static const bool ok = sodium_init() >= 0;  // thread-safe once (magic static)
   return ok;

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/expected.h"
@@ -61,6 +62,11 @@ bool can_access(const Principal& p, const store::AccessList& resource);
 
 // Admins, and devs holding the "deploy" grant, may create functions (docs/security.md).
 bool can_deploy(const Principal& p);
+
+// Who may change a function's code or settings, or delete it (docs/security.md, "Managing a
+// function"): admins; its owner (the user who created it); users listed in its `managers`.
+// Seeing a function (can_access) is not enough: an empty access list lets everyone see it.
+bool can_manage(const Principal& p, const store::Function& f);
 
 // --- primitives ----------------------------------------------------------------------------------
 
@@ -180,6 +186,37 @@ class Authenticator {
 };
 
 // --- limits --------------------------------------------------------------------------------------
+
+// Bounds the password hashes (argon2id: 64 MiB and tens of ms of a core each) running at once.
+// try_acquire() never waits: past the bound the caller answers 429 at once.
+class HashSlots {
+ public:
+  explicit HashSlots(int max) : max_(max < 1 ? 1 : max) {}
+  class Permit {
+   public:
+    explicit Permit(HashSlots* s) : slots_(s) {}
+    Permit(Permit&& o) noexcept : slots_(std::exchange(o.slots_, nullptr)) {}
+    Permit& operator=(Permit&&) = delete;
+    ~Permit() {
+      if (slots_) slots_->used_.fetch_sub(1);
+    }
+
+   private:
+    HashSlots* slots_;
+  };
+  std::optional<Permit> try_acquire() {
+    int used = used_.load();
+    while (used < max_) {
+      if (used_.compare_exchange_weak(used, used + 1)) return Permit(this);
+    }
+    return std::nullopt;
+  }
+  int max() const { return max_; }
+
+ private:
+  int max_;
+  std::atomic<int> used_{0};
+};
 
 // Token buckets by key: `rate` tokens per second up to `burst`. rate 0 disables the limiter.
 class RateLimiter {

@@ -8,6 +8,7 @@
 //             builds → flush the execution writer → exit 0
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -47,6 +48,32 @@ namespace fs = std::filesystem;
 using namespace nil;
 
 namespace {
+
+// Every connection is a descriptor: raise the soft open-file limit to the hard one (a soft 1024
+// is the usual default and would cap nild at a few hundred clients). Logged either way.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  rlim_t before = lim.rlim_cur;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) lim.rlim_cur = before;
+  }
+  log::info("open-file limit", {{"soft", static_cast<int64_t>(lim.rlim_cur)}, {"before", static_cast<int64_t>(before)},
+                                {"hard", static_cast<int64_t>(lim.rlim_max)}});
+}
+
+// --max-connections 0: the descriptor limit minus a reserve for what nild holds besides
+// connections — 3 per event loop (epoll, eventfd, timerfd), the store, app.db, compile and
+// native-build processes, refusals in flight — so that an over-cap connection can still be
+// accepted and answered 503 rather than wait in the backlog for a descriptor.
+int64_t auto_max_connections(int io_threads) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 100'000;
+  int64_t limit = static_cast<int64_t>(std::min<rlim_t>(lim.rlim_cur, 1 << 30));
+  int64_t n = limit - (128 + 3 * (int64_t{io_threads} + 1));
+  return std::clamp<int64_t>(n, 16, 100'000);
+}
 
 // One nild per data dir: SQLite's single-writer store and the "every RUNNING job at start-up
 // was abandoned" rule both rely on it.
@@ -119,6 +146,7 @@ int run(const Settings& s) {
             : s.log_level == "warn" ? log::Level::kWarn
             : s.log_level == "error" ? log::Level::kError
                                      : log::Level::kInfo);
+  raise_fd_limit();
   std::error_code ec;
   fs::create_directories(s.data_dir, ec);
   if (ec) {
@@ -242,6 +270,8 @@ int run(const Settings& s) {
   so.listen = s.listen;
   so.body_limit = s.max_body_bytes;
   so.io_threads = s.io_threads;
+  so.max_connections = s.max_connections > 0 ? s.max_connections : auto_max_connections(s.io_threads);
+  so.max_connections_per_address = s.max_connections_per_ip;
   std::atomic<bool> draining{false};
   api::ApiOptions ao;
   ao.max_source_bytes = s.max_source_bytes;
@@ -255,6 +285,7 @@ int run(const Settings& s) {
   ao.login_max_failures_address = s.login_max_failures_address;
   ao.login_window = std::chrono::milliseconds(s.login_window_ms);
   ao.secure_cookies = s.secure_cookies;
+  ao.max_password_hashes = s.max_password_hashes;
   api::Api api(ao, api::ApiDeps{*st, invoker, writer, authenticator, [&pool] { pool.notify(); },
                                 [&draining] { return draining.load(); }});
   api::HttpServer server(so, api);

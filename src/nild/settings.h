@@ -42,6 +42,10 @@ struct Settings {
   int login_max_failures = 5;
   int login_max_failures_address = 20;
   uint64_t login_window_ms = 60'000;
+  int max_password_hashes = 4;
+  // Connections (issue 11; docs/operations.md).
+  int64_t max_connections = 0;  // 0: the descriptor limit minus a reserve
+  int64_t max_connections_per_ip = 512;
 };
 
 inline void register_settings(CLI::App& app, Settings& s) {
@@ -75,6 +79,9 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--login-max-failures", s.login_max_failures, "failed logins per username within the window before login_throttled (0: off)")->envname("NIL_LOGIN_MAX_FAILURES")->capture_default_str()->check(CLI::Range(0, 1000000));
   app.add_option("--login-max-failures-address", s.login_max_failures_address, "failed logins per client address within the window before login_throttled (0: off)")->envname("NIL_LOGIN_MAX_FAILURES_ADDRESS")->capture_default_str()->check(CLI::Range(0, 1000000));
   app.add_option("--login-window-ms", s.login_window_ms, "the window failed logins are counted over, and how long a throttled name or address waits")->envname("NIL_LOGIN_WINDOW_MS")->capture_default_str()->check(CLI::Range(uint64_t{100}, uint64_t{1} << 40));
+  app.add_option("--max-password-hashes", s.max_password_hashes, "password hashes (argon2id, 64 MiB each) run at once for logins, user creation and password changes; past it 429 password_hashing_busy")->envname("NIL_MAX_PASSWORD_HASHES")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--max-connections", s.max_connections, "open HTTP connections in total; past it a new one is answered 503 too_many_connections and closed (0: the open-file limit minus 128 + 3 per I/O thread, kept for the store, compilers, sandboxes and event loops)")->envname("NIL_MAX_CONNECTIONS")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  app.add_option("--max-connections-per-ip", s.max_connections_per_ip, "open HTTP connections per client address (0: no cap; raise it behind a proxy, which connects from one address)")->envname("NIL_MAX_CONNECTIONS_PER_IP")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   app.add_option("--shutdown-grace-ms", s.shutdown_grace_ms, "how long SIGTERM waits for in-flight requests")->envname("NIL_SHUTDOWN_GRACE_MS")->capture_default_str();
 }
 

@@ -58,6 +58,10 @@ struct Function {
   FunctionAccess access;
   AccessList allowed;
   bool is_public = false;  // POST /functions/v1/{name} without authentication
+  // Who may change it besides admins (auth::can_manage): its creator, and users granted
+  // `manage`. owner_id is unset for functions created before schema v5.
+  std::optional<std::string> owner_id;
+  std::vector<std::string> managers;  // user ids
   int64_t version = 1;  // bumped by every source/language update (not by limits-only ones);
                         // a compile result applies only to its version
   int64_t created_at = 0;
@@ -74,6 +78,8 @@ struct NewFunction {
   // and read back as ids.
   AccessList allowed;
   bool is_public = false;
+  std::optional<std::string> owner_id;  // the creating user's id
+  std::vector<std::string> managers;    // user ids
 };
 
 // Fields left empty are unchanged. A new source (or language) sets the function back to PENDING
@@ -88,6 +94,7 @@ struct FunctionUpdate {
   std::optional<std::vector<std::string>> allowed_users;   // replaces the list (ids or names)
   std::optional<std::vector<std::string>> allowed_groups;  // replaces the list (ids or names)
   std::optional<bool> is_public;
+  std::optional<std::vector<std::string>> managers;  // replaces the list (user ids)
 };
 
 struct PageRequest {

@@ -271,6 +271,9 @@ TEST(RequestJson, NewFunction) {
       {R"j({"name":"f","language":"wasm","wasmBase64":""})j", false, "invalid_field"},
       {R"j({"name":"f","language":"wat","source":"(module)","limits":{"timeoutMs":0}})j", false, "invalid_limits"},
       {R"j({"name":"f","language":"wat","source":"(module)","public":"yes"})j", true, "invalid_field"},
+      {R"j({"name":"f","language":"wat","source":"(module)","managers":["bob"]})j", false, "forbidden"},
+      {R"j({"name":"f","language":"wat","source":"(module)","managers":["bob"]})j", true, ""},
+      {R"j({"name":"f","language":"wat","source":"(module)","managers":"bob"})j", true, "invalid_field"},
   };
   for (const auto& c : cases) {
     FunctionRules rules{&kLanguages, 10, c.admin};
@@ -303,6 +306,7 @@ TEST(RequestJson, FunctionUpdate) {
       {R"j({"language":"wasm","wasmBase64":"AGFzbQEAAAA="})j", ""},
       {R"j({"limits":{"memoryMb":64}})j", ""},
       {R"j({"public":false})j", "forbidden"},
+      {R"j({"managers":[]})j", "forbidden"},
   };
   for (const auto& c : cases) EXPECT_EQ(code_of(parse_function_update(obj(c.body), current, dev)), c.code) << c.body;
   auto u = parse_function_update(obj(R"j({"limits":{"memoryMb":64}})j"), current, dev);

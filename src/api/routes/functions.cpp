@@ -2,6 +2,8 @@
 // module by name). Executing them is executions.cpp.
 #include "api/routes/handler.h"
 
+#include <algorithm>
+
 #include "api/multipart.h"
 #include "common/log.h"
 
@@ -25,6 +27,28 @@ Response created(ApiCore& core, const Request& req, const store::Function& f) {
   return res;
 }
 
+// "managers": user ids or usernames, stored as ids (unknown_user for one that does not exist).
+Expected<std::vector<std::string>> resolve_managers(ApiCore& core, const std::vector<std::string>& refs) {
+  std::vector<std::string> ids;
+  for (const auto& ref : refs) {
+    auto u = core.deps.store.get_user(ref);
+    if (!u && u.error().code == "user_not_found") return invalid("unknown_user", "no user with id or username '" + ref + "'");
+    if (!u) return u.error();
+    if (std::find(ids.begin(), ids.end(), u->id) == ids.end()) ids.push_back(u->id);
+  }
+  return ids;
+}
+
+// Changing a function's code or settings, or deleting it: the deploy right plus ownership or
+// the manage permission (auth::can_manage). Seeing it is not enough: docs/security.md.
+Expected<void> check_manage(const auth::Principal& p, const store::Function& f) {
+  if (!auth::can_deploy(p)) return forbidden("changing a function needs the admin role or the \"deploy\" grant");
+  if (!auth::can_manage(p, f)) {
+    return forbidden("changing function \"" + f.name + "\" needs its owner, the manage permission or the admin role");
+  }
+  return {};
+}
+
 }  // namespace
 
 Expected<Response> list_functions(ApiCore& core, const Call& call) {
@@ -42,6 +66,8 @@ Expected<Response> create_function(ApiCore& core, const Call& call) {
   if (!auth::can_deploy(p)) return forbidden("deploying needs the admin role or the \"deploy\" grant");
   json::object body = NIL_TRY(json_object_body(call.req));
   store::NewFunction nf = NIL_TRY(parse_new_function(body, function_rules(core, p)));
+  nf.managers = NIL_TRY(resolve_managers(core, nf.managers));
+  nf.owner_id = p.user_id;
   // A developer's function is theirs alone until an admin shares it.
   if (!p.is_admin()) nf.allowed.users = {p.user_id};
   store::Function f = NIL_TRY(core.deps.store.create_function(nf));
@@ -56,9 +82,10 @@ Expected<Response> get_function(ApiCore& core, const Call& call) {
 Expected<Response> update_function(ApiCore& core, const Call& call) {
   const auth::Principal& p = call.who();
   store::Function current = NIL_TRY(accessible_function(core, p, call.params[0]));
-  if (!auth::can_deploy(p)) return forbidden("changing a function needs the admin role or the \"deploy\" grant");
+  NIL_TRY_VOID(check_manage(p, current));
   json::object body = NIL_TRY(json_object_body(call.req));
   store::FunctionUpdate u = NIL_TRY(parse_function_update(body, current, function_rules(core, p)));
+  if (u.managers) u.managers = NIL_TRY(resolve_managers(core, *u.managers));
   bool recompile = u.source.has_value() || u.language.has_value();
   store::Function f = NIL_TRY(core.deps.store.update_function(current.id, u));
   core.deps.invoker.invalidate(f.id);
@@ -73,7 +100,7 @@ Expected<Response> update_function(ApiCore& core, const Call& call) {
 Expected<Response> delete_function(ApiCore& core, const Call& call) {
   const auth::Principal& p = call.who();
   store::Function f = NIL_TRY(accessible_function(core, p, call.params[0]));
-  if (!p.is_admin()) return admin_only();
+  NIL_TRY_VOID(check_manage(p, f));
   NIL_TRY_VOID(core.deps.store.delete_function(f.id));
   core.deps.invoker.invalidate(f.id);
   log::info("function deleted", {{"functionId", f.id}, {"function", f.name}});
@@ -103,6 +130,7 @@ Expected<Response> deploy_function(ApiCore& core, const Call& call) {
   auto existing = core.deps.store.get_function(name->data);
   if (existing && !auth::can_access(p, existing->allowed)) return function_not_found(name->data);
   if (existing) {
+    NIL_TRY_VOID(check_manage(p, *existing));
     store::FunctionUpdate u;
     u.language = "wasm";
     u.source = wasm->data;
@@ -112,7 +140,7 @@ Expected<Response> deploy_function(ApiCore& core, const Call& call) {
     return json_response(req, http::status::accepted, function_view(core, f));
   }
   if (existing.error().code != "function_not_found") return existing.error();
-  store::NewFunction nf{name->data, "wasm", wasm->data, store::FunctionLimits{}, {}, {}, false};
+  store::NewFunction nf{name->data, "wasm", wasm->data, store::FunctionLimits{}, {}, {}, false, p.user_id, {}};
   if (!p.is_admin()) nf.allowed.users = {p.user_id};
   store::Function f = NIL_TRY(core.deps.store.create_function(nf));
   return created(core, req, f);

@@ -44,6 +44,17 @@ std::string_view content_type(const Request& req) {
   return it == req.end() ? std::string_view{} : std::string_view(it->value());
 }
 
+Expected<auth::HashSlots::Permit> hash_permit(ApiCore& core) {
+  auto permit = core.hash_slots.try_acquire();
+  if (!permit) {
+    Error e = make_error(ErrorKind::kRateLimited, "password_hashing_busy",
+                         "too many logins or password changes are being processed; retry shortly");
+    e.retry_after_s = 1;
+    return e;
+  }
+  return std::move(*permit);
+}
+
 Expected<boost::json::object> json_object_body(const Request& req) {
   return parse_json_object(content_type(req), req.body());
 }

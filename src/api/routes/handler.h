@@ -26,13 +26,15 @@ struct ApiCore {
         deps(std::move(d)),
         key_limiter(opts.key_rate, opts.key_burst),
         function_limiter(opts.function_rate, opts.function_burst),
-        login_throttle(opts.login_max_failures_user, opts.login_max_failures_address, opts.login_window) {}
+        login_throttle(opts.login_max_failures_user, opts.login_max_failures_address, opts.login_window),
+        hash_slots(opts.max_password_hashes) {}
 
   ApiOptions opts;
   ApiDeps deps;
   auth::RateLimiter key_limiter;       // per API key or session (Api::Impl::dispatch)
   auth::RateLimiter function_limiter;  // per function, all callers (executions.cpp)
   auth::LoginThrottle login_throttle;  // failed logins per user and address (session.cpp)
+  auth::HashSlots hash_slots;          // password hashes running now (login, user create, password change)
 };
 
 // --- responses -------------------------------------------------------------------------------------
@@ -51,6 +53,10 @@ Error route_not_found(std::string_view path);
 Error function_not_found(std::string_view ref);
 Error environment_not_found(std::string_view ref);
 Error user_not_found(std::string_view ref);
+
+// A slot for one password hash, or 429 password_hashing_busy: 40 logins at once would hold
+// 2.5 GiB and every core (argon2id), so past the bound they are refused, not queued.
+Expected<auth::HashSlots::Permit> hash_permit(ApiCore& core);
 
 // --- shared lookups ------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ Expected<Response> login(ApiCore& core, const Call& call) {
     e.retry_after_s = wait;
     return e;
   }
+  auto permit = NIL_TRY(hash_permit(core));
   auto r = core.deps.auth.login(in.username, in.password);
   if (!r) {
     if (r.error().code == "invalid_credentials") {

@@ -6,6 +6,7 @@ namespace nil::api::routes {
 
 std::vector<Route> route_table() {
   using enum http::verb;
+  constexpr Runs kOffload = Runs::kOffload, kOffloadUnlessFast = Runs::kOffloadUnlessFast;
   constexpr Access kPublic = Access::kPublic, kAnonymous = Access::kAnonymous, kPrincipal = Access::kPrincipal,
                    kAdmin = Access::kAdmin;
   // Within one pattern the methods are listed in the order the Allow header names them.
@@ -15,18 +16,18 @@ std::vector<Route> route_table() {
       route(get, "/readyz", kPublic, readyz),
       route(head, "/readyz", kPublic, readyz),
 
-      route(post, "/auth/login", kPublic, login),
+      route(post, "/auth/login", kPublic, login, kOffload),
       route(post, "/auth/logout", kPrincipal, logout),
       route(get, "/auth/me", kPrincipal, me),
 
       route(get, "/functions", kPrincipal, list_functions),
       route(post, "/functions", kPrincipal, create_function),  // admin or the "deploy" grant
       route(get, "/functions/{ref}", kPrincipal, get_function),
-      route(put, "/functions/{ref}", kPrincipal, update_function),
-      route(delete_, "/functions/{ref}", kPrincipal, delete_function),  // admin, after the 404 check
+      route(put, "/functions/{ref}", kPrincipal, update_function),        // manage, after the 404 check
+      route(delete_, "/functions/{ref}", kPrincipal, delete_function),  // manage, after the 404 check
       route(post, "/functions/v1/deploy", kPrincipal, deploy_function),
-      route(post, "/functions/v1/{ref}", kAnonymous, call_function),  // anonymous: public functions only
-      route(post, "/functions/{ref}/execute", kPrincipal, execute_function),
+      route(post, "/functions/v1/{ref}", kAnonymous, call_function, kOffloadUnlessFast),  // anonymous: public functions only
+      route(post, "/functions/{ref}/execute", kPrincipal, execute_function, kOffloadUnlessFast),
       route(get, "/functions/{ref}/executions", kPrincipal, list_executions),
       route(get, "/executions/{id}", kPrincipal, get_execution),
 
@@ -37,9 +38,9 @@ std::vector<Route> route_table() {
       route(delete_, "/environments/{ref}", kPrincipal, delete_environment),  // admin, after the 404 check
 
       route(get, "/users", kAdmin, list_users),
-      route(post, "/users", kAdmin, create_user),
+      route(post, "/users", kAdmin, create_user, kOffload),
       route(get, "/users/{ref}", kPrincipal, get_user),  // a developer sees only themself
-      route(put, "/users/{ref}", kPrincipal, update_user),
+      route(put, "/users/{ref}", kPrincipal, update_user, kOffload),
       route(delete_, "/users/{ref}", kPrincipal, delete_user),
 
       route(get, "/groups", kAdmin, list_groups),

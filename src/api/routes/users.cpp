@@ -45,6 +45,7 @@ Expected<Response> create_user(ApiCore& core, const Call& call) {
   nu.username = in.username;
   nu.role = in.role;
   nu.grants = std::move(in.grants);
+  auto permit = NIL_TRY(hash_permit(core));
   nu.password_hash = NIL_TRY(auth::hash_password(in.password));
   store::User u = NIL_TRY(core.deps.store.create_user(nu));
   log::info("user created", {{"userId", u.id}, {"username", u.username}, {"role", std::string(store::to_string(u.role))}});
@@ -68,7 +69,10 @@ Expected<Response> update_user(ApiCore& core, const Call& call) {
   store::User current = NIL_TRY(core.deps.store.get_user(ref));
   UserUpdateRequest in = NIL_TRY(parse_user_update(body));
   store::UserUpdate u;
-  if (in.password) u.password_hash = NIL_TRY(auth::hash_password(*in.password));
+  if (in.password) {
+    auto permit = NIL_TRY(hash_permit(core));
+    u.password_hash = NIL_TRY(auth::hash_password(*in.password));
+  }
   u.role = in.role;
   u.grants = std::move(in.grants);
   if (u.role && *u.role != store::Role::kAdmin && NIL_TRY(is_last_admin(core, current))) {

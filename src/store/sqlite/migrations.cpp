@@ -217,11 +217,24 @@ DROP INDEX executions_by_function;
 CREATE INDEX executions_by_function ON executions (function_id, started_at, id);
 )sql";
 
+// Version 5: who may change a function (issue 11, docs/security.md "Managing a function").
+//
+// - functions.owner_id: the user who created the function (NULL for functions created before
+//   this version: only admins and listed managers may change those). No foreign key, like the
+//   access lists: a deleted owner's id stays and matches nobody.
+// - functions.managers: user ids holding the explicit `manage` permission, newline-separated
+//   like functions.grants; '' for none.
+constexpr const char* kV5 = R"sql(
+ALTER TABLE functions ADD COLUMN owner_id TEXT;
+ALTER TABLE functions ADD COLUMN managers TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1},
     {2, "environments, function access, host calls", kV2},
     {3, "users, groups, API keys, sessions, permissions", kV3},
     {4, "executions_by_function ascending", kV4},
+    {5, "function owner and managers", kV5},
 };
 
 }  // namespace

@@ -142,7 +142,7 @@ Expected<std::optional<ExecutionKey>> parse_execution_cursor(
 
 #define NIL_FUNCTION_COLUMNS                                                                 \
   "id, name, language, status, compile_error, wasm_sha256, timeout_ms, memory_mb, version, " \
-  "created_at, updated_at, seq, http_allow, grants, public"
+  "created_at, updated_at, seq, http_allow, grants, public, owner_id, managers"
 
 // Reads NIL_FUNCTION_COLUMNS from the current row; `seq` receives the ordering key.
 Expected<Function> read_function(const Query& q, int64_t* seq = nullptr) {
@@ -162,6 +162,8 @@ Expected<Function> read_function(const Query& q, int64_t* seq = nullptr) {
   f.access.http_allow = split_lines(q.text(12));
   f.access.grants = split_lines(q.text(13));
   f.is_public = q.int64(14) != 0;
+  f.owner_id = q.opt_text(15);
+  f.managers = split_lines(q.text(16));
   return f;
 }
 
@@ -691,13 +693,14 @@ class SqliteStore final : public Store {
       {
         auto q = NIL_TRY(
             c.query("INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
-                    "memory_mb, version, created_at, updated_at, http_allow, grants, public) "
-                    "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)"));
+                    "memory_mb, version, created_at, updated_at, http_allow, grants, public, owner_id, managers) "
+                    "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)"));
         q.bind(1, f.id).bind(2, seq).bind(3, f.name).bind(4, f.language).bind_blob(5, nf.source);
         q.bind(6, int64_t{f.limits.timeout_ms}).bind(7, int64_t{f.limits.memory_mb});
         q.bind(8, f.version).bind(9, now);
         q.bind(10, join_lines(nf.access.http_allow)).bind(11, join_lines(nf.access.grants));
         q.bind(12, int64_t{nf.is_public ? 1 : 0});
+        q.bind(13, nf.owner_id).bind(14, join_lines(nf.managers));
         NIL_TRY_VOID(q.run());
       }
       NIL_TRY_VOID(attach_environments(c, f.id, nf.access.environments));
@@ -755,7 +758,12 @@ class SqliteStore final : public Store {
       FunctionLimits limits = u.limits.value_or(f.limits);
       // Access applies at execution time like limits: no recompile, no new version.
       bool access = u.environments || u.http_allow || u.grants || u.allowed_users ||
-                    u.allowed_groups || u.is_public;
+                    u.allowed_groups || u.is_public || u.managers;
+      if (u.managers) {
+        auto q = NIL_TRY(c.query("UPDATE functions SET managers = ?2 WHERE id = ?1"));
+        q.bind(1, f.id).bind(2, join_lines(*u.managers));
+        NIL_TRY_VOID(q.run());
+      }
       if (u.environments) NIL_TRY_VOID(attach_environments(c, f.id, *u.environments));
       if (u.allowed_users) NIL_TRY_VOID(write_acl_users(c, kFunctionAcl, f.id, *u.allowed_users));
       if (u.allowed_groups) {

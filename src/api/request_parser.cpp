@@ -1,0 +1,147 @@
+#include "api/request_parser.h"
+
+#include <boost/asio/buffer.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <vector>
+
+namespace nil::api {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
+}
+
+}  // namespace
+
+RequestParser::RequestParser(Limits limits) : limits_(limits) {
+  parser_.emplace();
+  parser_->body_limit(limits_.body_limit);
+  parser_->header_limit(limits_.header_limit);
+  parser_->eager(false);  // stop after the header: framing is checked before the body is read
+}
+
+std::optional<Rejection> RequestParser::check_framing(const http::request_parser<http::string_body>::value_type& h) {
+  auto bad = [](std::string detail) {
+    return Rejection{http::status::bad_request, "malformed_request", std::move(detail)};
+  };
+  // Every Transfer-Encoding field, as one list of codings (RFC 9110 §5.3: fields combine).
+  std::vector<std::string_view> codings;
+  size_t te_fields = 0;
+  for (auto range = h.equal_range(http::field::transfer_encoding); range.first != range.second; ++range.first) {
+    ++te_fields;
+    std::string_view v = range.first->value();
+    while (true) {
+      size_t comma = v.find(',');
+      std::string_view c = trim(v.substr(0, comma));
+      // A coding may carry parameters ("gzip;q=1" is not valid here, but be exact about chunked).
+      if (!c.empty()) codings.push_back(c);
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  size_t cl_fields = 0;
+  for (auto range = h.equal_range(http::field::content_length); range.first != range.second; ++range.first) {
+    ++cl_fields;
+    // Digits only: Beast also takes a list ("5, 5"), which another parser may read differently.
+    std::string_view v = trim(range.first->value());
+    if (v.empty() || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return c >= '0' && c <= '9'; })) {
+      return bad("Content-Length must be a single decimal number");
+    }
+  }
+
+  if (te_fields > 0) {
+    if (h.version() < 11) return bad("Transfer-Encoding is not allowed in an HTTP/1.0 request");
+    if (codings.empty() || !iequals(codings.back(), "chunked")) {
+      return bad("the last Transfer-Encoding must be chunked (RFC 9112 section 6.3)");
+    }
+    if (cl_fields > 0) return bad("a request must not carry both Transfer-Encoding and Content-Length");
+    if (codings.size() > 1) {
+      return Rejection{http::status::not_implemented, "unsupported_transfer_encoding",
+                       "only the chunked transfer coding is supported"};
+    }
+  }
+  if (cl_fields > 1) return bad("more than one Content-Length field");
+  return std::nullopt;
+}
+
+void RequestParser::reject(http::status status, std::string code, std::string detail) {
+  state_ = State::kRejected;
+  rejection_ = Rejection{status, std::move(code), std::move(detail)};
+}
+
+void RequestParser::on_error(const boost::system::error_code& ec) {
+  if (ec == http::error::body_limit) {
+    return reject(http::status::payload_too_large, "body_too_large",
+                  "request body is larger than " + std::to_string(limits_.body_limit) + " bytes");
+  }
+  if (ec == http::error::header_limit) {
+    return reject(http::status::request_header_fields_too_large, "malformed_request", "request header is too large");
+  }
+  if (ec == http::error::partial_message || ec == http::error::end_of_stream) {
+    return reject(http::status::unknown, "", "");  // the peer went away mid-request: just close
+  }
+  reject(http::status::bad_request, "malformed_request", "malformed HTTP request: " + ec.message());
+}
+
+size_t RequestParser::feed(std::string_view bytes) {
+  if (state_ != State::kNeedMore) return 0;
+  size_t total = 0;
+  try {
+    while (state_ == State::kNeedMore && total < bytes.size()) {
+      boost::system::error_code ec;
+      size_t n = parser_->put(boost::asio::const_buffer(bytes.data() + total, bytes.size() - total), ec);
+      total += n;
+      if (n > 0) started_ = true;
+      if (ec == http::error::need_more) break;
+      if (ec) {
+        on_error(ec);
+        break;
+      }
+      if (parser_->is_header_done() && !framing_checked_) {
+        framing_checked_ = true;
+        if (auto r = check_framing(parser_->get())) {
+          state_ = State::kRejected;
+          rejection_ = std::move(*r);
+          break;
+        }
+        parser_->eager(true);
+      }
+      if (parser_->is_done()) {
+        state_ = State::kDone;
+        break;
+      }
+      if (n == 0) break;  // no progress without more bytes
+    }
+  } catch (const std::length_error&) {
+    // Beast's fields hold at most 64 KiB per name or value (trailers are not under header_limit).
+    reject(http::status::request_header_fields_too_large, "malformed_request", "a header or trailer field is too large");
+  } catch (const std::bad_alloc&) {
+    reject(http::status::service_unavailable, "overloaded", "out of memory while reading the request");
+  } catch (const std::exception& e) {
+    reject(http::status::bad_request, "malformed_request", std::string("malformed HTTP request: ") + e.what());
+  }
+  return total;
+}
+
+void RequestParser::feed_eof() {
+  if (state_ != State::kNeedMore) return;
+  reject(http::status::unknown, "", "");
+}
+
+Request RequestParser::release() { return parser_->release(); }
+
+}  // namespace nil::api
