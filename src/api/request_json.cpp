@@ -1,0 +1,584 @@
+#include "api/request_json.h"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <ctime>
+#include <regex>
+
+#include "common/util.h"
+
+namespace nil::api {
+
+namespace json = boost::json;
+
+namespace {
+
+Error invalid(std::string code, std::string msg) {
+  return make_error(ErrorKind::kInvalidInput, std::move(code), std::move(msg));
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+constexpr size_t kMaxEnvVars = 256;
+constexpr size_t kMaxEnvValueBytes = 32 << 10;
+// Redaction replaces a secret wherever it appears in logs and output; a very short one would
+// match everywhere and still reveal little, so secrets must be at least this long.
+constexpr size_t kMinSecretBytes = 4;
+constexpr size_t kMaxAttachedEnvironments = 16;
+constexpr size_t kMaxHttpAllow = 64;
+constexpr std::string_view kKnownGrants[] = {"db:ddl"};
+constexpr std::string_view kKnownUserGrants[] = {"deploy"};
+constexpr size_t kMinPasswordBytes = 8;
+constexpr size_t kMaxPasswordBytes = 1024;
+
+Error forbidden(std::string msg) { return make_error(ErrorKind::kForbidden, "forbidden", std::move(msg)); }
+
+}  // namespace
+
+std::string media_type(std::string_view content_type) {
+  std::string_view v = content_type.substr(0, content_type.find(';'));
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  return lower(v);
+}
+
+bool is_json_media(std::string_view mt) {
+  return mt == "application/json" || (mt.starts_with("application/") && mt.ends_with("+json"));
+}
+
+Expected<json::value> parse_json_text(std::string_view text) {
+  json::stream_parser p;
+  boost::system::error_code ec;
+  size_t n = p.write(text.data(), text.size(), ec);
+  if (!ec) p.finish(ec);
+  if (ec) {
+    size_t at = std::min(n, text.size());
+    size_t line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(at), '\n');
+    size_t last_nl = text.rfind('\n', at == 0 ? 0 : at - 1);
+    size_t col = last_nl == std::string_view::npos || at == 0 ? at + 1 : at - last_nl;
+    return invalid("malformed_json", "malformed JSON at line " + std::to_string(line) + ", column " +
+                                         std::to_string(col) + ": " + ec.message());
+  }
+  return p.release();
+}
+
+Expected<json::value> parse_json_body(std::string_view content_type, std::string_view body, bool empty_is_null) {
+  std::string mt = media_type(content_type);
+  if (body.empty() && empty_is_null && (mt.empty() || is_json_media(mt))) return json::value(nullptr);
+  if (!is_json_media(mt)) {
+    return make_error(ErrorKind::kUnsupported, "unsupported_media_type",
+                      mt.empty() ? "Content-Type must be application/json"
+                                 : "Content-Type must be application/json, not " + mt);
+  }
+  return parse_json_text(body);
+}
+
+Expected<json::object> parse_json_object(std::string_view content_type, std::string_view body) {
+  json::value v = NIL_TRY(parse_json_body(content_type, body, false));
+  if (!v.is_object()) return invalid("invalid_body", "the body must be a JSON object");
+  return std::move(v.as_object());
+}
+
+Expected<void> only_fields(const json::object& o, std::initializer_list<std::string_view> known) {
+  for (const auto& kv : o) {
+    if (std::find(known.begin(), known.end(), kv.key()) == known.end()) {
+      return invalid("unknown_field", "unknown field \"" + std::string(kv.key()) + "\"");
+    }
+  }
+  return {};
+}
+
+Expected<std::optional<std::string>> string_field(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::optional<std::string>{};
+  if (!it->value().is_string()) return invalid("invalid_field", "\"" + std::string(key) + "\" must be a string");
+  return std::optional<std::string>(std::string(it->value().as_string()));
+}
+
+Expected<std::optional<bool>> bool_field(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::optional<bool>{};
+  if (!it->value().is_bool()) return invalid("invalid_field", "\"" + std::string(key) + "\" must be a boolean");
+  return std::optional<bool>(it->value().as_bool());
+}
+
+Expected<store::FunctionLimits> parse_limits(const json::object& o, store::FunctionLimits base) {
+  auto it = o.find("limits");
+  if (it == o.end() || it->value().is_null()) return base;
+  if (!it->value().is_object()) return invalid("invalid_limits", "\"limits\" must be an object");
+  const json::object& l = it->value().as_object();
+  for (const auto& kv : l) {
+    if (kv.key() != "timeoutMs" && kv.key() != "memoryMb") {
+      return invalid("unknown_field", "unknown field \"limits." + std::string(kv.key()) + "\"");
+    }
+    if (!kv.value().is_int64() && !kv.value().is_uint64()) {
+      return invalid("invalid_limits", "\"limits." + std::string(kv.key()) + "\" must be an integer");
+    }
+    int64_t v = kv.value().is_int64() ? kv.value().as_int64() : static_cast<int64_t>(kv.value().as_uint64());
+    if (kv.key() == "timeoutMs") {
+      if (v < 1 || v > kMaxTimeoutMs) {
+        return invalid("invalid_limits", "limits.timeoutMs must be between 1 and " + std::to_string(kMaxTimeoutMs));
+      }
+      base.timeout_ms = static_cast<uint32_t>(v);
+    } else {
+      if (v < 1 || v > kMaxMemoryMb) {
+        return invalid("invalid_limits", "limits.memoryMb must be between 1 and " + std::to_string(kMaxMemoryMb));
+      }
+      base.memory_mb = static_cast<uint32_t>(v);
+    }
+  }
+  return base;
+}
+
+Expected<void> check_function_name(std::string_view name) {
+  static const std::regex kName("^[a-z][a-z0-9-]{0,62}$");
+  if (!std::regex_match(name.begin(), name.end(), kName)) {
+    return invalid("invalid_name", "name must match ^[a-z][a-z0-9-]{0,62}$");
+  }
+  if (name == "deploy") return invalid("reserved_name", "\"deploy\" is reserved by POST /functions/v1/deploy");
+  return {};
+}
+
+Expected<void> check_environment_name(std::string_view name) {
+  static const std::regex kName("^[a-z][a-z0-9-]{0,62}$");
+  if (!std::regex_match(name.begin(), name.end(), kName)) {
+    return invalid("invalid_name", "name must match ^[a-z][a-z0-9-]{0,62}$");
+  }
+  return {};
+}
+
+// A list field: absent/null → nullopt; otherwise an array of strings.
+Expected<std::optional<std::vector<std::string>>> string_list_field(const json::object& o,
+                                                                    std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::optional<std::vector<std::string>>{};
+  std::string name(key);
+  if (!it->value().is_array()) return invalid("invalid_field", "\"" + name + "\" must be an array of strings");
+  std::vector<std::string> out;
+  for (const auto& v : it->value().as_array()) {
+    if (!v.is_string()) return invalid("invalid_field", "\"" + name + "\" must be an array of strings");
+    out.emplace_back(v.as_string());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+// "environments": ids or names, in order (the store checks that they exist).
+Expected<std::optional<std::vector<std::string>>> parse_environments(const json::object& o) {
+  auto list = NIL_TRY(string_list_field(o, "environments"));
+  if (!list) return list;
+  if (list->size() > kMaxAttachedEnvironments) {
+    return invalid("invalid_field", "\"environments\" holds at most " + std::to_string(kMaxAttachedEnvironments) + " entries");
+  }
+  for (size_t i = 0; i < list->size(); ++i) {
+    if ((*list)[i].empty()) return invalid("invalid_field", "\"environments\" entries must not be empty");
+    for (size_t j = 0; j < i; ++j) {
+      if ((*list)[i] == (*list)[j]) return invalid("invalid_field", "environment \"" + (*list)[i] + "\" is listed twice");
+    }
+  }
+  return list;
+}
+
+// "httpAllow": hosts a function may fetch from: "api.example.com", "api.example.com:8443",
+// "127.0.0.1:8081", "[::1]:8081". Matching is exact on the host (no wildcards); without a port
+// any port of that host is allowed. Lower-cased; no duplicates.
+Expected<std::optional<std::vector<std::string>>> parse_http_allow(const json::object& o) {
+  auto list = NIL_TRY(string_list_field(o, "httpAllow"));
+  if (!list) return list;
+  if (list->size() > kMaxHttpAllow) {
+    return invalid("invalid_http_allow", "\"httpAllow\" holds at most " + std::to_string(kMaxHttpAllow) + " hosts");
+  }
+  static const std::regex kHost(
+      "^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*|\\[[0-9a-f:.]+\\])(:([0-9]{1,5}))?$");
+  std::vector<std::string> out;
+  for (const auto& raw : *list) {
+    std::string host = lower(raw);
+    std::smatch m;
+    if (host.size() > 261 || !std::regex_match(host, m, kHost)) {
+      return invalid("invalid_http_allow", "\"" + raw + "\" is not a host or host:port (no scheme, path or wildcard)");
+    }
+    if (m[7].matched) {
+      long port = std::strtol(m[7].str().c_str(), nullptr, 10);
+      if (port < 1 || port > 65535) return invalid("invalid_http_allow", "\"" + raw + "\": port must be 1..65535");
+    }
+    if (std::find(out.begin(), out.end(), host) == out.end()) out.push_back(std::move(host));
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+Expected<std::optional<std::vector<std::string>>> parse_grants(const json::object& o) {
+  auto list = NIL_TRY(string_list_field(o, "grants"));
+  if (!list) return list;
+  std::vector<std::string> out;
+  for (const auto& g : *list) {
+    if (std::find(std::begin(kKnownGrants), std::end(kKnownGrants), g) == std::end(kKnownGrants)) {
+      return invalid("unknown_grant", "unknown grant \"" + g + "\" (known: db:ddl)");
+    }
+    if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+// "vars": [{"key","value","secret"?}]. `current` (on PUT) lets a secret be kept without resending
+// it: {"key":"TOKEN","secret":true} with no "value" keeps TOKEN's stored secret value.
+Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o, const store::Environment* current) {
+  auto it = o.find("vars");
+  if (it == o.end() || it->value().is_null()) return std::vector<store::EnvironmentVar>{};
+  if (!it->value().is_array()) return invalid("invalid_field", "\"vars\" must be an array of {\"key\",\"value\",\"secret\"}");
+  const json::array& arr = it->value().as_array();
+  if (arr.size() > kMaxEnvVars) {
+    return invalid("too_many_env_vars", "an environment holds at most " + std::to_string(kMaxEnvVars) + " keys");
+  }
+  static const std::regex kKey("^[A-Za-z_][A-Za-z0-9_]{0,127}$");
+  std::vector<store::EnvironmentVar> out;
+  for (const auto& v : arr) {
+    if (!v.is_object()) return invalid("invalid_field", "each of \"vars\" must be an object {\"key\",\"value\",\"secret\"}");
+    const json::object& var = v.as_object();
+    for (const auto& kv : var) {
+      if (kv.key() != "key" && kv.key() != "value" && kv.key() != "secret") {
+        return invalid("unknown_field", "unknown field \"vars[]." + std::string(kv.key()) + "\"");
+      }
+    }
+    store::EnvironmentVar ev;
+    auto key = NIL_TRY(string_field(var, "key"));
+    if (!key) return invalid("missing_field", "\"vars[].key\" is required");
+    if (!std::regex_match(*key, kKey)) {
+      std::string shown = key->size() > 64 ? key->substr(0, 64) + "..." : *key;
+      return invalid("invalid_env_key", "key \"" + shown + "\" must match ^[A-Za-z_][A-Za-z0-9_]{0,127}$");
+    }
+    ev.key = std::move(*key);
+    if (auto s = var.find("secret"); s != var.end() && !s->value().is_null()) {
+      if (!s->value().is_bool()) return invalid("invalid_field", "\"vars[].secret\" must be a boolean");
+      ev.secret = s->value().as_bool();
+    }
+    auto value = NIL_TRY(string_field(var, "value"));
+    if (!value) {
+      const store::EnvironmentVar* kept = nullptr;
+      if (current && ev.secret) {
+        for (const auto& cv : current->vars) {
+          if (cv.key == ev.key && cv.secret) kept = &cv;
+        }
+      }
+      if (!kept) return invalid("missing_field", "\"vars[].value\" is required for key " + ev.key + " (only an existing secret may omit it to keep its value)");
+      value = kept->value;
+    }
+    // Values are never echoed in errors: they may be secrets.
+    if (value->size() > kMaxEnvValueBytes) {
+      return invalid("invalid_env_value", "the value of " + ev.key + " is over " + std::to_string(kMaxEnvValueBytes) + " bytes");
+    }
+    if (value->find('\0') != std::string::npos) {
+      return invalid("invalid_env_value", "the value of " + ev.key + " contains a NUL character");
+    }
+    if (ev.secret && value->size() < kMinSecretBytes) {
+      return invalid("invalid_env_value", "the secret value of " + ev.key + " must be at least " + std::to_string(kMinSecretBytes) + " bytes");
+    }
+    ev.value = std::move(*value);
+    for (const auto& prev : out) {
+      if (prev.key == ev.key) return invalid("duplicate_env_key", "key " + ev.key + " appears twice");
+    }
+    out.push_back(std::move(ev));
+  }
+  return out;
+}
+
+Expected<void> check_username(std::string_view name) {
+  static const std::regex kUser("^[a-z][a-z0-9_.-]{0,62}$");
+  if (!std::regex_match(name.begin(), name.end(), kUser) || is_uuid(name)) {
+    return invalid("invalid_username", "username must match ^[a-z][a-z0-9_.-]{0,62}$ and not be a UUID");
+  }
+  return {};
+}
+
+Expected<void> check_password(std::string_view pw) {
+  if (pw.size() < kMinPasswordBytes || pw.size() > kMaxPasswordBytes) {
+    return invalid("invalid_password", "password must be " + std::to_string(kMinPasswordBytes) + " to " +
+                                           std::to_string(kMaxPasswordBytes) + " bytes");
+  }
+  return {};
+}
+
+Expected<store::Role> parse_role_field(const json::object& o) {
+  auto role = NIL_TRY(string_field(o, "role"));
+  if (!role) return invalid("missing_field", "\"role\" is required");
+  auto r = store::parse_role(*role);
+  if (!r) return invalid("invalid_role", "role must be \"admin\" or \"dev\"");
+  return *r;
+}
+
+Expected<std::optional<std::vector<std::string>>> parse_user_grants(const json::object& o) {
+  auto list = NIL_TRY(string_list_field(o, "grants"));
+  if (!list) return list;
+  std::vector<std::string> out;
+  for (const auto& g : *list) {
+    if (std::find(std::begin(kKnownUserGrants), std::end(kKnownUserGrants), g) == std::end(kKnownUserGrants)) {
+      return invalid("unknown_grant", "unknown grant \"" + g + "\" (known for users: deploy)");
+    }
+    if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+// RFC 3339 with a Z or ±HH:MM offset, optional fraction: microseconds since the epoch.
+std::optional<int64_t> parse_rfc3339(std::string_view s) {
+  static const std::regex kTs(
+      "^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$");
+  std::cmatch m;
+  if (!std::regex_match(s.begin(), s.end(), m, kTs)) return std::nullopt;
+  auto num = [&](int i) { return std::atoi(m[i].str().c_str()); };
+  std::tm tm{};
+  tm.tm_year = num(1) - 1900;
+  tm.tm_mon = num(2) - 1;
+  tm.tm_mday = num(3);
+  tm.tm_hour = num(4);
+  tm.tm_min = num(5);
+  tm.tm_sec = num(6);
+  if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  int64_t secs = static_cast<int64_t>(timegm(&tm));
+  int64_t micros = 0;
+  if (m[7].matched) {
+    std::string frac = m[7].str().substr(1);
+    frac.resize(6, '0');
+    micros = std::atoll(frac.c_str());
+  }
+  std::string off = m[8].str();
+  if (off != "Z" && off != "z") {
+    int64_t o = (std::atoi(off.substr(1, 2).c_str()) * 60 + std::atoi(off.substr(4, 2).c_str())) * 60;
+    secs -= off[0] == '+' ? o : -o;
+  }
+  return secs * 1'000'000 + micros;
+}
+
+
+Expected<store::PageRequest> parse_page(const std::optional<std::string>& limit, const std::optional<std::string>& cursor) {
+  store::PageRequest page;
+  if (limit) {
+    const std::string& v = *limit;
+    char* end = nullptr;
+    long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || n < 1 || n > 200) return invalid("invalid_limit", "limit must be between 1 and 200");
+    page.limit = static_cast<uint32_t>(n);
+  }
+  if (cursor && !cursor->empty()) page.cursor = *cursor;
+  return page;
+}
+
+// --- whole requests ------------------------------------------------------------------------------
+
+namespace {
+
+Expected<std::string> source_from(const json::object& body, const std::string& language, bool required,
+                                  const FunctionRules& rules) {
+  if (language == "wasm") {
+    if (body.contains("source")) return invalid("invalid_field", "language \"wasm\" takes \"wasmBase64\", not \"source\"");
+    auto b64 = NIL_TRY(string_field(body, "wasmBase64"));
+    if (!b64) {
+      if (!required) return std::string();
+      return invalid("missing_field", "\"wasmBase64\" is required for language \"wasm\"");
+    }
+    auto bytes = base64_decode(*b64);
+    if (!bytes) return invalid("invalid_base64", "\"wasmBase64\" is not valid base64");
+    if (bytes->empty()) return invalid("invalid_field", "\"wasmBase64\" is empty");
+    return std::move(*bytes);
+  }
+  if (body.contains("wasmBase64")) return invalid("invalid_field", "\"wasmBase64\" is only for language \"wasm\"");
+  auto src = NIL_TRY(string_field(body, "source"));
+  if (!src) {
+    if (!required) return std::string();
+    return invalid("missing_field", "\"source\" is required");
+  }
+  if (src->empty()) return invalid("invalid_field", "\"source\" is empty");
+  if (src->size() > rules.max_source_bytes) {
+    return make_error(ErrorKind::kTooLarge, "source_too_large",
+                      "source is larger than " + std::to_string(rules.max_source_bytes) + " bytes");
+  }
+  return std::move(*src);
+}
+
+Expected<std::string> language_from(const json::object& body, bool required, const FunctionRules& rules) {
+  auto lang = NIL_TRY(string_field(body, "language"));
+  if (!lang) {
+    if (!required) return std::string();
+    return invalid("missing_field", "\"language\" is required");
+  }
+  static const std::vector<std::string> kNone;
+  const std::vector<std::string>& languages = rules.languages ? *rules.languages : kNone;
+  if (std::find(languages.begin(), languages.end(), *lang) == languages.end()) {
+    std::string list;
+    for (const auto& l : languages) list += (list.empty() ? "" : ", ") + l;
+    return invalid("unsupported_language", "language \"" + *lang + "\" is not supported (supported: " + list + ")");
+  }
+  return std::move(*lang);
+}
+
+// Fields only an admin may set on a function: who may use it, and what it may reach.
+Expected<void> admin_fields_only(const json::object& body, bool admin) {
+  if (admin) return {};
+  for (std::string_view f : {"allowedUsers", "allowedGroups", "public", "environments", "httpAllow", "grants", "managers"}) {
+    if (body.contains(f)) return forbidden("only an admin may set \"" + std::string(f) + "\"");
+  }
+  return {};
+}
+
+}  // namespace
+
+Expected<store::NewFunction> parse_new_function(const json::object& body, const FunctionRules& rules) {
+  NIL_TRY_VOID(only_fields(body, {"name", "language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
+                                  "allowedUsers", "allowedGroups", "public", "managers"}));
+  NIL_TRY_VOID(admin_fields_only(body, rules.admin));
+  auto name = NIL_TRY(string_field(body, "name"));
+  if (!name) return invalid("missing_field", "\"name\" is required");
+  NIL_TRY_VOID(check_function_name(*name));
+  store::NewFunction nf;
+  nf.name = *name;
+  nf.language = NIL_TRY(language_from(body, true, rules));
+  nf.source = NIL_TRY(source_from(body, nf.language, true, rules));
+  nf.limits = NIL_TRY(parse_limits(body, store::FunctionLimits{}));
+  nf.access.environments = NIL_TRY(parse_environments(body)).value_or(std::vector<std::string>{});
+  nf.access.http_allow = NIL_TRY(parse_http_allow(body)).value_or(std::vector<std::string>{});
+  nf.access.grants = NIL_TRY(parse_grants(body)).value_or(std::vector<std::string>{});
+  nf.allowed.users = NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
+  nf.allowed.groups = NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
+  nf.is_public = NIL_TRY(bool_field(body, "public")).value_or(false);
+  nf.managers = NIL_TRY(string_list_field(body, "managers")).value_or(std::vector<std::string>{});
+  return nf;
+}
+
+Expected<store::FunctionUpdate> parse_function_update(const json::object& body, const store::Function& current,
+                                                       const FunctionRules& rules) {
+  NIL_TRY_VOID(only_fields(body, {"language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
+                                  "allowedUsers", "allowedGroups", "public", "managers"}));
+  NIL_TRY_VOID(admin_fields_only(body, rules.admin));
+  store::FunctionUpdate u;
+  std::string lang = NIL_TRY(language_from(body, false, rules));
+  if (!lang.empty() && lang != current.language) u.language = lang;
+  const std::string& effective = lang.empty() ? current.language : lang;
+  std::string src = NIL_TRY(source_from(body, effective, u.language.has_value(), rules));
+  if (!src.empty()) u.source = std::move(src);
+  if (body.contains("limits")) u.limits = NIL_TRY(parse_limits(body, current.limits));
+  u.environments = NIL_TRY(parse_environments(body));
+  u.http_allow = NIL_TRY(parse_http_allow(body));
+  u.grants = NIL_TRY(parse_grants(body));
+  u.allowed_users = NIL_TRY(string_list_field(body, "allowedUsers"));
+  u.allowed_groups = NIL_TRY(string_list_field(body, "allowedGroups"));
+  u.is_public = NIL_TRY(bool_field(body, "public"));
+  u.managers = NIL_TRY(string_list_field(body, "managers"));
+  if (!u.language && !u.source && !u.limits && !u.environments && !u.http_allow && !u.grants && !u.allowed_users &&
+      !u.allowed_groups && !u.is_public && !u.managers) {
+    return invalid("invalid_body",
+                   "nothing to update: give \"source\", \"language\", \"limits\", \"environments\", "
+                   "\"httpAllow\", \"grants\", \"allowedUsers\", \"allowedGroups\", \"public\" or \"managers\"");
+  }
+  return u;
+}
+
+Expected<store::NewEnvironment> parse_new_environment(const json::object& body) {
+  NIL_TRY_VOID(only_fields(body, {"name", "vars", "allowedUsers", "allowedGroups"}));
+  auto name = NIL_TRY(string_field(body, "name"));
+  if (!name) return invalid("missing_field", "\"name\" is required");
+  NIL_TRY_VOID(check_environment_name(*name));
+  store::NewEnvironment ne{*name, NIL_TRY(parse_vars(body, nullptr)), {}};
+  ne.allowed.users = NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
+  ne.allowed.groups = NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
+  return ne;
+}
+
+Expected<store::EnvironmentUpdate> parse_environment_update(const json::object& body, const store::Environment& current) {
+  NIL_TRY_VOID(only_fields(body, {"name", "vars", "allowedUsers", "allowedGroups"}));
+  store::EnvironmentUpdate u;
+  if (auto name = NIL_TRY(string_field(body, "name"))) {
+    NIL_TRY_VOID(check_environment_name(*name));
+    u.name = std::move(*name);
+  }
+  if (body.contains("vars")) u.vars = NIL_TRY(parse_vars(body, &current));
+  u.allowed_users = NIL_TRY(string_list_field(body, "allowedUsers"));
+  u.allowed_groups = NIL_TRY(string_list_field(body, "allowedGroups"));
+  if (!u.name && !u.vars && !u.allowed_users && !u.allowed_groups) {
+    return invalid("invalid_body", "nothing to update: give \"vars\", \"name\", \"allowedUsers\" or \"allowedGroups\"");
+  }
+  return u;
+}
+
+Expected<NewUserRequest> parse_new_user(const json::object& body) {
+  NIL_TRY_VOID(only_fields(body, {"username", "password", "role", "grants"}));
+  auto username = NIL_TRY(string_field(body, "username"));
+  if (!username) return invalid("missing_field", "\"username\" is required");
+  NIL_TRY_VOID(check_username(*username));
+  auto password = NIL_TRY(string_field(body, "password"));
+  if (!password) return invalid("missing_field", "\"password\" is required");
+  NIL_TRY_VOID(check_password(*password));
+  NewUserRequest nu;
+  nu.username = std::move(*username);
+  nu.password = std::move(*password);
+  nu.role = NIL_TRY(parse_role_field(body));
+  nu.grants = NIL_TRY(parse_user_grants(body)).value_or(std::vector<std::string>{});
+  return nu;
+}
+
+Expected<void> check_user_update_fields(const json::object& body, bool admin) {
+  NIL_TRY_VOID(only_fields(body, {"password", "role", "grants"}));
+  if (!admin && (body.contains("role") || body.contains("grants"))) {
+    return forbidden("only an admin may change a role or grants");
+  }
+  return {};
+}
+
+Expected<UserUpdateRequest> parse_user_update(const json::object& body) {
+  UserUpdateRequest u;
+  if (auto pw = NIL_TRY(string_field(body, "password"))) {
+    NIL_TRY_VOID(check_password(*pw));
+    u.password = std::move(*pw);
+  }
+  if (body.contains("role")) u.role = NIL_TRY(parse_role_field(body));
+  u.grants = NIL_TRY(parse_user_grants(body));
+  if (!u.password && !u.role && !u.grants) return invalid("invalid_body", "nothing to update: give \"password\", \"role\" or \"grants\"");
+  return u;
+}
+
+Expected<std::string> parse_new_group(const json::object& body) {
+  NIL_TRY_VOID(only_fields(body, {"name"}));
+  auto name = NIL_TRY(string_field(body, "name"));
+  if (!name) return invalid("missing_field", "\"name\" is required");
+  NIL_TRY_VOID(check_environment_name(*name));
+  if (is_uuid(*name)) return invalid("invalid_name", "a group name must not be a UUID");
+  return std::move(*name);
+}
+
+Expected<std::string> parse_group_member(const json::object& body) {
+  NIL_TRY_VOID(only_fields(body, {"userId", "username"}));
+  auto uid = NIL_TRY(string_field(body, "userId"));
+  auto uname = NIL_TRY(string_field(body, "username"));
+  if (!uid && !uname) return invalid("missing_field", "give \"userId\" or \"username\"");
+  return uid ? std::move(*uid) : std::move(*uname);
+}
+
+Expected<NewApiKeyRequest> parse_new_api_key(const json::object& body, int64_t now_micros) {
+  NIL_TRY_VOID(only_fields(body, {"name", "expiresAt", "userId"}));
+  auto name = NIL_TRY(string_field(body, "name"));
+  if (!name || name->empty() || name->size() > 100) return invalid("invalid_field", "\"name\" is required, 1 to 100 characters");
+  NewApiKeyRequest k;
+  k.name = std::move(*name);
+  if (auto e = NIL_TRY(string_field(body, "expiresAt"))) {
+    k.expires_at = parse_rfc3339(*e);
+    if (!k.expires_at) return invalid("invalid_field", "\"expiresAt\" must be an RFC 3339 time, e.g. 2027-01-31T12:00:00Z");
+    if (*k.expires_at <= now_micros) return invalid("invalid_field", "\"expiresAt\" is in the past");
+  }
+  k.user_ref = NIL_TRY(string_field(body, "userId"));
+  return k;
+}
+
+Expected<LoginRequest> parse_login(const json::object& body) {
+  NIL_TRY_VOID(only_fields(body, {"username", "password"}));
+  auto username = NIL_TRY(string_field(body, "username"));
+  auto password = NIL_TRY(string_field(body, "password"));
+  if (!username || !password) return invalid("missing_field", "\"username\" and \"password\" are required");
+  return LoginRequest{std::move(*username), std::move(*password)};
+}
+
+}  // namespace nil::api
