@@ -575,7 +575,6 @@ struct Api::Impl {
         pool(std::max(1, opts.work_threads)),
         offload(kOffloadThreads),
         key_limiter(opts.key_rate, opts.key_burst),
-        function_limiter(opts.function_rate, opts.function_burst),
         login_throttle(opts.login_max_failures_user, opts.login_max_failures_address, opts.login_window) {}
 
   ApiOptions opts;
@@ -583,7 +582,6 @@ struct Api::Impl {
   net::thread_pool pool;
   net::thread_pool offload;  // slow executes, when requests otherwise run on the I/O loops
   auth::RateLimiter key_limiter;
-  auth::RateLimiter function_limiter;
   auth::LoginThrottle login_throttle;
 
   Response json_response(const Request& req, http::status status, const json::value& v) {
@@ -809,21 +807,20 @@ struct Api::Impl {
       caller.username = p->username;
       caller.role = std::string(store::to_string(p->role));
     }
-    // Checked against the invoker's cached function: no store read on the hot path.
-    caller.authorize = [this, p, ref](const store::Function& f) -> Expected<void> {
+    // Checked against the invoker's cached function: no store read on the hot path. The
+    // per-function rate and concurrency limits are the invoker's (invoke::LimitEnforcer).
+    caller.authorize = [p, ref](const store::Function& f) -> Expected<void> {
       if (p == nullptr) {
         if (!f.is_public) return unauthorized("authentication required (Authorization: Bearer nil_…)");
       } else if (!f.is_public && !auth::can_access(*p, f.allowed)) {
         return function_not_found(ref);
       }
-      if (int64_t wait = function_limiter.acquire(f.id); wait > 0) {
-        Error e = make_error(ErrorKind::kRateLimited, "rate_limited", "function \"" + f.name + "\" is over its rate limit");
-        e.retry_after_s = wait;
-        return e;
-      }
       return {};
     };
-    auto invoked = deps.invoker.invoke(ref, std::move(input_text), raw ? "http" : "api", caller);
+    // invoke-context: this handler is a trigger; it builds the invocation's context and hands it over.
+    auto invoked = deps.invoker.invoke(invoke::InvocationContext(
+        std::string(ref), raw ? invoke::Trigger::kHttp : invoke::Trigger::kApi, std::move(input_text),
+        std::move(caller)));
     if (!invoked && p == nullptr &&
         (invoked.error().code == "function_not_found" || invoked.error().code == "function_not_ready")) {
       // Anonymous callers learn nothing about functions that are not public.
