@@ -23,6 +23,9 @@ class ConcurrencyLimit : public NildSuite<ConcurrencyLimit> {
 // at once (whichever arrives second), and neither blocks the other.
 TEST_F(ConcurrencyLimit, SecondOverlappingCallIs429ConcurrencyLimit) {
   std::string spin = deploy_ready(http(), unique_name("spin"), wat("spin"), {5000, {}});
+  // A first call teaches the server the function is slow: the next ones run on the offload
+  // pool, so two calls overlap even when both connections landed on the same I/O loop.
+  ASSERT_EQ(http().post_json("/functions/" + spin + "/execute", json::object{}).status, 200);
   std::optional<HttpResponse> a, b;
   std::thread other([&] {
     HttpClient c(nild().port());
