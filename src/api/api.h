@@ -37,7 +37,6 @@ struct ApiOptions {
   std::vector<std::string> languages;  // accepted `language` values
   // Token buckets (rate per second, burst); rate 0 disables.
   double key_rate = 0, key_burst = 0;            // per API key (or session)
-  double function_rate = 0, function_burst = 0;  // per function, all callers together
   int login_max_failures_user = 5;
   int login_max_failures_address = 20;
   std::chrono::milliseconds login_window{60'000};

@@ -130,7 +130,7 @@ class PreparedModule {
 class Sandbox {
  public:
   virtual ~Sandbox() = default;
-  virtual std::string_view tier() const = 0;  // "interpreter", later "native"
+  virtual std::string_view tier() const = 0;  // "interpreter" or "native"
   // Parses/instruments a validated module once; the result serves many invocations.
   virtual Expected<std::shared_ptr<const PreparedModule>> prepare(std::string_view wasm) = 0;
   // Instantiates a fresh sandbox, runs `_start`, tears it down. Never throws; a guest failure

@@ -14,8 +14,17 @@
 namespace nil::invoke {
 
 Invoker::Invoker(store::Store& store, engine::Sandbox& sandbox, ExecutionWriter& writer,
-                 host::HostRuntime* host)
-    : store_(store), sandbox_(sandbox), writer_(writer), host_(host) {}
+                 host::HostRuntime* host, LimitSettings limits, const Clock& clock)
+    : store_(store),
+      sandbox_(sandbox),
+      writer_(writer),
+      host_(host),
+      clock_(clock),
+      limits_(limits, clock) {}
+
+void Invoker::add_observer(InvocationObserver* observer) {
+  if (observer != nullptr) observers_.push_back(observer);
+}
 
 void Invoker::invalidate(std::string_view function_id) {
   std::unique_lock lk(mu_);
@@ -212,16 +221,31 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
   return std::shared_ptr<const Loaded>(loaded);
 }
 
-Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string input,
-                                           std::string_view trigger, const Caller& caller) {
-  auto loaded = NIL_TRY(load(ref));
-  const store::Function& fn = loaded->function;
-  if (caller.authorize) NIL_TRY_VOID(caller.authorize(fn));
+Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::admit(InvocationContext& ctx) {
+  auto loaded = NIL_TRY(load(ctx.function_ref_));
+  // Aliasing pointers: the context pins the cache entry without knowing its type.
+  ctx.function_ = std::shared_ptr<const store::Function>(loaded, &loaded->function);
+  ctx.redactor_ = std::shared_ptr<const Redactor>(loaded, &loaded->redactor);
+  if (ctx.caller_.authorize) NIL_TRY_VOID(ctx.caller_.authorize(loaded->function));
+  // After authorization: a caller who may not run the function spends none of its tokens.
+  ctx.admission_ = NIL_TRY(limits_.admit(loaded->function));
+  return loaded;
+}
 
-  engine::Invocation inv;
-  inv.input = input;
-  inv.limits.timeout_ms = fn.limits.timeout_ms;
-  inv.limits.memory_mb = fn.limits.memory_mb;
+Expected<store::Execution> Invoker::invoke(InvocationContext ctx) {
+  auto admitted = admit(ctx);
+  if (!admitted) {
+    ctx.phase_ = InvocationContext::Phase::kRejected;
+    for (InvocationObserver* o : observers_) o->on_reject(ctx, admitted.error());
+    return admitted.error();
+  }
+  std::shared_ptr<const Loaded> loaded = std::move(admitted).value();
+  const store::Function& fn = loaded->function;
+  const Caller& caller = ctx.caller_;
+
+  engine::Invocation& inv = ctx.engine_;
+  inv.input = ctx.input_;
+  inv.limits = limits_.resolve(fn);
   inv.args = {fn.name};
   inv.env = loaded->env;
   // The caller's identity comes last and replaces any same-named environment variable: an
@@ -232,12 +256,11 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
   inv.env.emplace_back("NIL_USER_ID", caller.user_id);
   inv.env.emplace_back("NIL_USERNAME", caller.username);
   inv.env.emplace_back("NIL_USER_ROLE", caller.role);
-  // One HostServices per invocation (its database connection, open transaction and held
-  // answers die with it, at the end of this function).
-  std::unique_ptr<engine::HostServices> services;
+  // One HostServices per invocation: its database connection, open transaction and held answers
+  // die with the context, when this function returns.
   if (host_ != nullptr) {
-    services = host_->for_invocation(loaded->grants, inv.env);
-    inv.host = services.get();
+    ctx.services_ = host_->for_invocation(loaded->grants, inv.env);
+    inv.host = ctx.services_.get();
   }
 
   // Logs are redacted before they are cut (issue 11): the engine keeps the longest spelling of a
@@ -249,14 +272,18 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
         std::min<uint64_t>(uint64_t{log_cap} + redactor.slack(), UINT32_MAX));
   }
 
-  store::Execution ex;
+  store::Execution& ex = ctx.execution_;
   ex.id = new_uuid_v7();  // time-ordered: cheap appends to the executions primary key
   ex.function_id = fn.id;
-  ex.trigger = std::string(trigger);
+  ex.trigger = std::string(to_string(ctx.trigger_));
   if (!caller.user_id.empty()) ex.user_id = caller.user_id;
-  ex.started_at = now_micros();
+  ctx.deadline_ = clock_.steady_now() + std::chrono::milliseconds(inv.limits.timeout_ms);
+  ctx.phase_ = InvocationContext::Phase::kRunning;
+  for (InvocationObserver* o : observers_) o->on_start(ctx);
+
+  ex.started_at = clock_.now_micros();
   engine::Result r = loaded->sandbox->invoke(*loaded->module, inv);
-  ex.finished_at = now_micros();
+  ex.finished_at = clock_.now_micros();
   ex.duration_ms = std::chrono::duration<double, std::milli>(r.duration).count();
   {
     // A heuristic, so a lost update between concurrent invocations does not matter.
@@ -280,9 +307,14 @@ Expected<store::Execution> Invoker::invoke(std::string_view ref, std::string inp
                                    {"durationMs", ex.duration_ms}});
   }
   ex.host_calls = host_calls_json(r.host_calls);
-  ex.input = std::move(input);
+  ctx.accounting_.duration = r.duration;
+  ctx.accounting_.host_calls = std::move(r.host_calls);
+  ex.input = std::move(ctx.input_);  // ctx.input() reads it from the record from now on
+  ctx.phase_ = InvocationContext::Phase::kFinished;
   writer_.submit(ex);
-  return ex;
+  for (InvocationObserver* o : observers_) o->on_finish(ctx, ex);
+  // The record leaves the context; the context (services, concurrency slot, pins) dies here.
+  return std::move(ex);
 }
 
 }  // namespace nil::invoke

@@ -1,20 +1,28 @@
 // nil::invoke — the one place every invocation goes through (HTTP execute, the v1 trigger, and
-// later cron, webhooks, database events, async queues).
+// next cron, webhooks, database events, async queues: each builds an InvocationContext and hands
+// it to Invoker::invoke; see docs/architecture.md, "One invocation").
 //
 // An invocation: resolve the function (cached in memory, invalidated on change) with its
 // environments (attached environments merged in order, a later key wins; the same pairs are the
-// WASI environ and what nil.env answers), run it in a fresh sandbox through the engine, redact
-// the environments' secret values from its logs, output and error (invoke/redact.h), record the
-// execution through the group-commit writer, and return the record.
+// WASI environ and what nil.env answers), check the caller's authorization, admit it through the
+// LimitEnforcer (rate and concurrency limits; the limits it runs under), tell the observers, run
+// it in a fresh sandbox through the engine, redact the environments' secret values from its logs,
+// output and error (invoke/redact.h), record the execution through the group-commit writer, tell
+// the observers again, and return the record. Everything the invocation held lives in its
+// InvocationContext and is released when invoke() returns.
 //
 // Tiers: a function runs on the interpreter until a native artifact of its module (by sha256)
 // exists in the native tier's artifact directory; then the next load uses the native tier.
 // A missing artifact is requested from the builder at load time (after a restart or a cache
-// wipe too); native_ready() drops the cached entries of a module so they switch. Guest failures are SUCCEEDED/FAILED executions, not errors; errors are for
-// "could not run at all" (function_not_found, function_not_ready, storage_error).
+// wipe too); native_ready() drops the cached entries of a module so they switch. Guest failures
+// are SUCCEEDED/FAILED executions, not errors; errors are for "could not run at all"
+// (function_not_found, function_not_ready, the caller's authorization, rate_limited,
+// concurrency_limit, storage_error).
 //
-// Threads: invoke() blocks for up to the function's timeout; callers run it on an execution
-// pool, never on an I/O thread. All methods are thread-safe.
+// Threads: every method is thread-safe except add_observer and set_native_tier (start-up, before
+// serving). invoke() blocks its thread for up to the function's timeout; the API calls it inline
+// on an HTTP I/O loop for functions that have been fast and on a work pool for slow ones
+// (api.h), so whatever it calls (observers included) must never wait on an I/O loop.
 #pragma once
 
 #include <chrono>
@@ -32,11 +40,17 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
+#include "common/clock.h"
 #include "common/expected.h"
 #include "engine/engine.h"
 #include "host/host.h"
+#include "invoke/context.h"
+#include "invoke/limit_enforcer.h"
+#include "invoke/observer.h"
 #include "invoke/redact.h"
+#include "invoke/trigger.h"
 #include "store/store.h"
 
 namespace nil::invoke {
@@ -98,28 +112,27 @@ class ExecutionWriter {
   std::thread thread_;
 };
 
-// Who invokes (issue 5). The function sees it in its WASI environ and through nil.env as
-// NIL_USER_ID, NIL_USERNAME and NIL_USER_ROLE (docs/abi.md); the execution records user_id.
-// `authorize`, when set, decides with the loaded (cached) function whether this caller may run
-// it, so the permission check costs no store read; its error is returned as is.
-struct Caller {
-  std::string user_id;  // empty: anonymous (a public function)
-  std::string username;
-  std::string role = "anonymous";  // "admin", "dev" or "anonymous"
-  std::function<Expected<void>(const store::Function&)> authorize;
-};
-
 class Invoker {
  public:
   // `host` serves the nil.* host calls (env, http_fetch, db_query); each invocation gets its own
   // HostServices from it, limited to the function's grants and environments. Null: nil.* calls
   // answer "unavailable" (tests, tools).
+  // `limits`: the per-function and per-invocation limits (LimitEnforcer); `clock`: the time of
+  // the records (startedAt, finishedAt) and of the limits. Both default for production.
   Invoker(store::Store& store, engine::Sandbox& sandbox, ExecutionWriter& writer,
-          host::HostRuntime* host = nullptr);
+          host::HostRuntime* host = nullptr, LimitSettings limits = {},
+          const Clock& clock = SystemClock::instance());
 
-  // `ref` is a function id or name; `input` must already be valid JSON text.
-  Expected<store::Execution> invoke(std::string_view ref, std::string input,
-                                    std::string_view trigger, const Caller& caller = {});
+  // Runs the invocation `ctx` describes (the function it names, with its input, for its caller
+  // and trigger) and returns its execution record, already submitted to the writer. The Invoker
+  // owns the context for the call and destroys it before returning: every resource of the
+  // invocation is released by then. Errors: the invocation did not run (see above).
+  Expected<store::Execution> invoke(InvocationContext ctx);
+
+  // Registers an observer of every invocation (observer.h). Start-up only; not owned.
+  void add_observer(InvocationObserver* observer);
+
+  LimitEnforcer& limits() { return limits_; }
 
   // The native tier (optional; without it everything runs on `sandbox`). Call before serving.
   struct NativeTier {
@@ -166,11 +179,16 @@ class Invoker {
   std::shared_ptr<const engine::PreparedModule> load_native(const std::string& sha,
                                                             const std::string& function_id);
   Expected<std::shared_ptr<const Loaded>> load(std::string_view ref);
+  // The part of invoke() that can refuse: resolve, authorize, admit. Fills `ctx` as it goes.
+  Expected<std::shared_ptr<const Loaded>> admit(InvocationContext& ctx);
 
   store::Store& store_;
   engine::Sandbox& sandbox_;
   ExecutionWriter& writer_;
   host::HostRuntime* host_;
+  const Clock& clock_;
+  LimitEnforcer limits_;
+  std::vector<InvocationObserver*> observers_;
 
   std::shared_mutex mu_;
   uint64_t generation_ = 0;  // bumped by invalidate; a load that raced it is not cached

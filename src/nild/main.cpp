@@ -228,7 +228,13 @@ int run(const Settings& s) {
 
   invoke::ExecutionWriter writer(*st);
   auto sandbox = engine::make_interpreter_sandbox();
-  invoke::Invoker invoker(*st, *sandbox, writer, &host_runtime);
+  // Every per-function and per-invocation limit is the invoker's (invoke::LimitEnforcer), so
+  // every trigger is limited alike.
+  invoke::LimitSettings ls;
+  ls.function_rate = s.function_rate;
+  ls.function_burst = s.function_burst > 0 ? s.function_burst : std::max(1.0, s.function_rate);
+  ls.function_concurrency = s.function_concurrency;
+  invoke::Invoker invoker(*st, *sandbox, writer, &host_runtime, ls);
   auth::AuthSettings as;
   as.session_idle = std::chrono::milliseconds(s.session_idle_ms);
   as.session_absolute = std::chrono::milliseconds(s.session_absolute_ms);
@@ -319,8 +325,6 @@ int run(const Settings& s) {
   ao.languages = drivers->languages();
   ao.key_rate = s.key_rate;
   ao.key_burst = s.key_burst > 0 ? s.key_burst : std::max(1.0, s.key_rate);
-  ao.function_rate = s.function_rate;
-  ao.function_burst = s.function_burst > 0 ? s.function_burst : std::max(1.0, s.function_rate);
   ao.login_max_failures_user = s.login_max_failures;
   ao.login_max_failures_address = s.login_max_failures_address;
   ao.login_window = std::chrono::milliseconds(s.login_window_ms);

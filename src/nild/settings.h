@@ -40,6 +40,7 @@ struct Settings {
   double key_burst = 0;
   double function_rate = 0;
   double function_burst = 0;
+  uint32_t function_concurrency = 0;
   int login_max_failures = 5;
   int login_max_failures_address = 20;
   uint64_t login_window_ms = 60'000;
@@ -82,6 +83,7 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--rate-limit-key-burst", s.key_burst, "bucket size per API key (default: one second's worth, at least 1)")->envname("NIL_RATE_LIMIT_KEY_BURST")->capture_default_str()->check(CLI::Range(0.0, 1e9));
   app.add_option("--rate-limit-function", s.function_rate, "executions per second per function, all callers together (0: unlimited)")->envname("NIL_RATE_LIMIT_FUNCTION")->capture_default_str()->check(CLI::Range(0.0, 1e9));
   app.add_option("--rate-limit-function-burst", s.function_burst, "bucket size per function (default: one second's worth, at least 1)")->envname("NIL_RATE_LIMIT_FUNCTION_BURST")->capture_default_str()->check(CLI::Range(0.0, 1e9));
+  app.add_option("--concurrency-limit-function", s.function_concurrency, "invocations of one function running at once, all callers and triggers together (0: unlimited)")->envname("NIL_CONCURRENCY_LIMIT_FUNCTION")->capture_default_str()->check(CLI::Range(uint32_t{0}, uint32_t{1'000'000}));
   app.add_option("--login-max-failures", s.login_max_failures, "failed logins per username within the window before login_throttled (0: off)")->envname("NIL_LOGIN_MAX_FAILURES")->capture_default_str()->check(CLI::Range(0, 1000000));
   app.add_option("--login-max-failures-address", s.login_max_failures_address, "failed logins per client address within the window before login_throttled (0: off)")->envname("NIL_LOGIN_MAX_FAILURES_ADDRESS")->capture_default_str()->check(CLI::Range(0, 1000000));
   app.add_option("--login-window-ms", s.login_window_ms, "the window failed logins are counted over, and how long a throttled name or address waits")->envname("NIL_LOGIN_WINDOW_MS")->capture_default_str()->check(CLI::Range(uint64_t{100}, uint64_t{1} << 40));

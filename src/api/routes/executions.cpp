@@ -8,16 +8,6 @@ namespace json = boost::json;
 
 namespace {
 
-// --- the per-function rate limit (all callers of a function together) ---------------------------
-Expected<void> check_function_rate(ApiCore& core, const store::Function& f) {
-  if (int64_t wait = core.function_limiter.acquire(f.id); wait > 0) {
-    Error e = make_error(ErrorKind::kRateLimited, "rate_limited", "function \"" + f.name + "\" is over its rate limit");
-    e.retry_after_s = wait;
-    return e;
-  }
-  return {};
-}
-
 // --- the invocation: the one place the API calls the Invoker -------------------------------------
 // `p` null: an anonymous v1 call, allowed for public functions only. `raw`: the v1 call (trigger
 // "http"), else the API's execute (trigger "api").
@@ -29,16 +19,20 @@ Expected<store::Execution> invoke(ApiCore& core, std::string_view ref, std::stri
     caller.username = p->username;
     caller.role = std::string(store::to_string(p->role));
   }
-  // Checked against the invoker's cached function: no store read on the hot path.
-  caller.authorize = [&core, p, ref](const store::Function& f) -> Expected<void> {
+  // Checked against the invoker's cached function: no store read on the hot path. The
+  // per-function rate and concurrency limits are the invoker's (invoke::LimitEnforcer), so that
+  // every trigger is limited alike.
+  caller.authorize = [p, ref](const store::Function& f) -> Expected<void> {
     if (p == nullptr) {
       if (!f.is_public) return unauthorized("authentication required (Authorization: Bearer nil_…)");
     } else if (!f.is_public && !auth::can_access(*p, f.allowed)) {
       return function_not_found(ref);
     }
-    return check_function_rate(core, f);
+    return {};
   };
-  auto invoked = core.deps.invoker.invoke(ref, std::move(input_text), raw ? "http" : "api", caller);
+  // This handler is a trigger: it builds the invocation's context and hands it to the invoker.
+  auto invoked = core.deps.invoker.invoke(invoke::InvocationContext(
+      std::string(ref), raw ? invoke::Trigger::kHttp : invoke::Trigger::kApi, std::move(input_text), std::move(caller)));
   if (!invoked && p == nullptr &&
       (invoked.error().code == "function_not_found" || invoked.error().code == "function_not_ready")) {
     // Anonymous callers learn nothing about functions that are not public.

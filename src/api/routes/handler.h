@@ -25,14 +25,12 @@ struct ApiCore {
       : opts(std::move(o)),
         deps(std::move(d)),
         key_limiter(opts.key_rate, opts.key_burst),
-        function_limiter(opts.function_rate, opts.function_burst),
         login_throttle(opts.login_max_failures_user, opts.login_max_failures_address, opts.login_window),
         hash_slots(opts.max_password_hashes) {}
 
   ApiOptions opts;
   ApiDeps deps;
   auth::RateLimiter key_limiter;       // per API key or session (Api::Impl::dispatch)
-  auth::RateLimiter function_limiter;  // per function, all callers (executions.cpp)
   auth::LoginThrottle login_throttle;  // failed logins per user and address (session.cpp)
   auth::HashSlots hash_slots;          // password hashes running now (login, user create, password change)
 };
