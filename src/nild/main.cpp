@@ -1,7 +1,7 @@
 // nild — the NIL server. Wires the components together and owns start-up and shutdown order:
-//   start:    lock data dir → open store (migrations) → first-start admin → requeue abandoned
-//             compiles → writer → engine (interpreter, native tier + its builder) → host runtime
-//             (app.db, HTTP client) → invoker → authenticator → compile pool → HTTP API
+//   start:    lock data dir → open store (migrations) → first-start admin → writer → engine
+//             (interpreter, native tier + its builder) → host runtime (app.db, HTTP client) →
+//             invoker → authenticator → compile pool → HTTP API
 //   `nild keys create --user NAME`: opens (and migrates) the store of a data dir, creates the
 //             admin on first use like a start would, prints a new API key, exits.
 //   SIGTERM:  stop accepting → answer in-flight requests → stop compile workers → stop native
