@@ -1,5 +1,6 @@
 #include "compile/worker.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -46,6 +47,13 @@ void CompilePool::start() {
     std::filesystem::create_directories(opts_.cache_dir, ec);
   }
   for (int i = 0; i < opts_.workers; ++i) threads_.emplace_back([this, i] { run(i); });
+  if (opts_.workers > 0) {
+    {
+      std::lock_guard lk(held_mu_);
+      heartbeat_stopping_ = false;
+    }
+    heartbeat_ = std::thread([this] { renew_leases(); });
+  }
 }
 
 void CompilePool::notify() {
@@ -63,6 +71,50 @@ void CompilePool::stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // The heartbeat stops last: the workers finish their jobs under a live lease.
+  {
+    std::lock_guard lk(held_mu_);
+    heartbeat_stopping_ = true;
+  }
+  held_cv_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+void CompilePool::hold(int index, const store::CompileJob& job) {
+  store::CompileJob held = job;
+  held.source.clear();  // renewal needs the claim, not the source
+  std::lock_guard lk(held_mu_);
+  held_[index] = std::move(held);
+}
+
+void CompilePool::release(int index) {
+  std::lock_guard lk(held_mu_);
+  held_.erase(index);
+}
+
+void CompilePool::renew_leases() {
+  const auto every = std::chrono::microseconds(std::max<int64_t>(opts_.lease_micros / 3, 1000));
+  std::unique_lock lk(held_mu_);
+  while (true) {
+    held_cv_.wait_for(lk, every, [&] { return heartbeat_stopping_; });
+    if (heartbeat_stopping_) return;
+    std::vector<store::CompileJob> jobs;
+    for (const auto& [index, job] : held_) jobs.push_back(job);
+    lk.unlock();
+    for (const auto& job : jobs) {
+      auto renewed = store_.renew_compile_lease(job, opts_.lease_micros);
+      if (!renewed) {
+        log::error("compile lease not renewed", {{"functionId", job.function_id},
+                                                 {"jobId", job.id},
+                                                 {"error", renewed.error().message}});
+      } else if (!*renewed) {
+        log::warn("compile lease lost", {{"functionId", job.function_id},
+                                         {"jobId", job.id},
+                                         {"attempt", job.attempts}});
+      }
+    }
+    lk.lock();
+  }
 }
 
 namespace {
@@ -154,6 +206,7 @@ void CompilePool::run(int index) {
       continue;
     }
     const store::CompileJob& job = **claimed;
+    hold(index, job);
     log::info("compile started", {{"functionId", job.function_id},
                                   {"function", job.function_name},
                                   {"language", job.language},
@@ -166,6 +219,7 @@ void CompilePool::run(int index) {
     store::CompileOutcome outcome = compile(job);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     auto stored = store_.complete_compile_job(job, outcome);
+    release(index);
     if (!stored) {
       log::error("compile result not stored", {{"functionId", job.function_id},
                                                {"jobId", job.id},

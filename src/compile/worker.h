@@ -1,12 +1,14 @@
 // nil::compile — the compile pipeline: drivers per language and the queue workers.
 //
 // Workers claim jobs from the store's compile queue (a table), run the language's driver,
-// validate the result against the engine's host interface, and record READY or FAILED. A job
-// left RUNNING by a crash is taken again after restart (Store::requeue_abandoned_compile_jobs,
-// called once at start). Artifacts are cached on disk by sha256(language, options, source), so
-// recompiling the same source is a file read.
+// validate the result against the engine's host interface, and record READY or FAILED. A claim
+// is a lease: one heartbeat thread renews the lease of every job being compiled every third of
+// its length, so a job of a crashed node (no heartbeats) is claimed again by any node once its
+// lease expires (docs/storage.md, "The lease model"). Artifacts are cached on disk by
+// sha256(language, options, source), so recompiling the same source is a file read.
 //
-// Threads: CompilePool owns its worker threads; start/stop from the owning (main) thread.
+// Threads: CompilePool owns its worker threads and its heartbeat thread; start/stop from the
+// owning (main) thread.
 #pragma once
 
 #include <atomic>
@@ -50,7 +52,8 @@ struct PoolOptions {
   int workers = 2;
   CompileOptions compile;
   std::filesystem::path cache_dir;  // empty: no artifact cache
-  int64_t lease_micros = 5 * 60 * 1'000'000LL;
+  // A claim's lease, renewed every third of it while the job compiles (nild --compile-lease-ms).
+  int64_t lease_micros = 30 * 1'000'000LL;
   // Fault injection for tests only (NIL_DEBUG_COMPILE_DELAY_MS): sleep this long after claiming
   // a job, so a test can kill -9 the server while a compile is RUNNING.
   uint32_t debug_delay_ms = 0;
@@ -71,6 +74,9 @@ class CompilePool {
 
  private:
   void run(int index);
+  void renew_leases();  // the heartbeat thread
+  void hold(int index, const store::CompileJob& job);
+  void release(int index);
 
   store::Store& store_;
   const DriverRegistry& drivers_;
@@ -81,6 +87,13 @@ class CompilePool {
   std::condition_variable cv_;
   uint64_t wakeups_ = 0;
   std::atomic<bool> stopping_{false};
+
+  // The jobs being compiled, by worker index (sources dropped), for the heartbeat.
+  std::mutex held_mu_;
+  std::condition_variable held_cv_;
+  std::map<int, store::CompileJob> held_;
+  bool heartbeat_stopping_ = false;
+  std::thread heartbeat_;
 };
 
 }  // namespace nil::compile

@@ -1,7 +1,7 @@
 // nild — the NIL server. Wires the components together and owns start-up and shutdown order:
-//   start:    lock data dir → open store (migrations) → first-start admin → requeue abandoned
-//             compiles → writer → engine (interpreter, native tier + its builder) → host runtime
-//             (app.db, HTTP client) → invoker → authenticator → compile pool → HTTP API
+//   start:    lock data dir → open store (migrations) → first-start admin → writer → engine
+//             (interpreter, native tier + its builder) → host runtime (app.db, HTTP client) →
+//             invoker → authenticator → compile pool → HTTP API
 //   `nild keys create --user NAME`: opens (and migrates) the store of a data dir, creates the
 //             admin on first use like a start would, prints a new API key, exits.
 //   SIGTERM:  stop accepting → answer in-flight requests → stop compile workers → stop native
@@ -204,9 +204,8 @@ int run(const Settings& s) {
   }
   std::unique_ptr<store::Store> st = std::move(opened).value();
   if (!bootstrap_admin(*st)) return 1;
-  if (auto n = st->requeue_abandoned_compile_jobs(); n && *n > 0) {
-    log::info("requeued abandoned compile jobs", {{"count", *n}});
-  }
+  // No start-up requeue of RUNNING compile jobs: they are leased, and a job whose lease expired
+  // (its node crashed) is claimed again by whichever worker asks next (docs/storage.md).
 
   // The application database functions query (nil.db_query): its own file, beside the store and
   // never the store itself, so no function can read or write the platform's tables.
@@ -306,6 +305,7 @@ int run(const Settings& s) {
   po.workers = s.compile_workers;
   po.cache_dir = fs::path(s.data_dir) / "cache" / "compile";
   po.compile.timeout_ms = s.compile_timeout_ms;
+  po.lease_micros = int64_t{s.compile_lease_ms} * 1000;
   if (const char* d = std::getenv("NIL_DEBUG_COMPILE_DELAY_MS")) po.debug_delay_ms = static_cast<uint32_t>(std::atoi(d));
   compile::CompilePool pool(*st, *drivers, po, [&invoker, &request_native](const std::string& id) {
     invoker.invalidate(id);

@@ -22,6 +22,7 @@ struct Settings {
   int work_threads = 0;
   int compile_workers = 2;
   uint32_t compile_timeout_ms = 60'000;
+  uint32_t compile_lease_ms = 30'000;
   uint32_t shutdown_grace_ms = 30'000;
   bool prewarm_compilers = true;
   std::string app_db;  // default: <data-dir>/app.db
@@ -67,6 +68,7 @@ inline void register_settings(CLI::App& app, Settings& s) {
   app.add_option("--work-threads", s.work_threads, "a separate pool for requests and functions (0: handle them on the I/O threads, which saves two thread hand-offs per request)")->envname("NIL_WORK_THREADS")->capture_default_str()->check(CLI::Range(0, 1024));
   app.add_option("--compile-workers", s.compile_workers, "compile jobs run in parallel (0: this node compiles nothing)")->envname("NIL_COMPILE_WORKERS")->capture_default_str()->check(CLI::Range(0, 64));
   app.add_option("--compile-timeout-ms", s.compile_timeout_ms, "wall-clock limit of one compile")->envname("NIL_COMPILE_TIMEOUT_MS")->capture_default_str();
+  app.add_option("--compile-lease-ms", s.compile_lease_ms, "how long a claimed compile job stays this node's without a heartbeat (renewed every third of it); a crashed node's job is retaken by any node after this")->envname("NIL_COMPILE_LEASE_MS")->capture_default_str()->check(CLI::Range(1'000u, 3'600'000u));
   app.add_option("--prewarm-compilers", s.prewarm_compilers, "start the AssemblyScript compile worker at start-up (false: on first use)")->envname("NIL_PREWARM_COMPILERS")->capture_default_str();
   app.add_option("--app-db", s.app_db, "the shared application database (--app-db-scope shared) functions query with nil.db_query, an SQLite file beside (never the same as) the platform store (default: <data-dir>/app.db)")->envname("NIL_APP_DB");
   app.add_option("--app-db-scope", s.app_db_scope, "which application database a function's nil.db_query reaches: function (each function its own SQLite file, <data-dir>/app/<function-id>.db, created on first use) or shared (every function the --app-db file, where functions read and write each other's tables)")->envname("NIL_APP_DB_SCOPE")->capture_default_str()->check(CLI::IsMember({"function", "shared"}));

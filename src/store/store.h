@@ -121,7 +121,7 @@ struct CompileJob {
   std::string language;
   std::string source;
   CompileJobState state = CompileJobState::kPending;
-  int attempts = 0;  // claims so far, including the current one
+  int attempts = 0;  // claims so far, including the current one; identifies the claim
   std::string claimed_by;
   int64_t enqueued_at = 0;
   int64_t claimed_at = 0;
@@ -310,16 +310,21 @@ class Store {
   virtual Expected<std::string> get_function_wasm(std::string_view id) = 0;  // READY only
   virtual Expected<std::string> get_function_source(std::string_view id) = 0;
 
-  // Compile queue. claim takes the oldest PENDING job, or a RUNNING one whose lease expired,
-  // marks it RUNNING for `worker` until now+lease, and sets its function COMPILING.
+  // Compile queue (docs/storage.md, "The lease model"). Many nodes may share one queue.
+  // claim takes the oldest PENDING job, or a RUNNING one whose lease expired (its worker died or
+  // stopped renewing), marks it RUNNING for `worker` until now+lease, and sets its function
+  // COMPILING. Nothing else ever puts a RUNNING job back: a crashed node's jobs are retaken by
+  // whichever worker claims after their leases run out.
   virtual Expected<std::optional<CompileJob>> claim_compile_job(std::string_view worker,
                                                                 int64_t lease_micros) = 0;
+  // The heartbeat of a worker holding `job` (as claim returned it): moves its lease_until to
+  // now+lease. false when the claim is no longer this worker's (the lease expired and another
+  // claim took the job, or the job was completed or deleted): the worker may finish, but its
+  // result only stands if its version is still current.
+  virtual Expected<bool> renew_compile_lease(const CompileJob& job, int64_t lease_micros) = 0;
   // Records the outcome and removes the job. The function becomes READY/FAILED only if its
   // version is still the job's (a newer PUT wins).
   virtual Expected<void> complete_compile_job(const CompileJob& job, const CompileOutcome& o) = 0;
-  // At start-up of a node that owns the store alone (SQLite): every RUNNING job was abandoned by
-  // a crash; put it back to PENDING (and its function back to PENDING). Returns how many.
-  virtual Expected<int64_t> requeue_abandoned_compile_jobs() = 0;
   virtual Expected<QueueStats> compile_queue_stats() = 0;
 
   // Executions. insert is for the group-commit writer: one transaction for the whole batch.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,47 @@ TEST_F(SqliteStoreTest, ExternalWriterHoldingTheLockIsAStorageErrorNotAHang) {
   EXPECT_TRUE((*s)->ping().ok());
   raw.exec("ROLLBACK");
   EXPECT_TRUE((*s)->create_function(NewFunction{"locked", "wat", "(module)", {}, {}}).ok());
+}
+
+// Migration 5 replaced "ORDER BY rowid" with a position column, backfilled from rowid: access
+// lists written before it keep the order they were written in.
+TEST_F(SqliteStoreTest, AccessListOrderSurvivesThePositionMigration) {
+  std::string fid, first, second;
+  {
+    auto s = open_store(db_.url());
+    ASSERT_TRUE(s.ok());
+    auto a = (*s)->create_user(NewUser{"ada", "hash", Role::kDev, {}});
+    auto b = (*s)->create_user(NewUser{"bob", "hash", Role::kDev, {}});
+    ASSERT_TRUE(a.ok() && b.ok());
+    // Written in the order opposite to the ids' sort order, so that neither the primary key's
+    // order nor an unordered scan gives the written order by accident.
+    first = std::max(a->id, b->id);
+    second = std::min(a->id, b->id);
+    NewFunction nf{"ordered", "wat", "(module)", {}, {}};
+    nf.allowed.users = {first, second};
+    auto f = (*s)->create_function(nf);
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    fid = f->id;
+    ASSERT_EQ(f->allowed.users, (std::vector<std::string>{first, second}));
+  }
+  {
+    // Back to the schema of version 4: no position columns.
+    RawDb raw(db_.path());
+    for (const char* t : {"function_allowed_users", "function_allowed_groups",
+                          "environment_allowed_users", "environment_allowed_groups"}) {
+      raw.exec(std::string("ALTER TABLE ") + t + " DROP COLUMN position");
+    }
+    raw.exec("DELETE FROM schema_migrations WHERE version = 5");
+  }
+  auto s = open_store(db_.url());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto f = (*s)->get_function(fid);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(f->allowed.users, (std::vector<std::string>{first, second}));
+  RawDb raw(db_.path());
+  EXPECT_EQ(raw.rows("SELECT COUNT(*) FROM function_allowed_users WHERE position = 0"),
+            std::vector<std::string>{"0"})
+      << "rows were not backfilled from their rowid";
 }
 
 TEST(SqliteMemoryStore, WorksWithoutAReaderPool) {

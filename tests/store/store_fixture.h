@@ -72,6 +72,14 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     store_ = std::move(s).value();
   }
 
+  // Another store on the same database, as a second node (or a restarted process) would open
+  // it while this one keeps running.
+  std::unique_ptr<Store> open_another() {
+    auto s = open_store(db_->url());
+    EXPECT_TRUE(s.ok()) << s.error().code << ": " << s.error().message;
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
   Store& store() { return *store_; }
   const TestDatabase& db() const { return *db_; }
 

@@ -421,38 +421,6 @@ TEST_P(StoreTest, UnexpiredLeaseIsNotClaimableExpiredOneIs) {
   EXPECT_FALSE(nothing);
 }
 
-TEST_P(StoreTest, RequeueAfterCrash) {
-  ASSERT_OK_AND_ASSIGN(f, store().create_function(new_function("crash")));
-  ASSERT_OK_AND_ASSIGN(g, store().create_function(new_function("waiting")));
-  ASSERT_OK_AND_ASSIGN(job, store().claim_compile_job("dead-worker", kMinute));
-  ASSERT_TRUE(job);
-  ASSERT_EQ(job->function_id, f.id);
-
-  reopen();  // the node "crashed" with the job RUNNING under a long lease
-  ASSERT_OK_AND_ASSIGN(none_yet, store().claim_compile_job("w1", kMinute));
-  ASSERT_TRUE(none_yet);
-  EXPECT_EQ(none_yet->function_id, g.id) << "the running job is still leased";
-
-  reopen();
-  ASSERT_OK_AND_ASSIGN(n, store().requeue_abandoned_compile_jobs());
-  EXPECT_EQ(n, 2);
-  ASSERT_OK_AND_ASSIGN(pending, store().get_function(f.id));
-  EXPECT_EQ(pending.status, FunctionStatus::kPending);
-  ASSERT_OK_AND_ASSIGN(stats, store().compile_queue_stats());
-  EXPECT_EQ(stats.pending, 2);
-  EXPECT_EQ(stats.running, 0);
-  ASSERT_OK_AND_ASSIGN(n2, store().requeue_abandoned_compile_jobs());
-  EXPECT_EQ(n2, 0);
-
-  ASSERT_OK_AND_ASSIGN(again, store().claim_compile_job("w1", kMinute));
-  ASSERT_TRUE(again);
-  EXPECT_EQ(again->id, job->id);
-  EXPECT_EQ(again->attempts, 2);
-  ASSERT_OK(store().complete_compile_job(*again, compiled("wasm")));
-  ASSERT_OK_AND_ASSIGN(ready, store().get_function(f.id));
-  EXPECT_EQ(ready.status, FunctionStatus::kReady);
-}
-
 TEST_P(StoreTest, QueueStats) {
   ASSERT_OK_AND_ASSIGN(empty, store().compile_queue_stats());
   EXPECT_EQ(empty.name, "compile");

@@ -229,12 +229,29 @@ ALTER TABLE functions ADD COLUMN owner_id TEXT;
 ALTER TABLE functions ADD COLUMN managers TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 6: access lists ordered by a position column instead of rowid (issue 12).
+//
+// The lists were read back "ORDER BY rowid", which only SQLite has. `position` is the index in
+// the list as written; existing rows are backfilled from their rowid, which keeps their order
+// (positions of one list need only increase, not be dense).
+constexpr const char* kV6 = R"sql(
+ALTER TABLE function_allowed_users ADD COLUMN position BIGINT NOT NULL DEFAULT 0;
+UPDATE function_allowed_users SET position = rowid;
+ALTER TABLE function_allowed_groups ADD COLUMN position BIGINT NOT NULL DEFAULT 0;
+UPDATE function_allowed_groups SET position = rowid;
+ALTER TABLE environment_allowed_users ADD COLUMN position BIGINT NOT NULL DEFAULT 0;
+UPDATE environment_allowed_users SET position = rowid;
+ALTER TABLE environment_allowed_groups ADD COLUMN position BIGINT NOT NULL DEFAULT 0;
+UPDATE environment_allowed_groups SET position = rowid;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1},
     {2, "environments, function access, host calls", kV2},
     {3, "users, groups, API keys, sessions, permissions", kV3},
     {4, "executions_by_function ascending", kV4},
     {5, "function owner and managers", kV5},
+    {6, "access lists ordered by position", kV6},
 };
 
 }  // namespace
