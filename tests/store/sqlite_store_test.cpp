@@ -161,13 +161,13 @@ TEST_F(SqliteStoreTest, AccessListOrderSurvivesThePositionMigration) {
     ASSERT_EQ(f->allowed.users, (std::vector<std::string>{first, second}));
   }
   {
-    // Back to the schema of version 4: no position columns.
+    // Back to the schema of version 5: no position columns.
     RawDb raw(db_.path());
     for (const char* t : {"function_allowed_users", "function_allowed_groups",
                           "environment_allowed_users", "environment_allowed_groups"}) {
       raw.exec(std::string("ALTER TABLE ") + t + " DROP COLUMN position");
     }
-    raw.exec("DELETE FROM schema_migrations WHERE version = 5");
+    raw.exec("DELETE FROM schema_migrations WHERE version = 6");
   }
   auto s = open_store(db_.url());
   ASSERT_TRUE(s.ok()) << s.error().message;
