@@ -196,12 +196,12 @@ void Api::handle(Request&& req, Respond respond) {
       res.body() = R"({"type":"urn:nil:problem:internal_error","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal_error"})";
     }
     const uint64_t ticket = invoke::ExecutionWriter::last_ticket();
-    if (impl_->opts.answer_after_commit && ticket != ticket_before) {
+    if (impl_->core.opts.answer_after_commit && ticket != ticket_before) {
       // --durability=commit: this request recorded an execution; the writer sends the answer
       // once the record's group is committed (no thread waits for it here).
       auto held = std::make_shared<Response>(std::move(res));
       auto target = shared;
-      impl_->deps.writer.when_committed(ticket, [held, target, respond](bool committed) {
+      impl_->core.deps.writer.when_committed(ticket, [held, target, respond](bool committed) {
         if (committed) {
           respond(std::move(*held));
           return;
