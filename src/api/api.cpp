@@ -84,8 +84,8 @@ struct Api::Impl {
   net::thread_pool offload;  // slow executes, when requests otherwise run on the I/O loops
 
   Response fail(const Request& req, const Error& e) {
-    if (e.kind == ErrorKind::kInternal) {
-      log::error("request failed", {{"code", e.code}, {"error", e.message}, {"target", std::string(req.target())}});
+    if (status_for(e.code) == http::status::internal_server_error) {
+      log::error("request failed", {{"code", std::string(e.wire_code())}, {"error", e.message}, {"target", std::string(req.target())}});
     }
     return problem(e, std::string_view(req.target().data(), req.target().size()), req.version(), req.keep_alive());
   }
@@ -133,10 +133,10 @@ struct Api::Impl {
     bool csrf = m.route ? m.route->csrf == Csrf::kRequired : is_state_changing(method);
     if (csrf && p.method == auth::Principal::Method::kSession &&
         !auth::Authenticator::check_csrf(p, routes::header_value(req, "X-CSRF-Token"))) {
-      return make_error(ErrorKind::kForbidden, "csrf_failed", "a cookie-authenticated change needs the X-CSRF-Token header from login");
+      return make_error(ErrorCode::kCsrfFailed, "a cookie-authenticated change needs the X-CSRF-Token header from login");
     }
     if (int64_t wait = core.key_limiter.acquire(p.credential_id); wait > 0) {
-      Error e = make_error(ErrorKind::kRateLimited, "rate_limited", "this API key is over its rate limit");
+      Error e = make_error(ErrorCode::kRateLimited, "this API key is over its rate limit");
       e.retry_after_s = wait;
       return e;
     }
@@ -190,10 +190,7 @@ void Api::handle(Request&& req, Respond respond) {
       // Nothing on the request path throws by design; this is the last line against a bug
       // (or std::bad_alloc) taking the server down.
       log::error("unhandled exception", {{"error", e.what()}, {"target", std::string(shared->target())}});
-      res = Response{http::status::internal_server_error, shared->version()};
-      res.set(http::field::content_type, "application/problem+json");
-      res.keep_alive(false);
-      res.body() = R"({"type":"urn:nil:problem:internal_error","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal_error"})";
+      res = problem(make_error(ErrorCode::kInternalError, "internal error"), "", shared->version(), false);
     }
     const uint64_t ticket = invoke::ExecutionWriter::last_ticket();
     if (impl_->core.opts.answer_after_commit && ticket != ticket_before) {
@@ -206,8 +203,7 @@ void Api::handle(Request&& req, Respond respond) {
           respond(std::move(*held));
           return;
         }
-        respond(problem(http::status::internal_server_error, "storage_error",
-                        "the execution ran but its record could not be stored",
+        respond(problem(make_error(ErrorCode::kStorageError, "the execution ran but its record could not be stored"),
                         std::string_view(target->target().data(), target->target().size()),
                         target->version(), false));
       });
@@ -226,7 +222,7 @@ void Api::handle(Request&& req, Respond respond) {
   }
 }
 
-Response Api::reject(http::status status, std::string_view code, std::string_view detail) {
+Response Api::reject(http::status status, ErrorCode code, std::string_view detail) {
   return problem(status, code, detail, "", 11, false);
 }
 

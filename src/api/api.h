@@ -62,7 +62,7 @@ class Api final : public Handler {
   ~Api() override;
 
   void handle(Request&& req, Respond respond) override;
-  Response reject(http::status status, std::string_view code, std::string_view detail) override;
+  Response reject(http::status status, ErrorCode code, std::string_view detail) override;
   void stop();  // finishes queued work, joins the work pool
 
  private:

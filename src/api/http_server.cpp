@@ -16,6 +16,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "api/problem.h"
 #include "api/request_parser.h"
 #include "common/log.h"
 
@@ -132,7 +133,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     size_t room = buffer_.max_size() - buffer_.size();
     if (room == 0) {
       // A header, chunk header or trailer section longer than the buffer.
-      return reject(http::status::request_header_fields_too_large, "malformed_request",
+      return reject(http::status::request_header_fields_too_large, ErrorCode::kMalformedRequest,
                     "request header or trailer section is too large");
     }
     stream_.async_read_some(buffer_.prepare(std::min<size_t>(room, 64 * 1024)),
@@ -157,7 +158,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     reject(r.status, r.code, r.detail);
   }
 
-  void reject(http::status status, std::string_view code, const std::string& detail) {
+  void reject(http::status status, ErrorCode code, const std::string& detail) {
     keep_alive_ = false;
     begin_request();
     Response res;
@@ -307,7 +308,7 @@ HttpServer::~HttpServer() { shutdown(std::chrono::milliseconds(0)); }
 Expected<void> HttpServer::start() {
   auto colon = opts_.listen.rfind(':');
   if (colon == std::string::npos) {
-    return make_error(ErrorKind::kInvalidInput, "invalid_listen", "--listen must be host:port");
+    return make_error(ErrorCode::kInvalidListen, "--listen must be host:port");
   }
   std::string host = opts_.listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -315,12 +316,12 @@ Expected<void> HttpServer::start() {
   try {
     port_num = std::stoul(opts_.listen.substr(colon + 1));
   } catch (...) {
-    return make_error(ErrorKind::kInvalidInput, "invalid_listen", "bad port in --listen");
+    return make_error(ErrorCode::kInvalidListen, "bad port in --listen");
   }
   beast::error_code ec;
   auto address = net::ip::make_address(host, ec);
   if (ec || port_num > 65535) {
-    return make_error(ErrorKind::kInvalidInput, "invalid_listen", "bad address in --listen: " + opts_.listen);
+    return make_error(ErrorCode::kInvalidListen, "bad address in --listen: " + opts_.listen);
   }
   tcp::endpoint ep(address, static_cast<uint16_t>(port_num));
   auto& a = acceptor_->acceptor;
@@ -329,7 +330,7 @@ Expected<void> HttpServer::start() {
   if (!ec) a.bind(ep, ec);
   if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    return make_error(ErrorKind::kUnavailable, "listen_failed",
+    return make_error(ErrorCode::kListenFailed,
                       "cannot listen on " + opts_.listen + ": " + ec.message());
   }
   port_ = a.local_endpoint().port();
@@ -439,7 +440,7 @@ void HttpServer::refuse(tcp::socket socket, const std::string& why) {
     socket.close(ignored);
     return;
   }
-  Response res = handler_.reject(http::status::service_unavailable, "too_many_connections", why);
+  Response res = handler_.reject(status_for(ErrorCode::kTooManyConnections), ErrorCode::kTooManyConnections, why);
   res.keep_alive(false);
   res.set(http::field::retry_after, "1");
   res.set(http::field::server, "nild");

@@ -53,7 +53,8 @@ class Handler {
   virtual ~Handler() = default;
   virtual void handle(Request&& req, Respond respond) = 0;
   // Answers for requests that never reached the handler (413, 400, 431).
-  virtual Response reject(http::status status, std::string_view code, std::string_view detail) = 0;
+  // `status` is the registry's for `code` except a too-large header's 431 malformed_request.
+  virtual Response reject(http::status status, ErrorCode code, std::string_view detail) = 0;
 };
 
 struct ServerOptions {

@@ -36,7 +36,7 @@ std::optional<std::string> header_param(std::string_view value, std::string_view
   return std::nullopt;
 }
 
-Error bad(std::string msg) { return make_error(ErrorKind::kInvalidInput, "invalid_multipart", std::move(msg)); }
+Error bad(std::string msg) { return make_error(ErrorCode::kInvalidMultipart, std::move(msg)); }
 
 }  // namespace
 

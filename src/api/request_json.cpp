@@ -16,8 +16,8 @@ namespace json = boost::json;
 
 namespace {
 
-Error invalid(std::string code, std::string msg) {
-  return make_error(ErrorKind::kInvalidInput, std::move(code), std::move(msg));
+Error invalid(ErrorCode code, std::string msg) {
+  return make_error(code, std::move(msg));
 }
 
 std::string lower(std::string_view s) {
@@ -38,7 +38,7 @@ constexpr std::string_view kKnownUserGrants[] = {"deploy"};
 constexpr size_t kMinPasswordBytes = 8;
 constexpr size_t kMaxPasswordBytes = 1024;
 
-Error forbidden(std::string msg) { return make_error(ErrorKind::kForbidden, "forbidden", std::move(msg)); }
+Error forbidden(std::string msg) { return make_error(ErrorCode::kForbidden, std::move(msg)); }
 
 }  // namespace
 
@@ -62,7 +62,7 @@ Expected<json::value> parse_json_text(std::string_view text) {
     size_t line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(at), '\n');
     size_t last_nl = text.rfind('\n', at == 0 ? 0 : at - 1);
     size_t col = last_nl == std::string_view::npos || at == 0 ? at + 1 : at - last_nl;
-    return invalid("malformed_json", "malformed JSON at line " + std::to_string(line) + ", column " +
+    return invalid(ErrorCode::kMalformedJson, "malformed JSON at line " + std::to_string(line) + ", column " +
                                          std::to_string(col) + ": " + ec.message());
   }
   return p.release();
@@ -72,7 +72,7 @@ Expected<json::value> parse_json_body(std::string_view content_type, std::string
   std::string mt = media_type(content_type);
   if (body.empty() && empty_is_null && (mt.empty() || is_json_media(mt))) return json::value(nullptr);
   if (!is_json_media(mt)) {
-    return make_error(ErrorKind::kUnsupported, "unsupported_media_type",
+    return make_error(ErrorCode::kUnsupportedMediaType,
                       mt.empty() ? "Content-Type must be application/json"
                                  : "Content-Type must be application/json, not " + mt);
   }
@@ -81,14 +81,14 @@ Expected<json::value> parse_json_body(std::string_view content_type, std::string
 
 Expected<json::object> parse_json_object(std::string_view content_type, std::string_view body) {
   json::value v = NIL_TRY(parse_json_body(content_type, body, false));
-  if (!v.is_object()) return invalid("invalid_body", "the body must be a JSON object");
+  if (!v.is_object()) return invalid(ErrorCode::kInvalidBody, "the body must be a JSON object");
   return std::move(v.as_object());
 }
 
 Expected<void> only_fields(const json::object& o, std::initializer_list<std::string_view> known) {
   for (const auto& kv : o) {
     if (std::find(known.begin(), known.end(), kv.key()) == known.end()) {
-      return invalid("unknown_field", "unknown field \"" + std::string(kv.key()) + "\"");
+      return invalid(ErrorCode::kUnknownField, "unknown field \"" + std::string(kv.key()) + "\"");
     }
   }
   return {};
@@ -97,38 +97,38 @@ Expected<void> only_fields(const json::object& o, std::initializer_list<std::str
 Expected<std::optional<std::string>> string_field(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::optional<std::string>{};
-  if (!it->value().is_string()) return invalid("invalid_field", "\"" + std::string(key) + "\" must be a string");
+  if (!it->value().is_string()) return invalid(ErrorCode::kInvalidField, "\"" + std::string(key) + "\" must be a string");
   return std::optional<std::string>(std::string(it->value().as_string()));
 }
 
 Expected<std::optional<bool>> bool_field(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::optional<bool>{};
-  if (!it->value().is_bool()) return invalid("invalid_field", "\"" + std::string(key) + "\" must be a boolean");
+  if (!it->value().is_bool()) return invalid(ErrorCode::kInvalidField, "\"" + std::string(key) + "\" must be a boolean");
   return std::optional<bool>(it->value().as_bool());
 }
 
 Expected<store::FunctionLimits> parse_limits(const json::object& o, store::FunctionLimits base) {
   auto it = o.find("limits");
   if (it == o.end() || it->value().is_null()) return base;
-  if (!it->value().is_object()) return invalid("invalid_limits", "\"limits\" must be an object");
+  if (!it->value().is_object()) return invalid(ErrorCode::kInvalidLimits, "\"limits\" must be an object");
   const json::object& l = it->value().as_object();
   for (const auto& kv : l) {
     if (kv.key() != "timeoutMs" && kv.key() != "memoryMb") {
-      return invalid("unknown_field", "unknown field \"limits." + std::string(kv.key()) + "\"");
+      return invalid(ErrorCode::kUnknownField, "unknown field \"limits." + std::string(kv.key()) + "\"");
     }
     if (!kv.value().is_int64() && !kv.value().is_uint64()) {
-      return invalid("invalid_limits", "\"limits." + std::string(kv.key()) + "\" must be an integer");
+      return invalid(ErrorCode::kInvalidLimits, "\"limits." + std::string(kv.key()) + "\" must be an integer");
     }
     int64_t v = kv.value().is_int64() ? kv.value().as_int64() : static_cast<int64_t>(kv.value().as_uint64());
     if (kv.key() == "timeoutMs") {
       if (v < 1 || v > kMaxTimeoutMs) {
-        return invalid("invalid_limits", "limits.timeoutMs must be between 1 and " + std::to_string(kMaxTimeoutMs));
+        return invalid(ErrorCode::kInvalidLimits, "limits.timeoutMs must be between 1 and " + std::to_string(kMaxTimeoutMs));
       }
       base.timeout_ms = static_cast<uint32_t>(v);
     } else {
       if (v < 1 || v > kMaxMemoryMb) {
-        return invalid("invalid_limits", "limits.memoryMb must be between 1 and " + std::to_string(kMaxMemoryMb));
+        return invalid(ErrorCode::kInvalidLimits, "limits.memoryMb must be between 1 and " + std::to_string(kMaxMemoryMb));
       }
       base.memory_mb = static_cast<uint32_t>(v);
     }
@@ -139,16 +139,16 @@ Expected<store::FunctionLimits> parse_limits(const json::object& o, store::Funct
 Expected<void> check_function_name(std::string_view name) {
   static const std::regex kName("^[a-z][a-z0-9-]{0,62}$");
   if (!std::regex_match(name.begin(), name.end(), kName)) {
-    return invalid("invalid_name", "name must match ^[a-z][a-z0-9-]{0,62}$");
+    return invalid(ErrorCode::kInvalidName, "name must match ^[a-z][a-z0-9-]{0,62}$");
   }
-  if (name == "deploy") return invalid("reserved_name", "\"deploy\" is reserved by POST /functions/v1/deploy");
+  if (name == "deploy") return invalid(ErrorCode::kReservedName, "\"deploy\" is reserved by POST /functions/v1/deploy");
   return {};
 }
 
 Expected<void> check_environment_name(std::string_view name) {
   static const std::regex kName("^[a-z][a-z0-9-]{0,62}$");
   if (!std::regex_match(name.begin(), name.end(), kName)) {
-    return invalid("invalid_name", "name must match ^[a-z][a-z0-9-]{0,62}$");
+    return invalid(ErrorCode::kInvalidName, "name must match ^[a-z][a-z0-9-]{0,62}$");
   }
   return {};
 }
@@ -159,10 +159,10 @@ Expected<std::optional<std::vector<std::string>>> string_list_field(const json::
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::optional<std::vector<std::string>>{};
   std::string name(key);
-  if (!it->value().is_array()) return invalid("invalid_field", "\"" + name + "\" must be an array of strings");
+  if (!it->value().is_array()) return invalid(ErrorCode::kInvalidField, "\"" + name + "\" must be an array of strings");
   std::vector<std::string> out;
   for (const auto& v : it->value().as_array()) {
-    if (!v.is_string()) return invalid("invalid_field", "\"" + name + "\" must be an array of strings");
+    if (!v.is_string()) return invalid(ErrorCode::kInvalidField, "\"" + name + "\" must be an array of strings");
     out.emplace_back(v.as_string());
   }
   return std::optional<std::vector<std::string>>(std::move(out));
@@ -173,12 +173,12 @@ Expected<std::optional<std::vector<std::string>>> parse_environments(const json:
   auto list = NIL_TRY(string_list_field(o, "environments"));
   if (!list) return list;
   if (list->size() > kMaxAttachedEnvironments) {
-    return invalid("invalid_field", "\"environments\" holds at most " + std::to_string(kMaxAttachedEnvironments) + " entries");
+    return invalid(ErrorCode::kInvalidField, "\"environments\" holds at most " + std::to_string(kMaxAttachedEnvironments) + " entries");
   }
   for (size_t i = 0; i < list->size(); ++i) {
-    if ((*list)[i].empty()) return invalid("invalid_field", "\"environments\" entries must not be empty");
+    if ((*list)[i].empty()) return invalid(ErrorCode::kInvalidField, "\"environments\" entries must not be empty");
     for (size_t j = 0; j < i; ++j) {
-      if ((*list)[i] == (*list)[j]) return invalid("invalid_field", "environment \"" + (*list)[i] + "\" is listed twice");
+      if ((*list)[i] == (*list)[j]) return invalid(ErrorCode::kInvalidField, "environment \"" + (*list)[i] + "\" is listed twice");
     }
   }
   return list;
@@ -191,7 +191,7 @@ Expected<std::optional<std::vector<std::string>>> parse_http_allow(const json::o
   auto list = NIL_TRY(string_list_field(o, "httpAllow"));
   if (!list) return list;
   if (list->size() > kMaxHttpAllow) {
-    return invalid("invalid_http_allow", "\"httpAllow\" holds at most " + std::to_string(kMaxHttpAllow) + " hosts");
+    return invalid(ErrorCode::kInvalidHttpAllow, "\"httpAllow\" holds at most " + std::to_string(kMaxHttpAllow) + " hosts");
   }
   static const std::regex kHost(
       "^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*|\\[[0-9a-f:.]+\\])(:([0-9]{1,5}))?$");
@@ -200,11 +200,11 @@ Expected<std::optional<std::vector<std::string>>> parse_http_allow(const json::o
     std::string host = lower(raw);
     std::smatch m;
     if (host.size() > 261 || !std::regex_match(host, m, kHost)) {
-      return invalid("invalid_http_allow", "\"" + raw + "\" is not a host or host:port (no scheme, path or wildcard)");
+      return invalid(ErrorCode::kInvalidHttpAllow, "\"" + raw + "\" is not a host or host:port (no scheme, path or wildcard)");
     }
     if (m[7].matched) {
       long port = std::strtol(m[7].str().c_str(), nullptr, 10);
-      if (port < 1 || port > 65535) return invalid("invalid_http_allow", "\"" + raw + "\": port must be 1..65535");
+      if (port < 1 || port > 65535) return invalid(ErrorCode::kInvalidHttpAllow, "\"" + raw + "\": port must be 1..65535");
     }
     if (std::find(out.begin(), out.end(), host) == out.end()) out.push_back(std::move(host));
   }
@@ -217,7 +217,7 @@ Expected<std::optional<std::vector<std::string>>> parse_grants(const json::objec
   std::vector<std::string> out;
   for (const auto& g : *list) {
     if (std::find(std::begin(kKnownGrants), std::end(kKnownGrants), g) == std::end(kKnownGrants)) {
-      return invalid("unknown_grant", "unknown grant \"" + g + "\" (known: db:ddl)");
+      return invalid(ErrorCode::kUnknownGrant, "unknown grant \"" + g + "\" (known: db:ddl)");
     }
     if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
   }
@@ -229,31 +229,31 @@ Expected<std::optional<std::vector<std::string>>> parse_grants(const json::objec
 Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o, const store::Environment* current) {
   auto it = o.find("vars");
   if (it == o.end() || it->value().is_null()) return std::vector<store::EnvironmentVar>{};
-  if (!it->value().is_array()) return invalid("invalid_field", "\"vars\" must be an array of {\"key\",\"value\",\"secret\"}");
+  if (!it->value().is_array()) return invalid(ErrorCode::kInvalidField, "\"vars\" must be an array of {\"key\",\"value\",\"secret\"}");
   const json::array& arr = it->value().as_array();
   if (arr.size() > kMaxEnvVars) {
-    return invalid("too_many_env_vars", "an environment holds at most " + std::to_string(kMaxEnvVars) + " keys");
+    return invalid(ErrorCode::kTooManyEnvVars, "an environment holds at most " + std::to_string(kMaxEnvVars) + " keys");
   }
   static const std::regex kKey("^[A-Za-z_][A-Za-z0-9_]{0,127}$");
   std::vector<store::EnvironmentVar> out;
   for (const auto& v : arr) {
-    if (!v.is_object()) return invalid("invalid_field", "each of \"vars\" must be an object {\"key\",\"value\",\"secret\"}");
+    if (!v.is_object()) return invalid(ErrorCode::kInvalidField, "each of \"vars\" must be an object {\"key\",\"value\",\"secret\"}");
     const json::object& var = v.as_object();
     for (const auto& kv : var) {
       if (kv.key() != "key" && kv.key() != "value" && kv.key() != "secret") {
-        return invalid("unknown_field", "unknown field \"vars[]." + std::string(kv.key()) + "\"");
+        return invalid(ErrorCode::kUnknownField, "unknown field \"vars[]." + std::string(kv.key()) + "\"");
       }
     }
     store::EnvironmentVar ev;
     auto key = NIL_TRY(string_field(var, "key"));
-    if (!key) return invalid("missing_field", "\"vars[].key\" is required");
+    if (!key) return invalid(ErrorCode::kMissingField, "\"vars[].key\" is required");
     if (!std::regex_match(*key, kKey)) {
       std::string shown = key->size() > 64 ? key->substr(0, 64) + "..." : *key;
-      return invalid("invalid_env_key", "key \"" + shown + "\" must match ^[A-Za-z_][A-Za-z0-9_]{0,127}$");
+      return invalid(ErrorCode::kInvalidEnvKey, "key \"" + shown + "\" must match ^[A-Za-z_][A-Za-z0-9_]{0,127}$");
     }
     ev.key = std::move(*key);
     if (auto s = var.find("secret"); s != var.end() && !s->value().is_null()) {
-      if (!s->value().is_bool()) return invalid("invalid_field", "\"vars[].secret\" must be a boolean");
+      if (!s->value().is_bool()) return invalid(ErrorCode::kInvalidField, "\"vars[].secret\" must be a boolean");
       ev.secret = s->value().as_bool();
     }
     auto value = NIL_TRY(string_field(var, "value"));
@@ -264,22 +264,22 @@ Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o, c
           if (cv.key == ev.key && cv.secret) kept = &cv;
         }
       }
-      if (!kept) return invalid("missing_field", "\"vars[].value\" is required for key " + ev.key + " (only an existing secret may omit it to keep its value)");
+      if (!kept) return invalid(ErrorCode::kMissingField, "\"vars[].value\" is required for key " + ev.key + " (only an existing secret may omit it to keep its value)");
       value = kept->value;
     }
     // Values are never echoed in errors: they may be secrets.
     if (value->size() > kMaxEnvValueBytes) {
-      return invalid("invalid_env_value", "the value of " + ev.key + " is over " + std::to_string(kMaxEnvValueBytes) + " bytes");
+      return invalid(ErrorCode::kInvalidEnvValue, "the value of " + ev.key + " is over " + std::to_string(kMaxEnvValueBytes) + " bytes");
     }
     if (value->find('\0') != std::string::npos) {
-      return invalid("invalid_env_value", "the value of " + ev.key + " contains a NUL character");
+      return invalid(ErrorCode::kInvalidEnvValue, "the value of " + ev.key + " contains a NUL character");
     }
     if (ev.secret && value->size() < kMinSecretBytes) {
-      return invalid("invalid_env_value", "the secret value of " + ev.key + " must be at least " + std::to_string(kMinSecretBytes) + " bytes");
+      return invalid(ErrorCode::kInvalidEnvValue, "the secret value of " + ev.key + " must be at least " + std::to_string(kMinSecretBytes) + " bytes");
     }
     ev.value = std::move(*value);
     for (const auto& prev : out) {
-      if (prev.key == ev.key) return invalid("duplicate_env_key", "key " + ev.key + " appears twice");
+      if (prev.key == ev.key) return invalid(ErrorCode::kDuplicateEnvKey, "key " + ev.key + " appears twice");
     }
     out.push_back(std::move(ev));
   }
@@ -289,14 +289,14 @@ Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o, c
 Expected<void> check_username(std::string_view name) {
   static const std::regex kUser("^[a-z][a-z0-9_.-]{0,62}$");
   if (!std::regex_match(name.begin(), name.end(), kUser) || is_uuid(name)) {
-    return invalid("invalid_username", "username must match ^[a-z][a-z0-9_.-]{0,62}$ and not be a UUID");
+    return invalid(ErrorCode::kInvalidUsername, "username must match ^[a-z][a-z0-9_.-]{0,62}$ and not be a UUID");
   }
   return {};
 }
 
 Expected<void> check_password(std::string_view pw) {
   if (pw.size() < kMinPasswordBytes || pw.size() > kMaxPasswordBytes) {
-    return invalid("invalid_password", "password must be " + std::to_string(kMinPasswordBytes) + " to " +
+    return invalid(ErrorCode::kInvalidPassword, "password must be " + std::to_string(kMinPasswordBytes) + " to " +
                                            std::to_string(kMaxPasswordBytes) + " bytes");
   }
   return {};
@@ -304,9 +304,9 @@ Expected<void> check_password(std::string_view pw) {
 
 Expected<store::Role> parse_role_field(const json::object& o) {
   auto role = NIL_TRY(string_field(o, "role"));
-  if (!role) return invalid("missing_field", "\"role\" is required");
+  if (!role) return invalid(ErrorCode::kMissingField, "\"role\" is required");
   auto r = store::parse_role(*role);
-  if (!r) return invalid("invalid_role", "role must be \"admin\" or \"dev\"");
+  if (!r) return invalid(ErrorCode::kInvalidRole, "role must be \"admin\" or \"dev\"");
   return *r;
 }
 
@@ -316,7 +316,7 @@ Expected<std::optional<std::vector<std::string>>> parse_user_grants(const json::
   std::vector<std::string> out;
   for (const auto& g : *list) {
     if (std::find(std::begin(kKnownUserGrants), std::end(kKnownUserGrants), g) == std::end(kKnownUserGrants)) {
-      return invalid("unknown_grant", "unknown grant \"" + g + "\" (known for users: deploy)");
+      return invalid(ErrorCode::kUnknownGrant, "unknown grant \"" + g + "\" (known for users: deploy)");
     }
     if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
   }
@@ -362,7 +362,7 @@ Expected<store::PageRequest> parse_page(const std::optional<std::string>& limit,
     const std::string& v = *limit;
     char* end = nullptr;
     long n = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || n < 1 || n > 200) return invalid("invalid_limit", "limit must be between 1 and 200");
+    if (v.empty() || *end != '\0' || n < 1 || n > 200) return invalid(ErrorCode::kInvalidLimit, "limit must be between 1 and 200");
     page.limit = static_cast<uint32_t>(n);
   }
   if (cursor && !cursor->empty()) page.cursor = *cursor;
@@ -376,26 +376,26 @@ namespace {
 Expected<std::string> source_from(const json::object& body, const std::string& language, bool required,
                                   const FunctionRules& rules) {
   if (language == "wasm") {
-    if (body.contains("source")) return invalid("invalid_field", "language \"wasm\" takes \"wasmBase64\", not \"source\"");
+    if (body.contains("source")) return invalid(ErrorCode::kInvalidField, "language \"wasm\" takes \"wasmBase64\", not \"source\"");
     auto b64 = NIL_TRY(string_field(body, "wasmBase64"));
     if (!b64) {
       if (!required) return std::string();
-      return invalid("missing_field", "\"wasmBase64\" is required for language \"wasm\"");
+      return invalid(ErrorCode::kMissingField, "\"wasmBase64\" is required for language \"wasm\"");
     }
     auto bytes = base64_decode(*b64);
-    if (!bytes) return invalid("invalid_base64", "\"wasmBase64\" is not valid base64");
-    if (bytes->empty()) return invalid("invalid_field", "\"wasmBase64\" is empty");
+    if (!bytes) return invalid(ErrorCode::kInvalidBase64, "\"wasmBase64\" is not valid base64");
+    if (bytes->empty()) return invalid(ErrorCode::kInvalidField, "\"wasmBase64\" is empty");
     return std::move(*bytes);
   }
-  if (body.contains("wasmBase64")) return invalid("invalid_field", "\"wasmBase64\" is only for language \"wasm\"");
+  if (body.contains("wasmBase64")) return invalid(ErrorCode::kInvalidField, "\"wasmBase64\" is only for language \"wasm\"");
   auto src = NIL_TRY(string_field(body, "source"));
   if (!src) {
     if (!required) return std::string();
-    return invalid("missing_field", "\"source\" is required");
+    return invalid(ErrorCode::kMissingField, "\"source\" is required");
   }
-  if (src->empty()) return invalid("invalid_field", "\"source\" is empty");
+  if (src->empty()) return invalid(ErrorCode::kInvalidField, "\"source\" is empty");
   if (src->size() > rules.max_source_bytes) {
-    return make_error(ErrorKind::kTooLarge, "source_too_large",
+    return make_error(ErrorCode::kSourceTooLarge,
                       "source is larger than " + std::to_string(rules.max_source_bytes) + " bytes");
   }
   return std::move(*src);
@@ -405,14 +405,14 @@ Expected<std::string> language_from(const json::object& body, bool required, con
   auto lang = NIL_TRY(string_field(body, "language"));
   if (!lang) {
     if (!required) return std::string();
-    return invalid("missing_field", "\"language\" is required");
+    return invalid(ErrorCode::kMissingField, "\"language\" is required");
   }
   static const std::vector<std::string> kNone;
   const std::vector<std::string>& languages = rules.languages ? *rules.languages : kNone;
   if (std::find(languages.begin(), languages.end(), *lang) == languages.end()) {
     std::string list;
     for (const auto& l : languages) list += (list.empty() ? "" : ", ") + l;
-    return invalid("unsupported_language", "language \"" + *lang + "\" is not supported (supported: " + list + ")");
+    return invalid(ErrorCode::kUnsupportedLanguage, "language \"" + *lang + "\" is not supported (supported: " + list + ")");
   }
   return std::move(*lang);
 }
@@ -433,7 +433,7 @@ Expected<store::NewFunction> parse_new_function(const json::object& body, const 
                                   "allowedUsers", "allowedGroups", "public", "managers"}));
   NIL_TRY_VOID(admin_fields_only(body, rules.admin));
   auto name = NIL_TRY(string_field(body, "name"));
-  if (!name) return invalid("missing_field", "\"name\" is required");
+  if (!name) return invalid(ErrorCode::kMissingField, "\"name\" is required");
   NIL_TRY_VOID(check_function_name(*name));
   store::NewFunction nf;
   nf.name = *name;
@@ -471,7 +471,7 @@ Expected<store::FunctionUpdate> parse_function_update(const json::object& body, 
   u.managers = NIL_TRY(string_list_field(body, "managers"));
   if (!u.language && !u.source && !u.limits && !u.environments && !u.http_allow && !u.grants && !u.allowed_users &&
       !u.allowed_groups && !u.is_public && !u.managers) {
-    return invalid("invalid_body",
+    return invalid(ErrorCode::kInvalidBody,
                    "nothing to update: give \"source\", \"language\", \"limits\", \"environments\", "
                    "\"httpAllow\", \"grants\", \"allowedUsers\", \"allowedGroups\", \"public\" or \"managers\"");
   }
@@ -481,7 +481,7 @@ Expected<store::FunctionUpdate> parse_function_update(const json::object& body, 
 Expected<store::NewEnvironment> parse_new_environment(const json::object& body) {
   NIL_TRY_VOID(only_fields(body, {"name", "vars", "allowedUsers", "allowedGroups"}));
   auto name = NIL_TRY(string_field(body, "name"));
-  if (!name) return invalid("missing_field", "\"name\" is required");
+  if (!name) return invalid(ErrorCode::kMissingField, "\"name\" is required");
   NIL_TRY_VOID(check_environment_name(*name));
   store::NewEnvironment ne{*name, NIL_TRY(parse_vars(body, nullptr)), {}};
   ne.allowed.users = NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
@@ -500,7 +500,7 @@ Expected<store::EnvironmentUpdate> parse_environment_update(const json::object& 
   u.allowed_users = NIL_TRY(string_list_field(body, "allowedUsers"));
   u.allowed_groups = NIL_TRY(string_list_field(body, "allowedGroups"));
   if (!u.name && !u.vars && !u.allowed_users && !u.allowed_groups) {
-    return invalid("invalid_body", "nothing to update: give \"vars\", \"name\", \"allowedUsers\" or \"allowedGroups\"");
+    return invalid(ErrorCode::kInvalidBody, "nothing to update: give \"vars\", \"name\", \"allowedUsers\" or \"allowedGroups\"");
   }
   return u;
 }
@@ -508,10 +508,10 @@ Expected<store::EnvironmentUpdate> parse_environment_update(const json::object& 
 Expected<NewUserRequest> parse_new_user(const json::object& body) {
   NIL_TRY_VOID(only_fields(body, {"username", "password", "role", "grants"}));
   auto username = NIL_TRY(string_field(body, "username"));
-  if (!username) return invalid("missing_field", "\"username\" is required");
+  if (!username) return invalid(ErrorCode::kMissingField, "\"username\" is required");
   NIL_TRY_VOID(check_username(*username));
   auto password = NIL_TRY(string_field(body, "password"));
-  if (!password) return invalid("missing_field", "\"password\" is required");
+  if (!password) return invalid(ErrorCode::kMissingField, "\"password\" is required");
   NIL_TRY_VOID(check_password(*password));
   NewUserRequest nu;
   nu.username = std::move(*username);
@@ -537,16 +537,16 @@ Expected<UserUpdateRequest> parse_user_update(const json::object& body) {
   }
   if (body.contains("role")) u.role = NIL_TRY(parse_role_field(body));
   u.grants = NIL_TRY(parse_user_grants(body));
-  if (!u.password && !u.role && !u.grants) return invalid("invalid_body", "nothing to update: give \"password\", \"role\" or \"grants\"");
+  if (!u.password && !u.role && !u.grants) return invalid(ErrorCode::kInvalidBody, "nothing to update: give \"password\", \"role\" or \"grants\"");
   return u;
 }
 
 Expected<std::string> parse_new_group(const json::object& body) {
   NIL_TRY_VOID(only_fields(body, {"name"}));
   auto name = NIL_TRY(string_field(body, "name"));
-  if (!name) return invalid("missing_field", "\"name\" is required");
+  if (!name) return invalid(ErrorCode::kMissingField, "\"name\" is required");
   NIL_TRY_VOID(check_environment_name(*name));
-  if (is_uuid(*name)) return invalid("invalid_name", "a group name must not be a UUID");
+  if (is_uuid(*name)) return invalid(ErrorCode::kInvalidName, "a group name must not be a UUID");
   return std::move(*name);
 }
 
@@ -554,20 +554,20 @@ Expected<std::string> parse_group_member(const json::object& body) {
   NIL_TRY_VOID(only_fields(body, {"userId", "username"}));
   auto uid = NIL_TRY(string_field(body, "userId"));
   auto uname = NIL_TRY(string_field(body, "username"));
-  if (!uid && !uname) return invalid("missing_field", "give \"userId\" or \"username\"");
+  if (!uid && !uname) return invalid(ErrorCode::kMissingField, "give \"userId\" or \"username\"");
   return uid ? std::move(*uid) : std::move(*uname);
 }
 
 Expected<NewApiKeyRequest> parse_new_api_key(const json::object& body, int64_t now_micros) {
   NIL_TRY_VOID(only_fields(body, {"name", "expiresAt", "userId"}));
   auto name = NIL_TRY(string_field(body, "name"));
-  if (!name || name->empty() || name->size() > 100) return invalid("invalid_field", "\"name\" is required, 1 to 100 characters");
+  if (!name || name->empty() || name->size() > 100) return invalid(ErrorCode::kInvalidField, "\"name\" is required, 1 to 100 characters");
   NewApiKeyRequest k;
   k.name = std::move(*name);
   if (auto e = NIL_TRY(string_field(body, "expiresAt"))) {
     k.expires_at = parse_rfc3339(*e);
-    if (!k.expires_at) return invalid("invalid_field", "\"expiresAt\" must be an RFC 3339 time, e.g. 2027-01-31T12:00:00Z");
-    if (*k.expires_at <= now_micros) return invalid("invalid_field", "\"expiresAt\" is in the past");
+    if (!k.expires_at) return invalid(ErrorCode::kInvalidField, "\"expiresAt\" must be an RFC 3339 time, e.g. 2027-01-31T12:00:00Z");
+    if (*k.expires_at <= now_micros) return invalid(ErrorCode::kInvalidField, "\"expiresAt\" is in the past");
   }
   k.user_ref = NIL_TRY(string_field(body, "userId"));
   return k;
@@ -577,7 +577,7 @@ Expected<LoginRequest> parse_login(const json::object& body) {
   NIL_TRY_VOID(only_fields(body, {"username", "password"}));
   auto username = NIL_TRY(string_field(body, "username"));
   auto password = NIL_TRY(string_field(body, "password"));
-  if (!username || !password) return invalid("missing_field", "\"username\" and \"password\" are required");
+  if (!username || !password) return invalid(ErrorCode::kMissingField, "\"username\" and \"password\" are required");
   return LoginRequest{std::move(*username), std::move(*password)};
 }
 

@@ -1,5 +1,7 @@
 #include "api/request_parser.h"
 
+#include "api/problem.h"
+
 #include <boost/asio/buffer.hpp>
 
 #include <algorithm>
@@ -36,7 +38,7 @@ RequestParser::RequestParser(Limits limits) : limits_(limits) {
 
 std::optional<Rejection> RequestParser::check_framing(const http::request_parser<http::string_body>::value_type& h) {
   auto bad = [](std::string detail) {
-    return Rejection{http::status::bad_request, "malformed_request", std::move(detail)};
+    return Rejection{status_for(ErrorCode::kMalformedRequest), ErrorCode::kMalformedRequest, std::move(detail)};
   };
   // Every Transfer-Encoding field, as one list of codings (RFC 9110 §5.3: fields combine).
   std::vector<std::string_view> codings;
@@ -70,7 +72,7 @@ std::optional<Rejection> RequestParser::check_framing(const http::request_parser
     }
     if (cl_fields > 0) return bad("a request must not carry both Transfer-Encoding and Content-Length");
     if (codings.size() > 1) {
-      return Rejection{http::status::not_implemented, "unsupported_transfer_encoding",
+      return Rejection{status_for(ErrorCode::kUnsupportedTransferEncoding), ErrorCode::kUnsupportedTransferEncoding,
                        "only the chunked transfer coding is supported"};
     }
   }
@@ -78,23 +80,23 @@ std::optional<Rejection> RequestParser::check_framing(const http::request_parser
   return std::nullopt;
 }
 
-void RequestParser::reject(http::status status, std::string code, std::string detail) {
+void RequestParser::reject(http::status status, ErrorCode code, std::string detail) {
   state_ = State::kRejected;
   rejection_ = Rejection{status, std::move(code), std::move(detail)};
 }
 
 void RequestParser::on_error(const boost::system::error_code& ec) {
   if (ec == http::error::body_limit) {
-    return reject(http::status::payload_too_large, "body_too_large",
+    return reject(status_for(ErrorCode::kBodyTooLarge), ErrorCode::kBodyTooLarge,
                   "request body is larger than " + std::to_string(limits_.body_limit) + " bytes");
   }
   if (ec == http::error::header_limit) {
-    return reject(http::status::request_header_fields_too_large, "malformed_request", "request header is too large");
+    return reject(http::status::request_header_fields_too_large, ErrorCode::kMalformedRequest, "request header is too large");
   }
   if (ec == http::error::partial_message || ec == http::error::end_of_stream) {
-    return reject(http::status::unknown, "", "");  // the peer went away mid-request: just close
+    return reject(http::status::unknown, ErrorCode::kMalformedRequest, "");  // the peer went away mid-request: just close
   }
-  reject(http::status::bad_request, "malformed_request", "malformed HTTP request: " + ec.message());
+  reject(status_for(ErrorCode::kMalformedRequest), ErrorCode::kMalformedRequest, "malformed HTTP request: " + ec.message());
 }
 
 size_t RequestParser::feed(std::string_view bytes) {
@@ -133,18 +135,18 @@ size_t RequestParser::feed(std::string_view bytes) {
     }
   } catch (const std::length_error&) {
     // Beast's fields hold at most 64 KiB per name or value (trailers are not under header_limit).
-    reject(http::status::request_header_fields_too_large, "malformed_request", "a header or trailer field is too large");
+    reject(http::status::request_header_fields_too_large, ErrorCode::kMalformedRequest, "a header or trailer field is too large");
   } catch (const std::bad_alloc&) {
-    reject(http::status::service_unavailable, "overloaded", "out of memory while reading the request");
+    reject(status_for(ErrorCode::kOverloaded), ErrorCode::kOverloaded, "out of memory while reading the request");
   } catch (const std::exception& e) {
-    reject(http::status::bad_request, "malformed_request", std::string("malformed HTTP request: ") + e.what());
+    reject(status_for(ErrorCode::kMalformedRequest), ErrorCode::kMalformedRequest, std::string("malformed HTTP request: ") + e.what());
   }
   return total;
 }
 
 void RequestParser::feed_eof() {
   if (state_ != State::kNeedMore) return;
-  reject(http::status::unknown, "", "");
+  reject(http::status::unknown, ErrorCode::kMalformedRequest, "");
 }
 
 Request RequestParser::release() { return parser_->release(); }

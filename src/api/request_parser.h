@@ -27,10 +27,11 @@
 
 namespace nil::api {
 
-// Why a request was refused before it reached the handler. `status` 0: close without answering.
+// Why a request was refused before it reached the handler. `status` 0: close without answering;
+// otherwise the registry's status of `code`, or 431 for a header that is too large.
 struct Rejection {
   http::status status = http::status::unknown;
-  std::string code;
+  ErrorCode code = ErrorCode::kMalformedRequest;
   std::string detail;
   bool answer() const { return status != http::status::unknown; }
 };
@@ -64,7 +65,7 @@ class RequestParser {
   static std::optional<Rejection> check_framing(const http::request_parser<http::string_body>::value_type& h);
 
  private:
-  void reject(http::status status, std::string code, std::string detail);
+  void reject(http::status status, ErrorCode code, std::string detail);
   void on_error(const boost::system::error_code& ec);
 
   Limits limits_;

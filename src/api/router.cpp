@@ -11,8 +11,8 @@ namespace nil::api {
 
 namespace {
 
-Error invalid(std::string code, std::string msg) {
-  return make_error(ErrorKind::kInvalidInput, std::move(code), std::move(msg));
+Error invalid(ErrorCode code, std::string msg) {
+  return make_error(code, std::move(msg));
 }
 
 std::vector<std::string_view> split_pattern(std::string_view pattern) {
@@ -37,7 +37,7 @@ std::vector<std::string_view> split_pattern(std::string_view pattern) {
 
 Expected<Target> parse_target(std::string_view target) {
   auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed) return invalid("malformed_request", "malformed request target");
+  if (!parsed) return invalid(ErrorCode::kMalformedRequest, "malformed request target");
   Target t{*parsed, {}};
   for (auto s : t.url.segments()) t.segments.push_back(s);
   if (!t.segments.empty() && t.segments.back().empty()) t.segments.pop_back();  // tolerate a trailing slash
@@ -109,8 +109,8 @@ RouteMatch Router::match(http::verb method, const std::vector<std::string>& segm
 }
 
 Response method_not_allowed(const Request& req, std::string_view allow) {
-  Response res = problem(http::status::method_not_allowed, "method_not_allowed",
-                         std::string(req.method_string()) + " is not allowed here (allowed: " + std::string(allow) + ")",
+  Response res = problem(make_error(ErrorCode::kMethodNotAllowed,
+                                    std::string(req.method_string()) + " is not allowed here (allowed: " + std::string(allow) + ")"),
                          std::string_view(req.target().data(), req.target().size()), req.version(), req.keep_alive());
   res.set(http::field::allow, allow);
   return res;

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/problem.h"
 #include "common/json_text.h"
 #include "common/util.h"
 
@@ -164,13 +165,8 @@ std::string execute_body(const store::Execution& e) {
 }
 
 std::string function_failed_body(const store::Execution& ex, std::string_view instance) {
-  json::object o;
-  o["type"] = "urn:nil:problem:function_failed";
-  o["title"] = "Bad Gateway";
-  o["status"] = 502;
-  o["detail"] = ex.error ? ex.error->type + ": " + ex.error->message : "the function failed";
-  o["code"] = "function_failed";
-  o["instance"] = std::string(instance);
+  json::object o = problem_json(ErrorCode::kFunctionFailed,
+                                ex.error ? ex.error->type + ": " + ex.error->message : "the function failed", instance);
   o["executionId"] = ex.id;
   o["errorType"] = ex.error ? ex.error->type : "";
   return json::serialize(o);

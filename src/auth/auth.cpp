@@ -13,7 +13,7 @@ namespace nil::auth {
 namespace {
 
 Error unauthorized(std::string msg) {
-  return make_error(ErrorKind::kUnauthenticated, "unauthorized", std::move(msg));
+  return make_error(ErrorCode::kUnauthorized, std::move(msg));
 }
 
 bool is_base64url_char(char c) {
@@ -58,11 +58,11 @@ bool init_crypto() {
 }
 
 Expected<std::string> hash_password(std::string_view password) {
-  if (!init_crypto()) return make_error(ErrorKind::kInternal, "crypto_error", "libsodium failed to start");
+  if (!init_crypto()) return make_error(ErrorCode::kCryptoError, "libsodium failed to start");
   char out[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-    return make_error(ErrorKind::kInternal, "crypto_error", "password hashing ran out of memory");
+    return make_error(ErrorCode::kCryptoError, "password hashing ran out of memory");
   }
   return std::string(out);
 }
@@ -168,7 +168,7 @@ Expected<std::optional<std::string>> ensure_admin(store::Store& store, std::stri
   auto created = store.create_user(nu);
   // Two processes bootstrapping at once (nild and `nild keys create`): the loser finds the name
   // taken, which is fine.
-  if (!created && created.error().code != "name_taken") return created.error();
+  if (!created && created.error().code != ErrorCode::kNameTaken) return created.error();
   if (!created || !generated) return std::optional<std::string>{};
   return std::optional<std::string>(std::move(pw));
 }
@@ -247,7 +247,7 @@ Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_key(std::
   if (row.expires_at && *row.expires_at <= now) return unauthorized("the API key has expired");
   auto user = store_.get_user(row.user_id);
   if (!user) {
-    if (user.error().code == "user_not_found") return unauthorized("the API key's user no longer exists");
+    if (user.error().code == ErrorCode::kUserNotFound) return unauthorized("the API key's user no longer exists");
     return user.error();
   }
   auto principal = std::make_shared<const Principal>(
@@ -329,7 +329,7 @@ Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_session(s
   if (token.empty() || token.size() > 128) return unauthorized("invalid session");
   auto s = store_.get_session_by_token_hash(to_hex(sha256_raw(token)));
   if (!s) {
-    if (s.error().code == "session_not_found") return unauthorized("the session is unknown or has ended");
+    if (s.error().code == ErrorCode::kSessionNotFound) return unauthorized("the session is unknown or has ended");
     return s.error();
   }
   const int64_t now = now_micros();
@@ -346,7 +346,7 @@ Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_session(s
   }
   auto user = store_.get_user(s->user_id);
   if (!user) {
-    if (user.error().code == "user_not_found") return unauthorized("the session's user no longer exists");
+    if (user.error().code == ErrorCode::kUserNotFound) return unauthorized("the session's user no longer exists");
     return user.error();
   }
   Principal p = NIL_TRY(principal_for(*user, Principal::Method::kSession, s->id));
@@ -363,7 +363,7 @@ bool Authenticator::check_csrf(const Principal& p, std::string_view csrf_token) 
 
 Expected<LoginResult> Authenticator::login(std::string_view username, std::string_view password) {
   auto user = store_.get_user(username);
-  if (!user && user.error().code != "user_not_found") return user.error();
+  if (!user && user.error().code != ErrorCode::kUserNotFound) return user.error();
   // An unknown user costs the same hash as a wrong password, so timing does not tell them apart.
   // (The dummy hash is made on the first unknown-user attempt, not on every first login.)
   bool ok = false;
@@ -374,7 +374,7 @@ Expected<LoginResult> Authenticator::login(std::string_view username, std::strin
     (void)verify_password(kDummy, password);
   }
   if (!user || !ok) {
-    return make_error(ErrorKind::kUnauthenticated, "invalid_credentials", "wrong username or password");
+    return make_error(ErrorCode::kInvalidCredentials, "wrong username or password");
   }
   LoginResult r;
   r.session_token = random_token(32);

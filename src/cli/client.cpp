@@ -14,18 +14,6 @@ size_t append_body(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-ErrorKind kind_for_status(long status) {
-  switch (status) {
-    case 400: return ErrorKind::kInvalidInput;
-    case 404: return ErrorKind::kNotFound;
-    case 409: return ErrorKind::kConflict;
-    case 413: return ErrorKind::kTooLarge;
-    case 415: return ErrorKind::kUnsupported;
-    case 503: return ErrorKind::kUnavailable;
-    default: return ErrorKind::kInternal;
-  }
-}
-
 // "Connection refused" → "connection refused": the message continues a sentence.
 std::string lower_first(std::string s) {
   if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
@@ -52,7 +40,7 @@ Expected<HttpReply> ApiClient::send(std::string_view method, std::string_view pa
                                     std::string_view content_type) {
   if (!handle_->curl) handle_->curl = curl_easy_init();
   CURL* c = handle_->curl;
-  if (!c) return make_error(ErrorKind::kInternal, "internal_error", "libcurl failed to initialise");
+  if (!c) return make_foreign_error("internal_error", "libcurl failed to initialise");
   curl_easy_reset(c);  // keeps the connection cache: the next request reuses the connection
 
   std::string url = base_url_ + std::string(path);
@@ -105,7 +93,7 @@ Expected<HttpReply> ApiClient::send(std::string_view method, std::string_view pa
     } else {
       why = lower_first(errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
-    return make_error(ErrorKind::kUnavailable, "unreachable", "cannot reach " + base_url_ + ": " + why);
+    return make_foreign_error("unreachable", "cannot reach " + base_url_ + ": " + why);
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
   const char* ctype = nullptr;
@@ -127,16 +115,16 @@ Error error_from_reply(const HttpReply& reply) {
     std::string detail = text("detail");
     if (detail.empty()) detail = text("title");
     if (!code.empty()) {
-      return make_error(kind_for_status(reply.status), code,
-                        (detail.empty() ? "the server refused the request" : detail) + " (" + code + ")");
+      return make_foreign_error(code,
+                                (detail.empty() ? "the server refused the request" : detail) + " (" + code + ")");
     }
   }
   std::string snippet = reply.body.substr(0, 200);
   for (char& ch : snippet) {
     if (ch == '\n' || ch == '\r') ch = ' ';
   }
-  return make_error(kind_for_status(reply.status), "http_" + std::to_string(reply.status),
-                    "the server answered HTTP " + std::to_string(reply.status) +
+  return make_foreign_error("http_" + std::to_string(reply.status),
+                            "the server answered HTTP " + std::to_string(reply.status) +
                         (snippet.empty() ? "" : ": " + snippet));
 }
 
@@ -150,8 +138,8 @@ Expected<JsonReply> ApiClient::call(std::string_view method, std::string_view pa
   boost::system::error_code ec;
   out.value = json::parse(reply.body, ec);
   if (ec) {
-    return make_error(ErrorKind::kInternal, "bad_response",
-                      "the server at " + base_url_ + " did not answer JSON (is it a NIL server?)");
+    return make_foreign_error("bad_response",
+                              "the server at " + base_url_ + " did not answer JSON (is it a NIL server?)");
   }
   out.text = std::move(reply.body);
   return out;

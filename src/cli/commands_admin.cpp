@@ -67,7 +67,7 @@ Expected<void> login(Context& ctx, const LoginFlags& f) {
   auto me = c.get("/auth/me");
   if (me) {
     user = std::move(me->value);
-  } else if (me.error().code == "route_not_found") {
+  } else if (me.error().wire_code() == "route_not_found") {
     // A server without authentication accepts any key; check at least that it answers.
     NIL_TRY(c.get("/healthz"));
     verified = false;
@@ -91,7 +91,7 @@ Expected<void> login(Context& ctx, const LoginFlags& f) {
 Expected<void> whoami(Context& ctx) {
   ApiClient& c = *NIL_TRY(ctx.client());
   auto me = c.get("/auth/me");
-  if (!me && me.error().code == "route_not_found") {
+  if (!me && me.error().wire_code() == "route_not_found") {
     return failure("this server has no authentication (no GET /auth/me); server " + c.base_url());
   }
   if (!me) return me.error();

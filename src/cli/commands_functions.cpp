@@ -176,7 +176,7 @@ Expected<void> rm(Context& ctx, const std::string& name) {
 Expected<void> stats(Context& ctx, const std::string& name) {
   ApiClient& c = *NIL_TRY(ctx.client());
   auto r = c.get(fn_path(name) + "/stats");
-  if (!r && r.error().code == "route_not_found") {
+  if (!r && r.error().wire_code() == "route_not_found") {
     return failure("stats are not available on this server (it has no GET /functions/{name}/stats yet)");
   }
   if (!r) return r.error();

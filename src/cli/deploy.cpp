@@ -60,7 +60,7 @@ Expected<json::value> submit(ApiClient& c, const Spec& s, const json::value* exi
 Expected<json::value> find_function(ApiClient& c, const std::string& name) {
   auto r = c.get("/functions/" + path_segment(name));
   if (r) return std::move(r->value);
-  if (r.error().code == "function_not_found") return json::value(nullptr);
+  if (r.error().wire_code() == "function_not_found") return json::value(nullptr);
   return r.error();
 }
 
@@ -202,7 +202,7 @@ Expected<void> deploy_project(Context& ctx, const DeployFlags& flags) {
     }
     auto fn = submit(c, s, existing.is_null() ? nullptr : &existing);
     if (!fn) {
-      if (fn.error().code == "unreachable") return fn.error();
+      if (fn.error().wire_code() == "unreachable") return fn.error();
       o.error = fn.error().message;
       state.erase(pf.name);
       outcomes.push_back(std::move(o));
@@ -223,7 +223,7 @@ Expected<void> deploy_project(Context& ctx, const DeployFlags& flags) {
       }
       auto done = wait_compiled(c, fn, ctx.stderr_terminal, ctx.json);
       if (!done) {
-        if (done.error().code == "unreachable") return done.error();
+        if (done.error().wire_code() == "unreachable") return done.error();
         o->result = "failed";
         o->error = done.error().message;
         continue;

@@ -14,16 +14,16 @@ inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitFunctionFailed = 3;
 
-inline Error usage_error(std::string msg) { return make_error(ErrorKind::kInvalidInput, "usage", std::move(msg)); }
-inline Error failure(std::string msg) { return make_error(ErrorKind::kInternal, "error", std::move(msg)); }
+inline Error usage_error(std::string msg) { return make_foreign_error("usage", std::move(msg)); }
+inline Error failure(std::string msg) { return make_foreign_error("error", std::move(msg)); }
 // The function failed; `msg` may be empty when the details were printed already.
 inline Error function_failed(std::string msg) {
-  return make_error(ErrorKind::kInvalidInput, "function_failed", std::move(msg));
+  return make_foreign_error("function_failed", std::move(msg));
 }
 
 inline int exit_code_for(const Error& e) {
-  if (e.code == "usage") return kExitUsage;
-  if (e.code == "function_failed") return kExitFunctionFailed;
+  if (e.wire_code() == "usage") return kExitUsage;
+  if (e.wire_code() == "function_failed") return kExitFunctionFailed;
   return kExitError;
 }
 

@@ -1,44 +1,59 @@
 // nil::Expected<T> — the one error model of NIL.
 //
 // Expected failures (bad input, a missing row, a compile error) are values, never exceptions on
-// the request path. An Error carries a kind (which the API maps to an HTTP status in exactly one
-// place: src/api/problem.cpp), a stable snake_case code that is part of the public API, and a
-// human-readable message.
+// the request path. An Error carries a stable code from the registry (common/error_codes.inc:
+// its wire string is part of the public API, its HTTP status is applied in exactly one place,
+// src/api/problem.cpp) and a human-readable message.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
+#include "common/error_code.h"
+
 namespace nil {
 
-enum class ErrorKind {
-  kInvalidInput,  // the caller sent something wrong (400)
-  kNotFound,      // no such resource (404)
-  kConflict,      // the resource's state forbids it (409)
-  kTooLarge,      // over a size limit (413)
-  kUnsupported,   // wrong media type (415)
-  kUnavailable,   // shutting down, overloaded (503)
-  kUnauthenticated,  // no or bad credentials (401)
-  kForbidden,     // authenticated, but not allowed (403)
-  kRateLimited,   // too many requests (429, with retry_after_s)
-  kInternal,      // our bug or the machine's fault (500)
-};
-
 struct Error {
-  ErrorKind kind = ErrorKind::kInternal;
-  std::string code;     // stable snake_case, documented in docs/errors.md
+  ErrorCode code = ErrorCode::kInternalError;
   std::string message;  // for humans; may change between versions
-  int64_t retry_after_s = 0;  // kRateLimited: the Retry-After header's seconds
+  int64_t retry_after_s = 0;  // a 429: the Retry-After header's seconds
+  std::string foreign_code;  // ErrorCode::kForeign only: the wire code (the CLI's)
+
+  // The wire string: for logs and JSON, never for comparisons (compare `code`).
+  std::string_view wire_code() const {
+    return code == ErrorCode::kForeign ? std::string_view(foreign_code) : to_string(code);
+  }
 };
 
-inline Error make_error(ErrorKind kind, std::string code, std::string message) {
-  return Error{kind, std::move(code), std::move(message), 0};
+inline Error make_error(ErrorCode code, std::string message) {
+  return Error{code, std::move(message), 0, {}};
 }
+
+// An error with a code this process does not define: the CLI's own codes and the codes a server
+// answered it with. Server code uses make_error.
+inline Error make_foreign_error(std::string code, std::string message) {
+  return Error{ErrorCode::kForeign, std::move(message), 0, std::move(code)};
+}
+
+namespace detail {
+[[noreturn]] inline void error_of_value() {
+  std::fprintf(stderr, "NIL_CHECK failed: Expected::error() on a value\n");
+  std::abort();
+}
+
+// Expected::value() on an error is our bug, not the caller's: say which error, then abort.
+[[noreturn]] inline void value_of_error(const Error& e) {
+  std::fprintf(stderr, "NIL_CHECK failed: Expected::value() on an error: %.*s: %s\n",
+               static_cast<int>(e.wire_code().size()), e.wire_code().data(), e.message.c_str());
+  std::abort();
+}
+}  // namespace detail
 
 template <typename T>
 class [[nodiscard]] Expected {
@@ -49,16 +64,31 @@ class [[nodiscard]] Expected {
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
+  T& value() & {
+    if (!ok()) detail::value_of_error(*std::get_if<1>(&v_));
+    return *std::get_if<0>(&v_);
+  }
+  const T& value() const& {
+    if (!ok()) detail::value_of_error(*std::get_if<1>(&v_));
+    return *std::get_if<0>(&v_);
+  }
+  T&& value() && {
+    if (!ok()) detail::value_of_error(*std::get_if<1>(&v_));
+    return std::move(*std::get_if<0>(&v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  const Error& error() const& { return std::get<1>(v_); }
-  Error&& error() && { return std::get<1>(std::move(v_)); }
+  const Error& error() const& {
+    if (ok()) detail::error_of_value();
+    return *std::get_if<1>(&v_);
+  }
+  Error&& error() && {
+    if (ok()) detail::error_of_value();
+    return std::move(*std::get_if<1>(&v_));
+  }
 
  private:
   std::variant<T, Error> v_;

@@ -80,7 +80,7 @@ class AscDriver final : public Driver {
     std::lock_guard lock(mu_);
     const auto deadline = Clock::now() + std::chrono::milliseconds(opts.timeout_ms);
     if (!worker_ && !spawn(opts)) {
-      return make_error(ErrorKind::kInternal, "compile_sandbox_failed",
+      return make_error(ErrorCode::kCompileSandboxFailed,
                         "cannot start the AssemblyScript compile worker");
     }
     if (!send_request(source, deadline)) {

@@ -25,7 +25,7 @@ namespace nil::compile {
 namespace fs = std::filesystem;
 
 Error compile_error(std::string message) {
-  return make_error(ErrorKind::kInvalidInput, "compile_error", std::move(message));
+  return make_error(ErrorCode::kCompileError, std::move(message));
 }
 
 std::vector<std::string> shared_library_closure(const std::vector<std::string>& programs) {
@@ -96,7 +96,7 @@ class ClangDriver final : public Driver {
   Expected<std::string> compile(std::string_view source, const CompileOptions& opts) override {
     auto scratch = ScratchDir::create(tc_.work_dir, "clang");
     if (!scratch) {
-      return make_error(ErrorKind::kInternal, "compile_sandbox_failed", scratch.error().message);
+      return make_error(ErrorCode::kCompileSandboxFailed, scratch.error().message);
     }
     const fs::path& dir = scratch->path();
 
@@ -105,7 +105,7 @@ class ClangDriver final : public Driver {
       std::ofstream out(dir / src_name, std::ios::binary);
       out.write(source.data(), static_cast<std::streamsize>(source.size()));
       if (!out) {
-        return make_error(ErrorKind::kInternal, "compile_sandbox_failed", "cannot write the source");
+        return make_error(ErrorCode::kCompileSandboxFailed, "cannot write the source");
       }
     }
 

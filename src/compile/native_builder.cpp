@@ -34,7 +34,7 @@ constexpr const char* kWork = "/work";
 constexpr size_t kDiagnosticsCap = 16 * 1024;
 
 Error build_failed(std::string message) {
-  return make_error(ErrorKind::kInternal, "native_build_failed", std::move(message));
+  return make_error(ErrorCode::kNativeBuildFailed, std::move(message));
 }
 
 std::string c_type(char letter) {

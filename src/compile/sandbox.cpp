@@ -25,7 +25,7 @@ namespace nil::compile {
 namespace {
 
 Error internal(std::string what) {
-  return make_error(ErrorKind::kInternal, "compile_sandbox_failed",
+  return make_error(ErrorCode::kCompileSandboxFailed,
                     what + ": " + std::strerror(errno));
 }
 
@@ -47,7 +47,7 @@ bool wants_seccomp_fd(const std::vector<std::string>& argv) {
 
 Expected<std::string> build_seccomp_program() {
   std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ALLOW), seccomp_release);
-  if (!ctx) return make_error(ErrorKind::kInternal, "compile_sandbox_failed", "seccomp_init failed");
+  if (!ctx) return make_error(ErrorCode::kCompileSandboxFailed, "seccomp_init failed");
   const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
   int rc = 0;
   auto add = [&](const char* name) {
@@ -96,7 +96,7 @@ Expected<std::string> build_seccomp_program() {
     rc = r;
   }
   if (rc != 0) {
-    return make_error(ErrorKind::kInternal, "compile_sandbox_failed",
+    return make_error(ErrorCode::kCompileSandboxFailed,
                       std::string("seccomp_rule_add: ") + std::strerror(-rc));
   }
   int fd = ::memfd_create("nil-seccomp", MFD_CLOEXEC);
@@ -104,7 +104,7 @@ Expected<std::string> build_seccomp_program() {
   std::string program;
   if (int r = seccomp_export_bpf(ctx.get(), fd); r != 0) {
     ::close(fd);
-    return make_error(ErrorKind::kInternal, "compile_sandbox_failed",
+    return make_error(ErrorCode::kCompileSandboxFailed,
                       std::string("seccomp_export_bpf: ") + std::strerror(-r));
   }
   ::lseek(fd, 0, SEEK_SET);
@@ -112,7 +112,7 @@ Expected<std::string> build_seccomp_program() {
   for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) program.append(buf, static_cast<size_t>(n));
   ::close(fd);
   if (program.empty()) {
-    return make_error(ErrorKind::kInternal, "compile_sandbox_failed", "empty seccomp program");
+    return make_error(ErrorCode::kCompileSandboxFailed, "empty seccomp program");
   }
   return program;
 }
@@ -159,7 +159,7 @@ std::vector<std::string> bwrap_argv(const SandboxSpec& spec) {
 Expected<Subprocess> Subprocess::spawn(const std::vector<std::string>& argv, const Limits& limits,
                                        Stdin in, Stderr err) {
   if (argv.empty() || argv[0].empty()) {
-    return make_error(ErrorKind::kInternal, "compile_sandbox_failed", "no program to run");
+    return make_error(ErrorCode::kCompileSandboxFailed, "no program to run");
   }
   // Everything the child needs is prepared before fork: between fork and exec a multithreaded
   // parent's child may only make async-signal-safe calls.
@@ -405,7 +405,7 @@ Expected<ScratchDir> ScratchDir::create(const std::filesystem::path& parent,
   std::filesystem::create_directories(parent, ec);  // mkdtemp reports what is wrong
   std::string tmpl = (parent / (std::string(prefix) + "-XXXXXX")).string();
   if (!::mkdtemp(tmpl.data())) {
-    return make_error(ErrorKind::kInternal, "scratch_dir_failed",
+    return make_error(ErrorCode::kScratchDirFailed,
                       "mkdtemp in " + parent.string() + ": " + std::strerror(errno));
   }
   return ScratchDir(std::filesystem::path(tmpl));

@@ -38,7 +38,7 @@ class WatDriver final : public Driver {
       std::string text = wabt::FormatErrorsToString(errors, wabt::Location::Type::Text, line_finder.get());
       while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
       if (text.empty()) text = "function.wat: invalid module";
-      return make_error(ErrorKind::kInvalidInput, "compile_error", std::move(text));
+      return make_error(ErrorCode::kCompileError, std::move(text));
     }
     wabt::MemoryStream stream;
     wabt::WriteBinaryOptions wopts;
@@ -47,7 +47,7 @@ class WatDriver final : public Driver {
     wopts.relocatable = false;
     wopts.write_debug_names = false;
     if (wabt::Failed(wabt::WriteBinaryModule(&stream, module.get(), wopts))) {
-      return make_error(ErrorKind::kInternal, "compile_error", "failed to encode the module");
+      return make_error(ErrorCode::kCompileError, "failed to encode the module");
     }
     const auto& data = stream.output_buffer().data;
     return std::string(reinterpret_cast<const char*>(data.data()), data.size());
@@ -61,7 +61,7 @@ class WasmDriver final : public Driver {
   std::string_view language() const override { return "wasm"; }
   Expected<std::string> compile(std::string_view source, const CompileOptions& opts) override {
     if (source.size() > opts.max_artifact_bytes) {
-      return make_error(ErrorKind::kInvalidInput, "compile_error",
+      return make_error(ErrorCode::kCompileError,
                         "module is larger than the artifact limit");
     }
     return std::string(source);

@@ -431,7 +431,7 @@ int32_t hold_answer(HostState& ctx, size_t stats_index, Expected<std::string> an
   ctx.held_stats = stats_index;
   ctx.held_pos = 0;
   if (answer.ok() && answer.value().size() > kNilMaxResultBytes) {
-    answer = make_error(ErrorKind::kTooLarge, "response_too_large",
+    answer = make_error(ErrorCode::kResponseTooLarge,
                         "the answer of " + std::to_string(answer.value().size()) +
                             " bytes exceeds the host interface's limit of " +
                             std::to_string(kNilMaxResultBytes) + " bytes");
@@ -441,7 +441,7 @@ int32_t hold_answer(HostState& ctx, size_t stats_index, Expected<std::string> an
     return static_cast<int32_t>(ctx.held.size());
   }
   const Error& e = answer.error();
-  ctx.held = error_json(e.code, e.message);
+  ctx.held = error_json(e.wire_code(), e.message);
   return nil_status_for(e.code);
 }
 
@@ -456,12 +456,12 @@ std::string_view level_name(u32 level) {
 }
 
 Error unavailable(std::string_view call) {
-  return make_error(ErrorKind::kUnavailable, "unavailable",
+  return make_error(ErrorCode::kUnavailable,
                     "nil." + std::string(call) + " is not available in this invocation");
 }
 
 Error argument_too_large(std::string_view call, u64 len) {
-  return make_error(ErrorKind::kInvalidInput, "invalid_request",
+  return make_error(ErrorCode::kInvalidRequest,
                     "nil." + std::string(call) + " was given an argument of " +
                         std::to_string(len) + " bytes; the limit is " +
                         std::to_string(kNilMaxArgumentBytes));
@@ -519,7 +519,7 @@ HostStep nil_call(HostCall call, HostState& ctx,
         if (value) {
           answer = std::move(*value);
         } else {
-          answer = make_error(ErrorKind::kNotFound, "not_found",
+          answer = make_error(ErrorCode::kNotFound,
                               "no environment key " + std::string(arg(ptr, len)));
         }
       }

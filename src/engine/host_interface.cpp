@@ -97,19 +97,19 @@ std::string format_signature(std::string_view params, std::string_view results) 
   return format_types(params) + " -> " + format_types(results);
 }
 
-int32_t nil_status_for(std::string_view code) {
-  if (code == "not_found") return nil_status::kNotFound;
-  if (code == "unavailable") return nil_status::kUnavailable;
-  if (code == "invalid_request" || code == "multiple_statements") {
+int32_t nil_status_for(ErrorCode code) {
+  if (code == ErrorCode::kNotFound) return nil_status::kNotFound;
+  if (code == ErrorCode::kUnavailable) return nil_status::kUnavailable;
+  if (code == ErrorCode::kInvalidRequest || code == ErrorCode::kMultipleStatements) {
     return nil_status::kInvalidRequest;
   }
-  if (code == "host_not_allowed" || code == "address_not_allowed" || code == "not_authorized" ||
-      code == "transaction_not_allowed") {
+  if (code == ErrorCode::kHostNotAllowed || code == ErrorCode::kAddressNotAllowed ||
+      code == ErrorCode::kNotAuthorized || code == ErrorCode::kTransactionNotAllowed) {
     return nil_status::kForbidden;
   }
-  if (code == "timeout") return nil_status::kTimeout;
-  if (code == "response_too_large" || code == "too_large") return nil_status::kTooLarge;
-  if (code == "sql_error") return nil_status::kSqlError;
+  if (code == ErrorCode::kTimeout) return nil_status::kTimeout;
+  if (code == ErrorCode::kResponseTooLarge || code == ErrorCode::kTooLarge) return nil_status::kTooLarge;
+  if (code == ErrorCode::kSqlError) return nil_status::kSqlError;
   return nil_status::kFailed;
 }
 

@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/error_code.h"
+
 namespace nil::engine {
 
 inline constexpr std::string_view kWasiModule = "wasi_snapshot_preview1";
@@ -128,7 +130,7 @@ inline constexpr int32_t kFailed = -8;          // anything else (fetch_failed, 
 }  // namespace nil_status
 
 // The status number for a host service's error code (above); unknown codes are kFailed.
-int32_t nil_status_for(std::string_view error_code);
+int32_t nil_status_for(ErrorCode error_code);
 
 // Limits of the `nil` module, enforced by every tier.
 inline constexpr uint32_t kNilMaxArgumentBytes = 8u << 20;  // one argument (key, request, sql, params)

@@ -38,7 +38,7 @@ Error internal(std::string what, const wabt::Errors& errors) {
   std::string msg = what;
   std::string detail = wabt::FormatErrorsToString(errors, wabt::Location::Type::Binary);
   if (!detail.empty()) msg += ": " + detail;
-  return make_error(ErrorKind::kInternal, "instrumentation_failed", msg);
+  return make_error(ErrorCode::kInstrumentationFailed, msg);
 }
 
 wabt::Var name_var(const char* name) { return wabt::Var(std::string_view(name), wabt::Location()); }

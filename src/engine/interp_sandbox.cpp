@@ -171,7 +171,7 @@ class InterpreterSandbox final : public Sandbox {
     if (wabt::Failed(wi::ReadBinaryInterp("module.wasm", instrumented.data(), instrumented.size(),
                                           options, &errors, &module->desc))) {
       std::string msg = errors.empty() ? "unknown error" : errors.front().message;
-      return make_error(ErrorKind::kInternal, "instrumentation_failed",
+      return make_error(ErrorCode::kInstrumentationFailed,
                         "the instrumented module does not load: " + msg);
     }
     bool found = false;
@@ -181,7 +181,7 @@ class InterpreterSandbox final : public Sandbox {
         found = true;
       }
     }
-    if (!found) return make_error(ErrorKind::kInvalidInput, "missing_export", "no _start");
+    if (!found) return make_error(ErrorCode::kMissingExport, "no _start");
     return std::shared_ptr<const PreparedModule>(std::move(module));
   }
 

@@ -15,8 +15,8 @@
 namespace nil::engine {
 namespace {
 
-Error invalid(std::string code, std::string message) {
-  return make_error(ErrorKind::kInvalidInput, std::move(code), std::move(message));
+Error invalid(ErrorCode code, std::string message) {
+  return make_error(code, std::move(message));
 }
 
 char type_letter(wabt::Type t) {
@@ -59,7 +59,7 @@ std::string printable(std::string_view name) {
 }
 
 Error bad_name(std::string_view what, std::string_view name) {
-  return invalid("unsafe_name", std::string(what) + " name \"" + printable(name) +
+  return invalid(ErrorCode::kUnsafeName, std::string(what) + " name \"" + printable(name) +
                                      "\" is not allowed: names must be 1 to " +
                                      std::to_string(kMaxNameBytes) +
                                      " characters of A-Z a-z 0-9 _ . $ # : @ -");
@@ -91,7 +91,7 @@ bool is_safe_name(std::string_view name) {
 
 Expected<std::string> strip_custom_sections(std::string_view wasm) {
   constexpr size_t kHeader = 8;  // magic + version
-  if (wasm.size() < kHeader) return invalid("invalid_wasm", "module too short");
+  if (wasm.size() < kHeader) return invalid(ErrorCode::kInvalidWasm, "module too short");
   std::string out(wasm.substr(0, kHeader));
   size_t pos = kHeader;
   while (pos < wasm.size()) {
@@ -99,7 +99,7 @@ Expected<std::string> strip_custom_sections(std::string_view wasm) {
     auto id = static_cast<uint8_t>(wasm[pos++]);
     uint32_t size = 0;
     if (!read_u32(wasm, pos, size) || size > wasm.size() - pos) {
-      return invalid("invalid_wasm", "malformed section header at byte " + std::to_string(start));
+      return invalid(ErrorCode::kInvalidWasm, "malformed section header at byte " + std::to_string(start));
     }
     pos += size;
     if (id != 0) out.append(wasm.substr(start, pos - start));
@@ -114,13 +114,13 @@ Expected<ModuleInfo> validate_module(std::string_view wasm) {
   wabt::ReadBinaryOptions options(features, nullptr, /*read_debug_names=*/false,
                                   /*stop_on_first_error=*/true,
                                   /*fail_on_custom_section_error=*/false);
-  if (wasm.empty()) return invalid("invalid_wasm", "empty module");
+  if (wasm.empty()) return invalid(ErrorCode::kInvalidWasm, "empty module");
   if (wabt::Failed(wabt::ReadBinaryIr("module.wasm", wasm.data(), wasm.size(), options, &errors,
                                       &module)) ||
       wabt::Failed(wabt::ValidateModule(&module, &errors, wabt::ValidateOptions(features)))) {
     std::string msg =
         trim_trailing_newlines(wabt::FormatErrorsToString(errors, wabt::Location::Type::Binary));
-    return invalid("invalid_wasm", msg.empty() ? "not a valid WebAssembly module" : msg);
+    return invalid(ErrorCode::kInvalidWasm, msg.empty() ? "not a valid WebAssembly module" : msg);
   }
 
   // Names first: every later message may quote them.
@@ -139,14 +139,14 @@ Expected<ModuleInfo> validate_module(std::string_view wasm) {
     info.imports.push_back(qualified);
     const HostImport* row = find_host_import(import->module_name, import->field_name);
     if (!row || import->kind() != wabt::ExternalKind::Func) {
-      return invalid("forbidden_import",
+      return invalid(ErrorCode::kForbiddenImport,
                      "import " + qualified + " is not part of the host interface");
     }
     const auto* func = wabt::cast<wabt::FuncImport>(import);
     std::string params = letters(func->func.decl.sig.param_types);
     std::string results = letters(func->func.decl.sig.result_types);
     if (params != row->params || results != row->results) {
-      return invalid("forbidden_import", "import " + qualified + " has the signature " +
+      return invalid(ErrorCode::kForbiddenImport, "import " + qualified + " has the signature " +
                                              format_signature(params, results) +
                                              "; the host interface has " +
                                              format_signature(row->params, row->results));
@@ -162,16 +162,16 @@ Expected<ModuleInfo> validate_module(std::string_view wasm) {
     if (e->name == "_start") start = e;
     if (e->name == "memory") memory = e;
   }
-  if (!start) return invalid("missing_export", "the module does not export _start");
+  if (!start) return invalid(ErrorCode::kMissingExport, "the module does not export _start");
   if (start->kind != wabt::ExternalKind::Func) {
-    return invalid("missing_export", "_start is exported but is not a function");
+    return invalid(ErrorCode::kMissingExport, "_start is exported but is not a function");
   }
   const wabt::Func* start_func = module.GetFunc(start->var);
   if (!start_func || start_func->GetNumParams() != 0 || start_func->GetNumResults() != 0) {
-    return invalid("missing_export", "_start must have the type () -> ()");
+    return invalid(ErrorCode::kMissingExport, "_start must have the type () -> ()");
   }
   if (imports_host && (!memory || memory->kind != wabt::ExternalKind::Memory)) {
-    return invalid("missing_export",
+    return invalid(ErrorCode::kMissingExport,
                    "a module that imports from wasi_snapshot_preview1 or nil must export its "
                    "memory as \"memory\"");
   }

@@ -19,8 +19,8 @@ struct StmtCloser {
 };
 using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtCloser>;
 
-Error invalid(std::string code, std::string message) {
-  return make_error(ErrorKind::kInvalidInput, std::move(code), std::move(message));
+Error invalid(ErrorCode code, std::string message) {
+  return make_error(code, std::move(message));
 }
 
 // SQL functions a guest statement may call (lower case). An allow-list, because SQLite builds
@@ -87,7 +87,7 @@ struct AuthContext {
   bool ddl = false;
   bool pragma_ran = false;  // an allowed PRAGMA: the connection is not fresh any more
   std::string denied;       // the first action refused, for the error message
-  std::string code;         // its error code
+  ErrorCode code = ErrorCode::kNotAuthorized;  // its error code
   bool ddl_would_help = false;
 };
 
@@ -95,7 +95,7 @@ int authorize(void* user, int action, const char* arg1, const char* arg2, const 
               const char*) {
   auto* auth = static_cast<AuthContext*>(user);
   std::string what;
-  std::string code = "not_authorized";
+  ErrorCode code = ErrorCode::kNotAuthorized;
   bool needs_ddl = false;
   switch (action) {
     case SQLITE_ATTACH:
@@ -114,7 +114,7 @@ int authorize(void* user, int action, const char* arg1, const char* arg2, const 
       // lock across host calls (up to the function's timeout) and block every other writer.
       what = std::string(action == SQLITE_SAVEPOINT ? "SAVEPOINT/RELEASE " : "") +
              (arg1 ? arg1 : "transaction control");
-      code = "transaction_not_allowed";
+      code = ErrorCode::kTransactionNotAllowed;
       break;
     case SQLITE_PRAGMA:
       // Reading the page size is harmless, and the R*Tree module asks for it when it opens a
@@ -207,12 +207,12 @@ std::string base64(const unsigned char* data, size_t len) {
 Expected<void> bind_params(sqlite3_stmt* stmt, std::string_view params_json) {
   boost::system::error_code ec;
   boost::json::value params = boost::json::parse(params_json, ec);
-  if (ec) return invalid("invalid_request", "params are not JSON: " + ec.message());
-  if (!params.is_array()) return invalid("invalid_request", "params must be a JSON array");
+  if (ec) return invalid(ErrorCode::kInvalidRequest, "params are not JSON: " + ec.message());
+  if (!params.is_array()) return invalid(ErrorCode::kInvalidRequest, "params must be a JSON array");
   const boost::json::array& list = params.as_array();
   int expected = sqlite3_bind_parameter_count(stmt);
   if (static_cast<int>(list.size()) != expected) {
-    return invalid("invalid_request", "the statement has " + std::to_string(expected) +
+    return invalid(ErrorCode::kInvalidRequest, "the statement has " + std::to_string(expected) +
                                           " parameters; params has " +
                                           std::to_string(list.size()));
   }
@@ -234,11 +234,11 @@ Expected<void> bind_params(sqlite3_stmt* stmt, std::string_view params_json) {
         break;
       }
       default:
-        return invalid("invalid_request", "param " + std::to_string(at) +
+        return invalid(ErrorCode::kInvalidRequest, "param " + std::to_string(at) +
                                               " is an array or object; only null, booleans, "
                                               "numbers and strings bind");
     }
-    if (rc != SQLITE_OK) return invalid("invalid_request", sqlite3_errstr(rc));
+    if (rc != SQLITE_OK) return invalid(ErrorCode::kInvalidRequest, sqlite3_errstr(rc));
   }
   return {};
 }
@@ -303,7 +303,7 @@ bool valid_function_id(std::string_view id) {
 Expected<std::filesystem::path> AppDb::file_for(std::string_view function_id) const {
   if (cfg_.app_db_scope == AppDbScope::kShared) return cfg_.app_db;
   if (!valid_function_id(function_id)) {
-    return make_error(ErrorKind::kUnavailable, "unavailable",
+    return make_error(ErrorCode::kUnavailable,
                       "the invocation names no function, so it has no application database");
   }
   return cfg_.app_db_dir / (std::string(function_id) + ".db");
@@ -318,7 +318,7 @@ Expected<SqlitePtr> AppDb::open(const std::filesystem::path& file) {
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   SqlitePtr db(raw);
   if (rc != SQLITE_OK) {
-    return make_error(ErrorKind::kUnavailable, "unavailable",
+    return make_error(ErrorCode::kUnavailable,
                       "the application database cannot be opened: " +
                           std::string(raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   }
@@ -407,7 +407,7 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
   const HostConfig& cfg = owner_->cfg_;
   auto stmt_deadline = std::min(deadline, Clock::now() + std::chrono::milliseconds(cfg.db_timeout_ms));
   auto remaining_ms = std::chrono::duration_cast<std::chrono::milliseconds>(stmt_deadline - Clock::now()).count();
-  if (remaining_ms <= 0) return invalid("timeout", "no time left for the statement");
+  if (remaining_ms <= 0) return invalid(ErrorCode::kTimeout, "no time left for the statement");
 
   AuthContext auth;
   auth.ddl = ddl;
@@ -428,7 +428,7 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   if (sql.size() > static_cast<size_t>(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1))) {
-    return invalid("too_large", "the statement is longer than " +
+    return invalid(ErrorCode::kTooLarge, "the statement is longer than " +
                                     std::to_string(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1)) +
                                     " bytes");
   }
@@ -438,12 +438,12 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
   auto failure = [&](int code) -> Error {
     if (auth.pragma_ran) dirty_ = true;
     if (prog.expired || code == SQLITE_INTERRUPT) {
-      return invalid("timeout", "the statement ran longer than " + std::to_string(remaining_ms) +
+      return invalid(ErrorCode::kTimeout, "the statement ran longer than " + std::to_string(remaining_ms) +
                                     " ms and was stopped");
     }
     if (code == SQLITE_AUTH || !auth.denied.empty()) {
-      if (auth.denied.empty()) return invalid("not_authorized", "this statement is not allowed");
-      if (auth.code == "transaction_not_allowed") {
+      if (auth.denied.empty()) return invalid(ErrorCode::kNotAuthorized, "this statement is not allowed");
+      if (auth.code == ErrorCode::kTransactionNotAllowed) {
         return invalid(auth.code, auth.denied +
                                       " is not allowed: each db_query statement is its own "
                                       "transaction (write several rows in one statement)");
@@ -452,19 +452,19 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
                                     (auth.ddl_would_help ? " without the db:ddl grant" : ""));
     }
     if ((code & 0xff) == SQLITE_TOOBIG) {
-      return invalid("too_large", std::string(sqlite3_errmsg(db)) +
+      return invalid(ErrorCode::kTooLarge, std::string(sqlite3_errmsg(db)) +
                                       ": no value, row or statement "
                                       "may be larger than " +
                                       std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
                                       " bytes (the answer cap)");
     }
-    return invalid("sql_error", sqlite3_errmsg(db));
+    return invalid(ErrorCode::kSqlError, sqlite3_errmsg(db));
   };
   if (rc != SQLITE_OK) return failure(rc);
-  if (!stmt) return invalid("invalid_request", "the SQL holds no statement");
+  if (!stmt) return invalid(ErrorCode::kInvalidRequest, "the SQL holds no statement");
   size_t used = static_cast<size_t>(tail - sql.data());
   if (!only_trivia(sql.substr(used))) {
-    return invalid("multiple_statements",
+    return invalid(ErrorCode::kMultipleStatements,
                    "db_query runs exactly one statement; more follows at offset " +
                        std::to_string(used));
   }
@@ -472,7 +472,7 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
   if (auto bound = bind_params(stmt.get(), params_json); !bound.ok()) {
     if (sqlite3_errcode(db) == SQLITE_TOOBIG ||
         bound.error().message == sqlite3_errstr(SQLITE_TOOBIG)) {
-      return invalid("too_large", "a parameter is larger than " +
+      return invalid(ErrorCode::kTooLarge, "a parameter is larger than " +
                                       std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
                                       " bytes (the answer cap)");
     }

@@ -20,8 +20,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Error err(std::string code, std::string message) {
-  return make_error(ErrorKind::kInvalidInput, std::move(code), std::move(message));
+Error err(ErrorCode code, std::string message) {
+  return make_error(code, std::move(message));
 }
 
 struct CurlCloser {
@@ -61,49 +61,49 @@ bool is_token(std::string_view s) {  // RFC 9110 token
 Expected<Request> parse_request(std::string_view json) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(json, ec);
-  if (ec) return err("invalid_request", "the request is not JSON: " + ec.message());
-  if (!v.is_object()) return err("invalid_request", "the request must be a JSON object");
+  if (ec) return err(ErrorCode::kInvalidRequest, "the request is not JSON: " + ec.message());
+  if (!v.is_object()) return err(ErrorCode::kInvalidRequest, "the request must be a JSON object");
   Request req;
   for (const auto& [key, value] : v.as_object()) {
     if (key == "url") {
-      if (!value.is_string()) return err("invalid_request", "url must be a string");
+      if (!value.is_string()) return err(ErrorCode::kInvalidRequest, "url must be a string");
       req.url = std::string(value.get_string());
     } else if (key == "method") {
-      if (!value.is_string()) return err("invalid_request", "method must be a string");
+      if (!value.is_string()) return err(ErrorCode::kInvalidRequest, "method must be a string");
       std::string m(value.get_string());
       std::transform(m.begin(), m.end(), m.begin(),
                      [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
       if (!is_token(m) || m.size() > 16 || m == "CONNECT" || m == "TRACE") {
-        return err("invalid_request", "method " + m + " is not allowed");
+        return err(ErrorCode::kInvalidRequest, "method " + m + " is not allowed");
       }
       req.method = m;
     } else if (key == "headers") {
-      if (!value.is_object()) return err("invalid_request", "headers must be an object");
+      if (!value.is_object()) return err(ErrorCode::kInvalidRequest, "headers must be an object");
       for (const auto& [name, hv] : value.get_object()) {
-        if (!hv.is_string()) return err("invalid_request", "header values must be strings");
+        if (!hv.is_string()) return err(ErrorCode::kInvalidRequest, "header values must be strings");
         std::string n(name);
         std::string val(hv.get_string());
-        if (!is_token(n)) return err("invalid_request", "header name " + n + " is not a token");
+        if (!is_token(n)) return err(ErrorCode::kInvalidRequest, "header name " + n + " is not a token");
         if (val.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-          return err("invalid_request", "header " + n + " has a line break or NUL");
+          return err(ErrorCode::kInvalidRequest, "header " + n + " has a line break or NUL");
         }
         std::string ln = lower(n);
         if (ln == "host" || ln == "content-length" || ln == "transfer-encoding" ||
             ln == "connection" || ln == "expect") {
-          return err("invalid_request", "header " + n + " is set by the host");
+          return err(ErrorCode::kInvalidRequest, "header " + n + " is set by the host");
         }
         req.headers.emplace_back(std::move(n), std::move(val));
       }
     } else if (key == "body") {
       if (value.is_null()) continue;
-      if (!value.is_string()) return err("invalid_request", "body must be a string");
+      if (!value.is_string()) return err(ErrorCode::kInvalidRequest, "body must be a string");
       req.body = std::string(value.get_string());
     } else {
-      return err("invalid_request", "unknown member " + std::string(key) +
+      return err(ErrorCode::kInvalidRequest, "unknown member " + std::string(key) +
                                         " (expected method, url, headers, body)");
     }
   }
-  if (req.url.empty()) return err("invalid_request", "url is required");
+  if (req.url.empty()) return err(ErrorCode::kInvalidRequest, "url is required");
   return req;
 }
 
@@ -127,9 +127,9 @@ Expected<Target> parse_target(CURLU* u) {
   t.host = lower(part(CURLUPART_HOST));
   std::string port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
   if (t.scheme != "http" && t.scheme != "https") {
-    return err("invalid_request", "only http and https URLs can be fetched");
+    return err(ErrorCode::kInvalidRequest, "only http and https URLs can be fetched");
   }
-  if (t.host.empty()) return err("invalid_request", "the URL has no host");
+  if (t.host.empty()) return err(ErrorCode::kInvalidRequest, "the URL has no host");
   t.port = port.empty() ? (t.scheme == "https" ? 443 : 80) : std::atoi(port.c_str());
   return t;
 }
@@ -145,14 +145,14 @@ Expected<std::string> resolve_checked(const Target& t, bool allow_private) {
   addrinfo* found = nullptr;
   int rc = getaddrinfo(name.c_str(), nullptr, &hints, &found);
   if (rc != 0 || !found) {
-    return err("fetch_failed", "cannot resolve " + t.host + ": " + gai_strerror(rc));
+    return err(ErrorCode::kFetchFailed, "cannot resolve " + t.host + ": " + gai_strerror(rc));
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, freeaddrinfo);
   std::string chosen;
   for (addrinfo* a = found; a; a = a->ai_next) {
     if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
     if (is_private_address(a->ai_addr) && !allow_private) {
-      return err("address_not_allowed",
+      return err(ErrorCode::kAddressNotAllowed,
                  t.host + " resolves to a loopback, private or link-local address");
     }
     if (chosen.empty()) {
@@ -167,7 +167,7 @@ Expected<std::string> resolve_checked(const Target& t, bool allow_private) {
       }
     }
   }
-  if (chosen.empty()) return err("fetch_failed", "no usable address for " + t.host);
+  if (chosen.empty()) return err(ErrorCode::kFetchFailed, "no usable address for " + t.host);
   return chosen;
 }
 
@@ -288,30 +288,30 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
       std::min(deadline, Clock::now() + std::chrono::milliseconds(cfg.http_timeout_ms));
   auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         fetch_deadline - Clock::now()).count();
-  if (timeout_ms <= 0) return err("timeout", "no time is left before the function's deadline");
+  if (timeout_ms <= 0) return err(ErrorCode::kTimeout, "no time is left before the function's deadline");
 
   UrlPtr url(curl_url());
-  if (!url) return make_error(ErrorKind::kInternal, "fetch_failed", "out of memory");
+  if (!url) return make_error(ErrorCode::kFetchFailed, "out of memory");
   if (curl_url_set(url.get(), CURLUPART_URL, req.url.c_str(), 0) != CURLUE_OK) {
-    return err("invalid_request", "url is not a valid absolute URL");
+    return err(ErrorCode::kInvalidRequest, "url is not a valid absolute URL");
   }
 
   for (int hop = 0;; ++hop) {
     Target target = NIL_TRY(parse_target(url.get()));
     std::string host_port = target.host + ":" + std::to_string(target.port);
     if (!host_allowed(allow, target.host, target.port)) {
-      return err("host_not_allowed", host_port + " is not on this function's HTTP allow-list" +
+      return err(ErrorCode::kHostNotAllowed, host_port + " is not on this function's HTTP allow-list" +
                                          std::string(hop ? " (redirect)" : ""));
     }
     std::string address = NIL_TRY(resolve_checked(target, cfg.http_allow_private));
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
                          fetch_deadline - Clock::now()).count();
     if (remaining <= 0) {
-      return err("timeout", "the fetch took longer than " + std::to_string(timeout_ms) + " ms");
+      return err(ErrorCode::kTimeout, "the fetch took longer than " + std::to_string(timeout_ms) + " ms");
     }
 
     std::unique_ptr<CURL, CurlCloser> curl(curl_easy_init());
-    if (!curl) return make_error(ErrorKind::kInternal, "fetch_failed", "curl_easy_init failed");
+    if (!curl) return make_error(ErrorCode::kFetchFailed, "curl_easy_init failed");
     CURL* c = curl.get();
     char errbuf[CURL_ERROR_SIZE] = {};
     // Pin the checked address: curl never asks DNS again for this name (no rebinding).
@@ -362,18 +362,18 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
     CURLcode rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
       if (resp.headers_too_large || curl_headers_too_large(rc, errbuf, !resp.body.empty())) {
-        return err("response_too_large", "the response headers from " + host_port +
+        return err(ErrorCode::kResponseTooLarge, "the response headers from " + host_port +
                                              " exceed the limit of " +
                                              std::to_string(kMaxHeaderBytes) + " bytes");
       }
       if (resp.over_cap || rc == CURLE_FILESIZE_EXCEEDED) {
-        return err("response_too_large", "the response from " + host_port + " exceeds " +
+        return err(ErrorCode::kResponseTooLarge, "the response from " + host_port + " exceeds " +
                                              std::to_string(resp.cap) + " bytes");
       }
       if (rc == CURLE_OPERATION_TIMEDOUT) {
-        return err("timeout", "the fetch took longer than " + std::to_string(timeout_ms) + " ms");
+        return err(ErrorCode::kTimeout, "the fetch took longer than " + std::to_string(timeout_ms) + " ms");
       }
-      return err("fetch_failed", std::string(curl_easy_strerror(rc)) +
+      return err(ErrorCode::kFetchFailed, std::string(curl_easy_strerror(rc)) +
                                      (errbuf[0] ? ": " + std::string(errbuf) : std::string()));
     }
     long status = 0;
@@ -387,12 +387,12 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
                      status == 308) && !location.empty();
     if (redirect) {
       if (hop >= cfg.http_max_redirects) {
-        return err("too_many_redirects", "more than " + std::to_string(cfg.http_max_redirects) +
+        return err(ErrorCode::kTooManyRedirects, "more than " + std::to_string(cfg.http_max_redirects) +
                                              " redirects");
       }
       // Relative locations resolve against the current URL.
       if (curl_url_set(url.get(), CURLUPART_URL, location.c_str(), 0) != CURLUE_OK) {
-        return err("fetch_failed", "the redirect location is not a valid URL");
+        return err(ErrorCode::kFetchFailed, "the redirect location is not a valid URL");
       }
       if (status == 303 || ((status == 301 || status == 302) && req.method == "POST")) {
         if (req.method != "HEAD") req.method = "GET";

@@ -164,7 +164,7 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
   }
   store::Function fn = NIL_TRY(store_.get_function(ref));
   if (fn.status != store::FunctionStatus::kReady) {
-    return make_error(ErrorKind::kConflict, "function_not_ready",
+    return make_error(ErrorCode::kFunctionNotReady,
                       "function \"" + fn.name + "\" is " + std::string(store::to_string(fn.status)) +
                           ", not READY");
   }

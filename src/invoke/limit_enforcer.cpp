@@ -78,7 +78,7 @@ Expected<LimitEnforcer::Admission> LimitEnforcer::admit(const store::Function& f
   if (max_running > 0) {
     auto it = s.running.find(fn.id);
     if (it != s.running.end() && it->second >= max_running) {
-      Error e = make_error(ErrorKind::kRateLimited, "concurrency_limit",
+      Error e = make_error(ErrorCode::kConcurrencyLimit,
                            "function \"" + fn.name + "\" already runs " +
                                std::to_string(max_running) +
                                " invocations at once (its concurrency limit)");
@@ -88,7 +88,7 @@ Expected<LimitEnforcer::Admission> LimitEnforcer::admit(const store::Function& f
   }
   if (rate_on) {
     if (int64_t wait = take_token(s, fn.id); wait > 0) {
-      Error e = make_error(ErrorKind::kRateLimited, "rate_limited",
+      Error e = make_error(ErrorCode::kRateLimited,
                            "function \"" + fn.name + "\" is over its rate limit");
       e.retry_after_s = wait;
       return e;

@@ -263,7 +263,7 @@ int run(const Settings& s) {
           }
           std::string wasm = NIL_TRY(st->get_function_wasm(fn));
           if (sha256_hex(wasm) != sha) {
-            return make_error(ErrorKind::kConflict, "module_changed",
+            return make_error(ErrorCode::kModuleChanged,
                               "the function's module changed before its native build");
           }
           return wasm;

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 Error failed(std::string what) {
-  return make_error(ErrorKind::kInternal, "privilege_drop_failed",
+  return make_error(ErrorCode::kPrivilegeDropFailed,
                     what + ": " + std::strerror(errno));
 }
 
@@ -32,7 +32,7 @@ Expected<RunAs> find_user(const std::string& name) {
     rc = ::getpwuid_r(static_cast<uid_t>(std::strtoul(name.c_str(), nullptr, 10)), &pw, buf.data(), buf.size(), &found);
   }
   if (rc != 0 || found == nullptr) {
-    return make_error(ErrorKind::kInvalidInput, "unknown_user", "no such user: " + name);
+    return make_error(ErrorCode::kUnknownUser, "no such user: " + name);
   }
   return RunAs{found->pw_name, found->pw_uid, found->pw_gid};
 }
@@ -50,7 +50,7 @@ Expected<void> hand_over(const std::vector<fs::path>& paths, const RunAs& user) 
       }
     }
     if (ec) {
-      return make_error(ErrorKind::kInternal, "privilege_drop_failed",
+      return make_error(ErrorCode::kPrivilegeDropFailed,
                         "walking " + root.string() + ": " + ec.message());
     }
   }

@@ -53,13 +53,13 @@ Expected<std::unique_ptr<Store>> open_store(std::string_view url) {
   if (url.starts_with(kSqlite)) {
     std::string path(url.substr(kSqlite.size()));
     if (path.empty()) {
-      return make_error(ErrorKind::kInvalidInput, "invalid_store_url",
+      return make_error(ErrorCode::kInvalidStoreUrl,
                         "sqlite store URL needs a path: sqlite:/path/to/nil.db");
     }
     return sqlite::open_sqlite_store(path);
   }
   // "postgres://..." will land here once the PostgreSQL backend exists.
-  return make_error(ErrorKind::kInvalidInput, "unsupported_store",
+  return make_error(ErrorCode::kUnsupportedStore,
                     "unsupported store URL '" + std::string(url) + "' (supported: sqlite:PATH)");
 }
 

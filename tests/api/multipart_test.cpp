@@ -42,7 +42,7 @@ TEST(Multipart, RejectsMalformedBodies) {
   for (const char* b : bad) {
     auto r = parse_multipart(b, "XyZ");
     ASSERT_FALSE(r.ok()) << b;
-    EXPECT_EQ(r.error().code, "invalid_multipart");
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidMultipart);
   }
 }
 

@@ -16,7 +16,7 @@ json::object obj(std::string_view text) { return json::parse(text).as_object(); 
 // "" when ok, else the error's code.
 template <typename T>
 std::string code_of(const Expected<T>& r) {
-  return r.ok() ? std::string() : r.error().code;
+  return r.ok() ? std::string() : std::string(r.error().wire_code());
 }
 
 TEST(RequestJson, MediaType) {
@@ -31,7 +31,7 @@ TEST(RequestJson, MediaType) {
 TEST(RequestJson, MalformedJsonSaysWhere) {
   auto r = parse_json_text("{\n  \"a\": 1,\n  \"b\": }");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "malformed_json");
+  EXPECT_EQ(r.error().code, ErrorCode::kMalformedJson);
   EXPECT_NE(r.error().message.find("line 3, column 8"), std::string::npos) << r.error().message;
 }
 
@@ -67,7 +67,7 @@ TEST(RequestJson, Fields) {
   EXPECT_EQ(code_of(only_fields(o, {"s", "n", "b", "z", "l", "bad"})), "");
   auto unknown = only_fields(o, {"s"});
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error().code, "unknown_field");
+  EXPECT_EQ(unknown.error().code, ErrorCode::kUnknownField);
   EXPECT_EQ(*string_field(o, "s").value(), "x");
   EXPECT_FALSE(string_field(o, "z").value().has_value());
   EXPECT_FALSE(string_field(o, "missing").value().has_value());

@@ -112,10 +112,10 @@ TEST(Router, PathsAreNormalisedOnce) {
   EXPECT_EQ(resolve(router, verb::get, "/healthz?x=1").pattern, "/healthz");
   auto bad = parse_target("no-slash");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().code, "malformed_request");
+  EXPECT_EQ(bad.error().code, ErrorCode::kMalformedRequest);
 }
 
-Expected<Response> unused(routes::ApiCore&, const Call&) { return make_error(ErrorKind::kInternal, "x", "x"); }
+Expected<Response> unused(routes::ApiCore&, const Call&) { return make_error(ErrorCode::kInternalError, "x"); }
 
 TEST(Router, TheMoreLiteralPatternWins) {
   const Router router({route(verb::get, "/a/{x}/c", Access::kPrincipal, unused),

@@ -180,7 +180,7 @@ TEST_F(AuthenticatorTest, KeyAuthenticatesAndRevocationIsImmediate) {
   a.invalidate_key(k->key.id);
   auto after = a.authenticate_key(k->token);
   ASSERT_FALSE(after.ok());
-  EXPECT_EQ(after.error().code, "unauthorized");
+  EXPECT_EQ(after.error().code, ErrorCode::kUnauthorized);
 }
 
 TEST_F(AuthenticatorTest, SamePrefixWrongSecretIsRejectedEvenWhenCached) {
@@ -191,7 +191,7 @@ TEST_F(AuthenticatorTest, SamePrefixWrongSecretIsRejectedEvenWhenCached) {
   std::string forged = k->key.prefix + std::string(47 - 12, 'Z');
   auto r = a.authenticate_key(forged);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "unauthorized");
+  EXPECT_EQ(r.error().code, ErrorCode::kUnauthorized);
 }
 
 TEST_F(AuthenticatorTest, ExpiredKeyAndRoleChangeAfterInvalidate) {
@@ -222,8 +222,8 @@ TEST_F(AuthenticatorTest, SessionLoginCsrfAndIdleExpiry) {
   AuthSettings s;
   s.session_idle = std::chrono::milliseconds(300);
   Authenticator a(*store_, s);
-  EXPECT_EQ(a.login("dana", "wrong").error().code, "invalid_credentials");
-  EXPECT_EQ(a.login("nobody", "pw-dana-1").error().code, "invalid_credentials");
+  EXPECT_EQ(a.login("dana", "wrong").error().code, ErrorCode::kInvalidCredentials);
+  EXPECT_EQ(a.login("nobody", "pw-dana-1").error().code, ErrorCode::kInvalidCredentials);
   auto l = a.login("dana", "pw-dana-1");
   ASSERT_TRUE(l.ok()) << l.error().message;
   auto p = a.authenticate_session(l->session_token);
@@ -234,7 +234,7 @@ TEST_F(AuthenticatorTest, SessionLoginCsrfAndIdleExpiry) {
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   auto expired = a.authenticate_session(l->session_token);
   ASSERT_FALSE(expired.ok());
-  EXPECT_EQ(expired.error().code, "unauthorized");
+  EXPECT_EQ(expired.error().code, ErrorCode::kUnauthorized);
 }
 
 TEST_F(AuthenticatorTest, SessionAbsoluteExpiryDespiteActivity) {
@@ -252,7 +252,7 @@ TEST_F(AuthenticatorTest, SessionAbsoluteExpiryDespiteActivity) {
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   EXPECT_FALSE(a.authenticate_session(l->session_token).ok());
   // An expired session is gone from the store, not just refused.
-  EXPECT_EQ(store_->get_session_by_token_hash(sha256_hex(l->session_token)).error().code, "session_not_found");
+  EXPECT_EQ(store_->get_session_by_token_hash(sha256_hex(l->session_token)).error().code, ErrorCode::kSessionNotFound);
 }
 
 TEST_F(AuthenticatorTest, LogoutEndsTheSession) {
@@ -263,7 +263,7 @@ TEST_F(AuthenticatorTest, LogoutEndsTheSession) {
   auto p = a.authenticate_session(l->session_token);
   ASSERT_TRUE(p.ok());
   ASSERT_TRUE(a.logout(**p).ok());
-  EXPECT_EQ(a.authenticate_session(l->session_token).error().code, "unauthorized");
+  EXPECT_EQ(a.authenticate_session(l->session_token).error().code, ErrorCode::kUnauthorized);
 }
 
 TEST_F(AuthenticatorTest, EnsureAdminOnlyOnAnEmptyStore) {
@@ -271,7 +271,7 @@ TEST_F(AuthenticatorTest, EnsureAdminOnlyOnAnEmptyStore) {
   auto r = ensure_admin(*store_, "");
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->has_value());
-  EXPECT_EQ(store_->get_user("admin").error().code, "user_not_found");
+  EXPECT_EQ(store_->get_user("admin").error().code, ErrorCode::kUserNotFound);
 
   // An empty store: admin with the given password, or a generated one returned once.
   auto given = store::open_store("sqlite:" + dir_ + "/given.db");

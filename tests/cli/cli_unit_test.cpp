@@ -83,13 +83,13 @@ TEST(CliInput, DataMustBeJson) {
   EXPECT_TRUE(check_json(R"({"a":1})", "--data"));
   auto bad = check_json("{\"a\":\n 1,}", "--data");
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().code, "usage");
+  EXPECT_EQ(bad.error().wire_code(), "usage");
   EXPECT_EQ(exit_code_for(bad.error()), kExitUsage);
   EXPECT_NE(bad.error().message.find("line 2, column 4"), std::string::npos) << bad.error().message;
   EXPECT_FALSE(check_json("1 2", "--data"));
   auto blank = invocation_input(std::string("  "), true);
   ASSERT_FALSE(blank);
-  EXPECT_EQ(blank.error().code, "usage");
+  EXPECT_EQ(blank.error().wire_code(), "usage");
   auto none = invocation_input(std::nullopt, true);
   ASSERT_TRUE(none);
   EXPECT_EQ(*none, "");

@@ -208,8 +208,8 @@ void expect_wasi_command(const std::string& wasm) {
 
 void expect_compile_error(const Expected<std::string>& r) {
   ASSERT_FALSE(r.ok()) << "compiled unexpectedly";
-  EXPECT_EQ(r.error().kind, ErrorKind::kInvalidInput);
-  EXPECT_EQ(r.error().code, "compile_error");
+  EXPECT_EQ(http_status(r.error().code), 400);
+  EXPECT_EQ(r.error().code, ErrorCode::kCompileError);
 }
 
 TEST(RegisterSourceDrivers, AddsCCppAndAssemblyScript) {
@@ -442,7 +442,7 @@ int main(void) { return host_system("ls"); }
   EXPECT_NE(std::find(shape.imports.begin(), shape.imports.end(), "env.system"), shape.imports.end());
   auto v = engine::validate_module(*c);
   ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.error().code, "forbidden_import");
+  EXPECT_EQ(v.error().code, ErrorCode::kForbiddenImport);
 
   auto as = compile("assemblyscript", R"(
 @external("env", "system") declare function system(x: i32): i32;
@@ -454,7 +454,7 @@ system(1);
             as_shape.imports.end());
   auto as_v = engine::validate_module(*as);
   ASSERT_FALSE(as_v.ok());
-  EXPECT_EQ(as_v.error().code, "forbidden_import");
+  EXPECT_EQ(as_v.error().code, ErrorCode::kForbiddenImport);
 }
 
 TEST_F(CompileDrivers, AssemblyScriptAbortGoesToWasiNotEnv) {

@@ -46,7 +46,7 @@ TEST_F(NativeBuilderTest, BuildsOnceReportsAndDoesNotRetryFailures) {
       [&](const std::string& sha) -> Expected<std::string> {
         ++fetches;
         if (sha == good_sha) return good;
-        return make_error(ErrorKind::kNotFound, "function_not_found", "gone");
+        return make_error(ErrorCode::kFunctionNotFound, "gone");
       },
       [&](const std::string& sha) {
         std::lock_guard lk(mu);

@@ -448,9 +448,9 @@ TEST_P(SandboxTest, StartFunctionTrapIsInstantiate) {
 TEST_P(SandboxTest, PrepareRejectsInvalidModules) {
   auto r = sandbox_->prepare(wat_to_wasm(R"((module (import "env" "system" (func)) (func (export "_start"))))"));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "forbidden_import");
+  EXPECT_EQ(r.error().code, ErrorCode::kForbiddenImport);
   EXPECT_EQ(r.error().message, "import env.system is not part of the host interface");
-  EXPECT_EQ(sandbox_->prepare("garbage").error().code, "invalid_wasm");
+  EXPECT_EQ(sandbox_->prepare("garbage").error().code, ErrorCode::kInvalidWasm);
 }
 
 // The instrumentation renumbers every function: calls, exports, the start function, element

@@ -86,7 +86,7 @@ TEST(NameCheck, ValidationRefusesHostileExportNames) {
     SCOPED_TRACE(what);
     auto info = validate_module(module_exporting(name));
     ASSERT_FALSE(info.ok());
-    EXPECT_EQ(info.error().code, "unsafe_name");
+    EXPECT_EQ(info.error().code, ErrorCode::kUnsafeName);
     EXPECT_THAT(info.error().message, HasSubstr("export name"));
     // The message names the name, escaped: no raw control bytes in an error.
     for (char c : info.error().message) EXPECT_GE(static_cast<unsigned char>(c), 0x20);
@@ -99,13 +99,13 @@ TEST(NameCheck, ValidationRefusesHostileImportNames) {
       R"((module (import "wasi_snapshot_preview1" "fd_write*/" (func (param i32 i32 i32 i32) (result i32)))
                  (memory (export "memory") 1) (func (export "_start"))))"));
   ASSERT_FALSE(info.ok());
-  EXPECT_EQ(info.error().code, "unsafe_name");
+  EXPECT_EQ(info.error().code, ErrorCode::kUnsafeName);
   EXPECT_THAT(info.error().message, HasSubstr("fd_write*/"));
   info = validate_module(wat_to_wasm(
       R"((module (import "wasi\0a" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
                  (memory (export "memory") 1) (func (export "_start"))))"));
   ASSERT_FALSE(info.ok());
-  EXPECT_EQ(info.error().code, "unsafe_name");
+  EXPECT_EQ(info.error().code, ErrorCode::kUnsafeName);
   EXPECT_THAT(info.error().message, HasSubstr("wasi\\x0a"));
 }
 
@@ -145,7 +145,7 @@ TEST_P(GuestLimitsTest, HostileNamesAreRefusedByPrepare) {
     SCOPED_TRACE(what);
     auto prepared = sandbox_->prepare(module_exporting(name));
     ASSERT_FALSE(prepared.ok());
-    EXPECT_EQ(prepared.error().code, "unsafe_name");
+    EXPECT_EQ(prepared.error().code, ErrorCode::kUnsafeName);
   }
 }
 

@@ -188,30 +188,30 @@ TEST_P(HostCallsTest, HttpFetchPassesTheRequestAndTheDeadline) {
 
 TEST_P(HostCallsTest, ServiceErrorsBecomeStatusNumbersAndErrorJson) {
   FakeHost host;
-  host.fetch_error = make_error(ErrorKind::kInvalidInput, "host_not_allowed", "evil.com is not on");
+  host.fetch_error = make_error(ErrorCode::kHostNotAllowed, "evil.com is not on");
   Result r = run(guest("(call $fetch (i32.const 256) (local.get $a_len))", -4, "{}"), &host);
   expect_ok(r);
   EXPECT_EQ(r.output, R"({"error":{"code":"host_not_allowed","message":"evil.com is not on"}})");
-  host.db_error = make_error(ErrorKind::kInvalidInput, "sql_error", "near \"SELEC\": syntax error");
+  host.db_error = make_error(ErrorCode::kSqlError, "near \"SELEC\": syntax error");
   r = run(guest("(call $db (i32.const 256) (local.get $a_len) (i32.const 8192) (local.get $b_len))",
                 -7, "SELEC 1", "[1]"),
           &host);
   expect_ok(r);
   EXPECT_THAT(r.output, HasSubstr("syntax error"));
-  host.db_error = make_error(ErrorKind::kInvalidInput, "multiple_statements", "one statement");
+  host.db_error = make_error(ErrorCode::kMultipleStatements, "one statement");
   r = run(guest("(call $db (i32.const 256) (local.get $a_len) (i32.const 0) (i32.const 0))", -3,
                 "SELECT 1; SELECT 2"),
           &host);
   expect_ok(r);
-  host.db_error = make_error(ErrorKind::kInvalidInput, "timeout", "slow");
+  host.db_error = make_error(ErrorCode::kTimeout, "slow");
   r = run(guest("(call $db (i32.const 256) (local.get $a_len) (i32.const 0) (i32.const 0))", -5,
                 "SELECT 1"),
           &host);
   expect_ok(r);
-  host.fetch_error = make_error(ErrorKind::kInvalidInput, "response_too_large", "big");
+  host.fetch_error = make_error(ErrorCode::kResponseTooLarge, "big");
   r = run(guest("(call $fetch (i32.const 256) (local.get $a_len))", -6, "{}"), &host);
   expect_ok(r);
-  host.fetch_error = make_error(ErrorKind::kInvalidInput, "fetch_failed", "refused");
+  host.fetch_error = make_error(ErrorCode::kFetchFailed, "refused");
   r = run(guest("(call $fetch (i32.const 256) (local.get $a_len))", -8, "{}"), &host);
   expect_ok(r);
 }
@@ -381,7 +381,7 @@ TEST(HostInterfaceTest, ValidationKnowsTheNilModule) {
     (memory (export "memory") 1)
     (func (export "_start"))))"));
   ASSERT_FALSE(e.ok());
-  EXPECT_EQ(e.error().code, "forbidden_import");
+  EXPECT_EQ(e.error().code, ErrorCode::kForbiddenImport);
   EXPECT_THAT(e.error().message, HasSubstr("nil.env has the signature (i32) -> (i32)"));
 
   e = validate_module(wat_to_wasm(R"((module
@@ -389,14 +389,14 @@ TEST(HostInterfaceTest, ValidationKnowsTheNilModule) {
     (memory (export "memory") 1)
     (func (export "_start"))))"));
   ASSERT_FALSE(e.ok());
-  EXPECT_EQ(e.error().code, "forbidden_import");
+  EXPECT_EQ(e.error().code, ErrorCode::kForbiddenImport);
 
   e = validate_module(wat_to_wasm(R"((module
     (import "nil" "log" (func (param i32 i32 i32)))
     (memory 1)
     (func (export "_start"))))"));
   ASSERT_FALSE(e.ok());
-  EXPECT_EQ(e.error().code, "missing_export");
+  EXPECT_EQ(e.error().code, ErrorCode::kMissingExport);
 
   auto ok = validate_module(wat_to_wasm(R"((module
     (import "nil" "log" (func (param i32 i32 i32)))

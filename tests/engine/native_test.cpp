@@ -298,14 +298,14 @@ TEST_F(NativeTest, LoadRejectsWhatIsNotAnArtifact) {
   auto native = make_native_sandbox();
   auto missing = native->load("/nonexistent/x.so");
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().code, "native_load_failed");
+  EXPECT_EQ(missing.error().code, ErrorCode::kNativeLoadFailed);
   // A shared object without the entry points (libm is one on every system).
   auto libm = native->load("libm.so.6");
   ASSERT_FALSE(libm.ok());
   EXPECT_THAT(libm.error().message, HasSubstr("entry points"));
   auto unbuilt = native->prepare(wat_to_wasm(R"((module (func (export "_start"))))"));
   ASSERT_FALSE(unbuilt.ok());
-  EXPECT_EQ(unbuilt.error().code, "native_not_built");
+  EXPECT_EQ(unbuilt.error().code, ErrorCode::kNativeNotBuilt);
 }
 
 TEST_F(NativeTest, BuildWritesTheArtifactUnderItsNameAndPrepareFindsIt) {
@@ -335,7 +335,7 @@ TEST_F(NativeTest, BuildRejectsAnInvalidModule) {
   auto dir = std::filesystem::temp_directory_path() / "nil_native_invalid.so";
   auto built = compile::build_native("\0asm\x01", dir);
   ASSERT_FALSE(built.ok());
-  EXPECT_EQ(built.error().code, "invalid_wasm");
+  EXPECT_EQ(built.error().code, ErrorCode::kInvalidWasm);
 }
 
 }  // namespace

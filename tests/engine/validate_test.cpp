@@ -41,8 +41,8 @@ TEST(ValidateModule, ForbiddenImportIsNamed) {
   Error e = validation_error(R"((module
     (import "env" "foo" (func))
     (func (export "_start"))))");
-  EXPECT_EQ(e.kind, ErrorKind::kInvalidInput);
-  EXPECT_EQ(e.code, "forbidden_import");
+  EXPECT_EQ(http_status(e.code), 400);
+  EXPECT_EQ(e.code, ErrorCode::kForbiddenImport);
   EXPECT_EQ(e.message, "import env.foo is not part of the host interface");
 }
 
@@ -51,7 +51,7 @@ TEST(ValidateModule, UnknownWasiNameIsForbidden) {
     (import "wasi_snapshot_preview1" "sock_open" (func (param i32) (result i32)))
     (memory (export "memory") 1)
     (func (export "_start"))))");
-  EXPECT_EQ(e.code, "forbidden_import");
+  EXPECT_EQ(e.code, ErrorCode::kForbiddenImport);
   EXPECT_THAT(e.message, HasSubstr("wasi_snapshot_preview1.sock_open"));
 }
 
@@ -59,7 +59,7 @@ TEST(ValidateModule, InternalImportsAreNotForUsers) {
   Error e = validation_error(R"((module
     (import "nil_internal" "tick" (func (result i32)))
     (func (export "_start"))))");
-  EXPECT_EQ(e.code, "forbidden_import");
+  EXPECT_EQ(e.code, ErrorCode::kForbiddenImport);
   EXPECT_THAT(e.message, HasSubstr("nil_internal.tick"));
 }
 
@@ -67,7 +67,7 @@ TEST(ValidateModule, NonFunctionImportsAreForbidden) {
   Error e = validation_error(R"((module
     (import "env" "memory" (memory 1))
     (func (export "_start"))))");
-  EXPECT_EQ(e.code, "forbidden_import");
+  EXPECT_EQ(e.code, ErrorCode::kForbiddenImport);
   EXPECT_THAT(e.message, HasSubstr("env.memory"));
 }
 
@@ -76,7 +76,7 @@ TEST(ValidateModule, WrongWasiSignatureIsRejected) {
     (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32) (result i32)))
     (memory (export "memory") 1)
     (func (export "_start"))))");
-  EXPECT_EQ(e.code, "forbidden_import");
+  EXPECT_EQ(e.code, ErrorCode::kForbiddenImport);
   EXPECT_THAT(e.message, HasSubstr("wasi_snapshot_preview1.fd_write"));
   EXPECT_THAT(e.message, HasSubstr("(i32, i32, i32, i32) -> (i32)"));
 }
@@ -86,20 +86,20 @@ TEST(ValidateModule, I64WhereI32IsExpectedIsRejected) {
     (import "wasi_snapshot_preview1" "clock_time_get" (func (param i32 i32 i32) (result i32)))
     (memory (export "memory") 1)
     (func (export "_start"))))");
-  EXPECT_EQ(e.code, "forbidden_import");
+  EXPECT_EQ(e.code, ErrorCode::kForbiddenImport);
 }
 
 TEST(ValidateModule, MissingStart) {
   Error e = validation_error(R"((module (func (export "main"))))");
-  EXPECT_EQ(e.code, "missing_export");
+  EXPECT_EQ(e.code, ErrorCode::kMissingExport);
   EXPECT_THAT(e.message, HasSubstr("_start"));
 }
 
 TEST(ValidateModule, StartWithWrongType) {
   Error e = validation_error(R"((module (func (export "_start") (param i32))))");
-  EXPECT_EQ(e.code, "missing_export");
+  EXPECT_EQ(e.code, ErrorCode::kMissingExport);
   Error e2 = validation_error(R"((module (memory (export "_start") 1)))");
-  EXPECT_EQ(e2.code, "missing_export");
+  EXPECT_EQ(e2.code, ErrorCode::kMissingExport);
 }
 
 TEST(ValidateModule, WasiWithoutExportedMemory) {
@@ -107,21 +107,21 @@ TEST(ValidateModule, WasiWithoutExportedMemory) {
     (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
     (memory 1)
     (func (export "_start"))))");
-  EXPECT_EQ(e.code, "missing_export");
+  EXPECT_EQ(e.code, ErrorCode::kMissingExport);
   EXPECT_THAT(e.message, HasSubstr("memory"));
 }
 
 TEST(ValidateModule, InvalidBytes) {
   auto r = validate_module("definitely not wasm");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "invalid_wasm");
-  EXPECT_EQ(r.error().kind, ErrorKind::kInvalidInput);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidWasm);
+  EXPECT_EQ(http_status(r.error().code), 400);
   EXPECT_THAT(r.error().message, HasSubstr("0000004: error"));  // the byte offset
 
-  EXPECT_EQ(validate_module("").error().code, "invalid_wasm");
+  EXPECT_EQ(validate_module("").error().code, ErrorCode::kInvalidWasm);
   std::string truncated = wat_to_wasm(R"((module (func (export "_start"))))");
   truncated.resize(truncated.size() - 3);
-  EXPECT_EQ(validate_module(truncated).error().code, "invalid_wasm");
+  EXPECT_EQ(validate_module(truncated).error().code, ErrorCode::kInvalidWasm);
 }
 
 TEST(ValidateModule, InvalidCodeIsReportedWithOffset) {
@@ -133,7 +133,7 @@ TEST(ValidateModule, InvalidCodeIsReportedWithOffset) {
   wasm[pos] = 0x01;
   auto r = validate_module(wasm);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "invalid_wasm");
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidWasm);
   EXPECT_THAT(r.error().message, HasSubstr("error"));
 }
 

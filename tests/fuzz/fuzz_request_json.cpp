@@ -21,7 +21,7 @@ void check(bool ok) {
 
 template <typename T>
 void expect_code(const nil::Expected<T>& r) {
-  if (!r.ok()) check(!r.error().code.empty());
+  if (!r.ok()) check(!r.error().wire_code().empty());
 }
 
 }  // namespace

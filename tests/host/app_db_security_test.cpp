@@ -60,7 +60,7 @@ class AppDbSecurity : public ::testing::Test {
   static void expect_error(const Expected<std::string>& r, std::string_view code,
                            std::string_view what) {
     ASSERT_FALSE(r.ok()) << what << " succeeded: " << r.value();
-    EXPECT_EQ(r.error().code, code) << what << ": " << r.error().message;
+    EXPECT_EQ(r.error().wire_code(), code) << what << ": " << r.error().message;
   }
   static std::string rows(const json::object& answer) {
     return answer.contains("rows") ? json::serialize(answer.at("rows")) : "<none>";

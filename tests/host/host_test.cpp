@@ -70,7 +70,7 @@ class HostTest : public ::testing::Test {
   }
   static void expect_error(const Expected<std::string>& r, std::string_view code) {
     ASSERT_FALSE(r.ok()) << r.value();
-    EXPECT_EQ(r.error().code, code) << r.error().message;
+    EXPECT_EQ(r.error().wire_code(), code) << r.error().message;
   }
 
   TempDir dir_;

@@ -53,7 +53,7 @@ struct Event {
   std::string execution_id;
   std::optional<store::ExecutionStatus> status;  // finish
   std::string error_type;                        // finish of a FAILED execution
-  std::string error_code;                        // reject
+  ErrorCode error_code = ErrorCode::kInternalError;  // reject
   TriggerDetails details;
   uint32_t timeout_ms = 0;
   Clock::SteadyTime deadline{};
@@ -216,11 +216,11 @@ TEST_F(InvokerTest, RateLimitedInvocationNeverStartsAndIsRejected) {
 
   auto refused = run("echo", Trigger::kCron);  // any trigger: the limit is the invoker's
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().code, "rate_limited");
-  EXPECT_EQ(refused.error().kind, ErrorKind::kRateLimited);
+  EXPECT_EQ(refused.error().code, ErrorCode::kRateLimited);
+  EXPECT_EQ(http_status(refused.error().code), 429);
   EXPECT_EQ(refused.error().retry_after_s, 1);
   ASSERT_EQ(kinds(), (std::vector<Event::Kind>{Event::kReject}));
-  EXPECT_EQ(observer_.events[0].error_code, "rate_limited");
+  EXPECT_EQ(observer_.events[0].error_code, ErrorCode::kRateLimited);
   EXPECT_EQ(observer_.events[0].phase, InvocationContext::Phase::kRejected);
   EXPECT_EQ(observer_.events[0].function_name, "echo");
   EXPECT_TRUE(observer_.events[0].execution_id.empty());  // no record: nothing ran
@@ -234,11 +234,11 @@ TEST_F(InvokerTest, RefusedAuthorizationSpendsNoRateToken) {
   deploy("echo", kEcho);
   Caller stranger;
   stranger.authorize = [](const store::Function& f) -> Expected<void> {
-    return make_error(ErrorKind::kNotFound, "function_not_found", "no function " + f.name);
+    return make_error(ErrorCode::kFunctionNotFound, "no function " + f.name);
   };
   auto refused = run("echo", Trigger::kApi, "{}", stranger);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().code, "function_not_found");
+  EXPECT_EQ(refused.error().code, ErrorCode::kFunctionNotFound);
   ASSERT_EQ(kinds(), (std::vector<Event::Kind>{Event::kReject}));
   EXPECT_TRUE(run("echo").ok());  // the one token is still there
 }
@@ -246,7 +246,7 @@ TEST_F(InvokerTest, RefusedAuthorizationSpendsNoRateToken) {
 TEST_F(InvokerTest, UnknownFunctionIsRejectedWithoutAFunction) {
   auto refused = run("nope");
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().code, "function_not_found");
+  EXPECT_EQ(refused.error().code, ErrorCode::kFunctionNotFound);
   ASSERT_EQ(kinds(), (std::vector<Event::Kind>{Event::kReject}));
   EXPECT_TRUE(observer_.events[0].function_name.empty());
 }
@@ -268,13 +268,13 @@ TEST_F(InvokerTest, ConcurrencyLimitRefusesASecondRunningInvocationAndFreesOnFin
   ASSERT_TRUE(first.ok()) << first.error().message;
   ASSERT_TRUE(nested && other);
   ASSERT_FALSE(nested->ok());
-  EXPECT_EQ(nested->error().code, "concurrency_limit");
-  EXPECT_EQ(nested->error().kind, ErrorKind::kRateLimited);
+  EXPECT_EQ(nested->error().code, ErrorCode::kConcurrencyLimit);
+  EXPECT_EQ(http_status(nested->error().code), 429);
   EXPECT_TRUE(other->ok());
   // Events: echo start, queue reject, other start + finish, echo finish.
   ASSERT_EQ(kinds(), (std::vector<Event::Kind>{Event::kStart, Event::kReject, Event::kStart,
                                                Event::kFinish, Event::kFinish}));
-  EXPECT_EQ(observer_.events[1].error_code, "concurrency_limit");
+  EXPECT_EQ(observer_.events[1].error_code, ErrorCode::kConcurrencyLimit);
   EXPECT_EQ(observer_.events[1].trigger, Trigger::kQueue);
 
   // invoke() destroyed the context: the slot is free again.

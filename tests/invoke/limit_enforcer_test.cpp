@@ -38,8 +38,8 @@ TEST(LimitEnforcer, RateLimitRefusesPastTheBurstUntilTheClockRefills) {
   EXPECT_TRUE(limits.admit(f).ok());
   auto refused = limits.admit(f);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().kind, ErrorKind::kRateLimited);
-  EXPECT_EQ(refused.error().code, "rate_limited");
+  EXPECT_EQ(http_status(refused.error().code), 429);
+  EXPECT_EQ(refused.error().code, ErrorCode::kRateLimited);
   EXPECT_EQ(refused.error().message, "function \"hello\" is over its rate limit");
   EXPECT_EQ(refused.error().retry_after_s, 2);  // one token at 0.5/s
 
@@ -92,8 +92,8 @@ TEST(LimitEnforcer, ConcurrencyLimitRefusesWhileTheSlotsAreHeld) {
 
   auto refused = limits.admit(f);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().kind, ErrorKind::kRateLimited);  // 429 in the API
-  EXPECT_EQ(refused.error().code, "concurrency_limit");
+  EXPECT_EQ(http_status(refused.error().code), 429);  // 429 in the API
+  EXPECT_EQ(refused.error().code, ErrorCode::kConcurrencyLimit);
   EXPECT_EQ(refused.error().retry_after_s, 1);
   EXPECT_NE(refused.error().message.find("\"busy\""), std::string::npos) << refused.error().message;
   EXPECT_EQ(limits.running("f1"), 2u);  // a refusal takes no slot
@@ -131,7 +131,7 @@ TEST(LimitEnforcer, ConcurrencyRefusalSpendsNoRateToken) {
   for (int i = 0; i < 5; ++i) {
     auto r = limits.admit(f);
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().code, "concurrency_limit");
+    EXPECT_EQ(r.error().code, ErrorCode::kConcurrencyLimit);
   }
   held = LimitEnforcer::Admission();  // released
   EXPECT_TRUE(limits.admit(f).ok());  // token 2 of 2 was still there

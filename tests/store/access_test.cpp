@@ -34,11 +34,11 @@ TEST(AccessLists, AnUnknownNameFailsTheWholeListWithItsCode) {
   auto dir = lookup_in({{"u1", "ada"}});
   auto u = resolve_user_refs({"ada", "ghost"}, dir);
   ASSERT_FALSE(u.ok());
-  EXPECT_EQ(u.error().code, "unknown_user");
-  EXPECT_EQ(u.error().kind, ErrorKind::kInvalidInput);
+  EXPECT_EQ(u.error().code, ErrorCode::kUnknownUser);
+  EXPECT_EQ(http_status(u.error().code), 400);
   EXPECT_NE(u.error().message.find("ghost"), std::string::npos);
-  EXPECT_EQ(resolve_group_refs({"ghost"}, dir).error().code, "unknown_group");
-  EXPECT_EQ(resolve_environment_refs({"ghost"}, dir).error().code, "unknown_environment");
+  EXPECT_EQ(resolve_group_refs({"ghost"}, dir).error().code, ErrorCode::kUnknownGroup);
+  EXPECT_EQ(resolve_environment_refs({"ghost"}, dir).error().code, ErrorCode::kUnknownEnvironment);
 }
 
 TEST(AccessLists, EnvironmentsKeepRepeatsInOrder) {
@@ -50,11 +50,11 @@ TEST(AccessLists, EnvironmentsKeepRepeatsInOrder) {
 
 TEST(AccessLists, ALookupFailureIsPassedOn) {
   RefLookup broken = [](std::string_view) -> Expected<std::optional<std::string>> {
-    return make_error(ErrorKind::kInternal, "storage_error", "disk on fire");
+    return make_error(ErrorCode::kStorageError, "disk on fire");
   };
   auto r = resolve_user_refs({"ada"}, broken);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "storage_error");
+  EXPECT_EQ(r.error().code, ErrorCode::kStorageError);
 }
 
 }  // namespace

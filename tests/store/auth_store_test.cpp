@@ -43,8 +43,8 @@ TEST_P(AuthStoreTest, UsersRoundTripByIdAndUsername) {
   EXPECT_EQ(u.grants, std::vector<std::string>{"deploy"});
   EXPECT_EQ(store().get_user("alice")->id, u.id);
   EXPECT_EQ(store().get_user(u.id)->username, "alice");
-  expect_error(store().create_user(user("alice")), ErrorKind::kConflict, "name_taken");
-  expect_error(store().get_user("bob"), ErrorKind::kNotFound, "user_not_found");
+  expect_error(store().create_user(user("alice")), ErrorCode::kNameTaken);
+  expect_error(store().get_user("bob"), ErrorCode::kUserNotFound);
   ASSERT_OK_AND_ASSIGN(up, store().update_user("alice", UserUpdate{"hash2", Role::kDev, std::vector<std::string>{}}));
   EXPECT_EQ(up.role, Role::kDev);
   EXPECT_TRUE(up.grants.empty());
@@ -58,7 +58,7 @@ TEST_P(AuthStoreTest, GroupsAndMembership) {
   ASSERT_OK_AND_ASSIGN(a, store().create_user(user("a")));
   ASSERT_OK_AND_ASSIGN(b, store().create_user(user("b")));
   ASSERT_OK_AND_ASSIGN(g, store().create_group("ops"));
-  expect_error(store().create_group("ops"), ErrorKind::kConflict, "name_taken");
+  expect_error(store().create_group("ops"), ErrorCode::kNameTaken);
   ASSERT_TRUE(store().add_group_member("ops", "a").ok());
   ASSERT_TRUE(store().add_group_member(g.id, b.id).ok());
   ASSERT_TRUE(store().add_group_member("ops", "a").ok());  // idempotent
@@ -67,14 +67,14 @@ TEST_P(AuthStoreTest, GroupsAndMembership) {
   EXPECT_EQ(g2.members[0].username, "a");
   ASSERT_EQ(store().get_user("a")->groups.size(), 1u);
   EXPECT_EQ(store().get_user("a")->groups[0].name, "ops");
-  expect_error(store().add_group_member("ops", "nobody"), ErrorKind::kNotFound, "user_not_found");
-  expect_error(store().add_group_member("nogroup", "a"), ErrorKind::kNotFound, "group_not_found");
+  expect_error(store().add_group_member("ops", "nobody"), ErrorCode::kUserNotFound);
+  expect_error(store().add_group_member("nogroup", "a"), ErrorCode::kGroupNotFound);
   ASSERT_TRUE(store().remove_group_member("ops", "a").ok());
-  expect_error(store().remove_group_member("ops", "a"), ErrorKind::kNotFound, "not_a_member");
+  expect_error(store().remove_group_member("ops", "a"), ErrorCode::kNotAMember);
   ASSERT_TRUE(store().delete_user(b.id).ok());
   EXPECT_TRUE(store().get_group("ops")->members.empty());
   ASSERT_TRUE(store().delete_group("ops").ok());
-  expect_error(store().get_group(g.id), ErrorKind::kNotFound, "group_not_found");
+  expect_error(store().get_group(g.id), ErrorCode::kGroupNotFound);
   EXPECT_TRUE(store().get_user("a")->groups.empty());
   (void)a;
 }
@@ -102,10 +102,10 @@ TEST_P(AuthStoreTest, ApiKeysByPrefixRevokeTouchAndCascade) {
   EXPECT_EQ(store().get_api_key(k1.id)->last_used_at, std::optional<int64_t>(1000));
   ASSERT_TRUE(store().revoke_api_key(k1.id).ok());
   EXPECT_TRUE(store().get_api_key(k1.id)->revoked);
-  expect_error(store().revoke_api_key("nope"), ErrorKind::kNotFound, "api_key_not_found");
-  expect_error(store().create_api_key(NewApiKey{"x", "nobody", "nil_CCCCCCCC", "h", std::nullopt}), ErrorKind::kNotFound, "user_not_found");
+  expect_error(store().revoke_api_key("nope"), ErrorCode::kApiKeyNotFound);
+  expect_error(store().create_api_key(NewApiKey{"x", "nobody", "nil_CCCCCCCC", "h", std::nullopt}), ErrorCode::kUserNotFound);
   ASSERT_TRUE(store().delete_user("k").ok());
-  expect_error(store().get_api_key(k2.id), ErrorKind::kNotFound, "api_key_not_found");
+  expect_error(store().get_api_key(k2.id), ErrorCode::kApiKeyNotFound);
 }
 
 TEST_P(AuthStoreTest, SessionsLookupTouchExpireAndCascade) {
@@ -119,11 +119,11 @@ TEST_P(AuthStoreTest, SessionsLookupTouchExpireAndCascade) {
   EXPECT_EQ(store().get_session_by_token_hash(std::string(64, '1'))->last_seen_at, 500);
   EXPECT_EQ(*store().delete_expired_sessions(0, 400), 0);
   EXPECT_EQ(*store().delete_expired_sessions(0, 600), 1);
-  expect_error(store().get_session_by_token_hash(std::string(64, '1')), ErrorKind::kNotFound, "session_not_found");
+  expect_error(store().get_session_by_token_hash(std::string(64, '1')), ErrorCode::kSessionNotFound);
   Session s2{new_uuid(), u.id, std::string(64, '3'), std::string(64, '4'), 100, 100};
   ASSERT_TRUE(store().create_session(s2).ok());
   ASSERT_TRUE(store().delete_user(u.id).ok());
-  expect_error(store().get_session_by_token_hash(std::string(64, '3')), ErrorKind::kNotFound, "session_not_found");
+  expect_error(store().get_session_by_token_hash(std::string(64, '3')), ErrorCode::kSessionNotFound);
 }
 
 // The list filter is auth::can_access in SQL: it must agree with the rule for every shape.
@@ -140,8 +140,8 @@ TEST_P(AuthStoreTest, AccessListsPersistAndFilterLists) {
   ASSERT_TRUE(store().create_function(fn("other-user", {{other.id}, {}})).ok());
   ASSERT_TRUE(store().create_function(fn("other-group", {{}, {theirs.id}}, true)).ok());
   ASSERT_TRUE(store().create_function(fn("either", {{other.id}, {mine.id}})).ok());
-  expect_error(store().create_function(fn("bad", {{"ghost"}, {}})), ErrorKind::kInvalidInput, "unknown_user");
-  expect_error(store().create_function(fn("bad", {{}, {"ghost"}})), ErrorKind::kInvalidInput, "unknown_group");
+  expect_error(store().create_function(fn("bad", {{"ghost"}, {}})), ErrorCode::kUnknownUser);
+  expect_error(store().create_function(fn("bad", {{}, {"ghost"}})), ErrorCode::kUnknownGroup);
   EXPECT_EQ(store().get_function("other-group")->is_public, true);
 
   ASSERT_OK_AND_ASSIGN(all, store().list_functions(PageRequest{}, std::nullopt));

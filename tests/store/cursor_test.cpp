@@ -10,8 +10,8 @@ namespace {
 
 void expect_invalid(const Expected<int64_t>& r) {
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "invalid_cursor");
-  EXPECT_EQ(r.error().kind, ErrorKind::kInvalidInput);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidCursor);
+  EXPECT_EQ(http_status(r.error().code), 400);
 }
 
 TEST(SeqCursor, RoundTripsAndIsOpaque) {
@@ -76,7 +76,7 @@ TEST(ExecutionCursor, MalformedCursorsAreRejected) {
     SCOPED_TRACE(raw);
     auto r = decode_execution(base64url_encode(raw));
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().code, "invalid_cursor");
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidCursor);
   }
 }
 

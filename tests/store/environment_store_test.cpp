@@ -48,13 +48,13 @@ TEST_P(EnvironmentStoreTest, CreateGetByIdAndNameKeepsVarOrderAndSecrets) {
 
 TEST_P(EnvironmentStoreTest, NameTakenNotFoundDuplicateKey) {
   ASSERT_TRUE(store().create_environment(env("a", {})).ok());
-  expect_error(store().create_environment(env("a", {})), ErrorKind::kConflict, "name_taken");
-  expect_error(store().get_environment("nope"), ErrorKind::kNotFound, "environment_not_found");
-  expect_error(store().update_environment("nope", {}), ErrorKind::kNotFound, "environment_not_found");
-  expect_error(store().delete_environment("nope"), ErrorKind::kNotFound, "environment_not_found");
+  expect_error(store().create_environment(env("a", {})), ErrorCode::kNameTaken);
+  expect_error(store().get_environment("nope"), ErrorCode::kEnvironmentNotFound);
+  expect_error(store().update_environment("nope", {}), ErrorCode::kEnvironmentNotFound);
+  expect_error(store().delete_environment("nope"), ErrorCode::kEnvironmentNotFound);
   expect_error(store().create_environment(env("b", {{"K", "1", false}, {"K", "2", false}})),
-               ErrorKind::kInvalidInput, "duplicate_env_key");
-  expect_error(store().get_environment("b"), ErrorKind::kNotFound, "environment_not_found");
+               ErrorCode::kDuplicateEnvKey);
+  expect_error(store().get_environment("b"), ErrorCode::kEnvironmentNotFound);
 }
 
 TEST_P(EnvironmentStoreTest, UpdateReplacesVarsAndRenames) {
@@ -68,7 +68,7 @@ TEST_P(EnvironmentStoreTest, UpdateReplacesVarsAndRenames) {
   EXPECT_GE(e2.updated_at, e.updated_at);
   EnvironmentUpdate rename;
   rename.name = "b";
-  expect_error(store().update_environment(e.id, rename), ErrorKind::kConflict, "name_taken");
+  expect_error(store().update_environment(e.id, rename), ErrorCode::kNameTaken);
   rename.name = "c";
   ASSERT_OK_AND_ASSIGN(e3, store().update_environment(e.id, rename));
   EXPECT_EQ(e3.name, "c");
@@ -92,7 +92,7 @@ TEST_P(EnvironmentStoreTest, ListPagesInCreationOrder) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"e0", "e1", "e2", "e3", "e4"}));
   PageRequest bad{2, base64url_encode("f1:1")};  // a functions cursor
-  expect_error(store().list_environments(bad), ErrorKind::kInvalidInput, "invalid_cursor");
+  expect_error(store().list_environments(bad), ErrorCode::kInvalidCursor);
 }
 
 TEST_P(EnvironmentStoreTest, FunctionAccessPersistsAndResolvesEnvironmentsInOrder) {
@@ -129,9 +129,8 @@ TEST_P(EnvironmentStoreTest, FunctionAccessPersistsAndResolvesEnvironmentsInOrde
 TEST_P(EnvironmentStoreTest, UnknownEnvironmentIsRejectedAndNothingIsCreated) {
   FunctionAccess access;
   access.environments = {"missing"};
-  expect_error(store().create_function(fn("f", access)), ErrorKind::kInvalidInput,
-               "unknown_environment");
-  expect_error(store().get_function("f"), ErrorKind::kNotFound, "function_not_found");
+  expect_error(store().create_function(fn("f", access)), ErrorCode::kUnknownEnvironment);
+  expect_error(store().get_function("f"), ErrorCode::kFunctionNotFound);
   ASSERT_OK_AND_ASSIGN(stats, store().compile_queue_stats());
   EXPECT_EQ(stats.pending, 0);
 }
@@ -149,7 +148,7 @@ TEST_P(EnvironmentStoreTest, AccessUpdateKeepsVersionAndClears) {
   EXPECT_TRUE(f2.access.grants.empty());
   FunctionUpdate bad;
   bad.environments = std::vector<std::string>{"e", "nope"};
-  expect_error(store().update_function(f.id, bad), ErrorKind::kInvalidInput, "unknown_environment");
+  expect_error(store().update_function(f.id, bad), ErrorCode::kUnknownEnvironment);
   FunctionUpdate clear;
   clear.environments = std::vector<std::string>{};
   clear.http_allow = std::vector<std::string>{};
@@ -164,11 +163,11 @@ TEST_P(EnvironmentStoreTest, DeleteWhileAttachedIsInUseThenAllowed) {
   access.environments = {"e"};
   ASSERT_OK_AND_ASSIGN(f, store().create_function(fn("user", access)));
   auto r = store().delete_environment("e");
-  expect_error(r, ErrorKind::kConflict, "environment_in_use");
+  expect_error(r, ErrorCode::kEnvironmentInUse);
   EXPECT_NE(r.error().message.find("user"), std::string::npos) << r.error().message;
   ASSERT_TRUE(store().delete_function(f.id).ok());  // detaches
   ASSERT_TRUE(store().delete_environment("e").ok());
-  expect_error(store().get_environment("e"), ErrorKind::kNotFound, "environment_not_found");
+  expect_error(store().get_environment("e"), ErrorCode::kEnvironmentNotFound);
 }
 
 TEST_P(EnvironmentStoreTest, ExecutionHostCallsRoundTrip) {

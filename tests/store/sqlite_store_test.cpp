@@ -88,7 +88,7 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
   }
   auto s = open_store(db_.url());
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "storage_error");
+  EXPECT_EQ(s.error().code, ErrorCode::kStorageError);
   EXPECT_NE(s.error().message.find("9999"), std::string::npos) << s.error().message;
 }
 
@@ -130,8 +130,8 @@ TEST_F(SqliteStoreTest, ExternalWriterHoldingTheLockIsAStorageErrorNotAHang) {
   raw.exec("BEGIN IMMEDIATE");
   auto r = (*s)->create_function(NewFunction{"locked", "wat", "(module)", {}, {}});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, ErrorKind::kInternal);
-  EXPECT_EQ(r.error().code, "storage_error");
+  EXPECT_EQ(http_status(r.error().code), 500);
+  EXPECT_EQ(r.error().code, ErrorCode::kStorageError);
   EXPECT_NE(r.error().message.find("locked"), std::string::npos) << r.error().message;
   // Reads still work while another process writes (WAL).
   EXPECT_TRUE((*s)->ping().ok());

@@ -79,14 +79,13 @@ TEST_P(StoreTest, ReopenKeepsDataAndIsIdempotent) {
 }
 
 TEST(OpenStore, RejectsUnsupportedUrls) {
-  expect_error(open_store("mysql://localhost/nil"), ErrorKind::kInvalidInput, "unsupported_store");
-  expect_error(open_store(""), ErrorKind::kInvalidInput, "unsupported_store");
-  expect_error(open_store("sqlite:"), ErrorKind::kInvalidInput, "invalid_store_url");
+  expect_error(open_store("mysql://localhost/nil"), ErrorCode::kUnsupportedStore);
+  expect_error(open_store(""), ErrorCode::kUnsupportedStore);
+  expect_error(open_store("sqlite:"), ErrorCode::kInvalidStoreUrl);
 }
 
 TEST(OpenStore, UnopenablePathIsAStorageErrorNotACrash) {
-  expect_error(open_store("sqlite:/nonexistent-dir-for-nil-tests/x/nil.db"), ErrorKind::kInternal,
-               "storage_error");
+  expect_error(open_store("sqlite:/nonexistent-dir-for-nil-tests/x/nil.db"), ErrorCode::kStorageError);
 }
 
 // --- functions -----------------------------------------------------------------------------------
@@ -127,7 +126,7 @@ TEST_P(StoreTest, SourceIsBinarySafe) {
 
 TEST_P(StoreTest, DuplicateNameIsNameTaken) {
   ASSERT_OK(store().create_function(new_function("dup")));
-  expect_error(store().create_function(new_function("dup")), ErrorKind::kConflict, "name_taken");
+  expect_error(store().create_function(new_function("dup")), ErrorCode::kNameTaken);
   // The failed create left nothing behind: still one function, one job.
   ASSERT_OK_AND_ASSIGN(page, store().list_functions({}));
   EXPECT_EQ(page.items.size(), 1u);
@@ -137,12 +136,12 @@ TEST_P(StoreTest, DuplicateNameIsNameTaken) {
 
 TEST_P(StoreTest, MissingFunctionIsNotFound) {
   std::string id = new_uuid();
-  expect_error(store().get_function(id), ErrorKind::kNotFound, "function_not_found");
-  expect_error(store().get_function("nope"), ErrorKind::kNotFound, "function_not_found");
-  expect_error(store().get_function_wasm(id), ErrorKind::kNotFound, "function_not_found");
-  expect_error(store().get_function_source(id), ErrorKind::kNotFound, "function_not_found");
-  expect_error(store().update_function(id, {}), ErrorKind::kNotFound, "function_not_found");
-  expect_error(store().delete_function(id), ErrorKind::kNotFound, "function_not_found");
+  expect_error(store().get_function(id), ErrorCode::kFunctionNotFound);
+  expect_error(store().get_function("nope"), ErrorCode::kFunctionNotFound);
+  expect_error(store().get_function_wasm(id), ErrorCode::kFunctionNotFound);
+  expect_error(store().get_function_source(id), ErrorCode::kFunctionNotFound);
+  expect_error(store().update_function(id, {}), ErrorCode::kFunctionNotFound);
+  expect_error(store().delete_function(id), ErrorCode::kFunctionNotFound);
 }
 
 TEST_P(StoreTest, ListWalksEveryFunctionOnceInCreationOrder) {
@@ -216,13 +215,13 @@ TEST_P(StoreTest, BadCursorsAreInvalidCursor) {
         std::string("")}) {
     PageRequest req;
     req.cursor = bad;
-    expect_error(store().list_functions(req), ErrorKind::kInvalidInput, "invalid_cursor");
+    expect_error(store().list_functions(req), ErrorCode::kInvalidCursor);
   }
   for (std::string bad : {std::string("%%%"), base64url_encode("f1:12"), base64url_encode("e1:12"),
                           base64url_encode("e1:12:"), base64url_encode("e1:x:abc")}) {
     PageRequest req;
     req.cursor = bad;
-    expect_error(store().list_executions(f.id, req), ErrorKind::kInvalidInput, "invalid_cursor");
+    expect_error(store().list_executions(f.id, req), ErrorCode::kInvalidCursor);
   }
 }
 
@@ -243,7 +242,7 @@ TEST_P(StoreTest, UpdateSourceBumpsVersionAndRequeues) {
   EXPECT_FALSE(updated.compile_error);
   EXPECT_EQ(updated.limits.timeout_ms, 2500u);
   EXPECT_GE(updated.updated_at, ready.updated_at);
-  expect_error(store().get_function_wasm(f.id), ErrorKind::kConflict, "function_not_ready");
+  expect_error(store().get_function_wasm(f.id), ErrorCode::kFunctionNotReady);
   ASSERT_OK_AND_ASSIGN(src, store().get_function_source(f.id));
   EXPECT_EQ(src, "v2");
 
@@ -315,7 +314,7 @@ TEST_P(StoreTest, CompileFailureRecordsTheError) {
   EXPECT_EQ(failed.status, FunctionStatus::kFailed);
   EXPECT_EQ(failed.compile_error, "1:2: unexpected token");
   EXPECT_FALSE(failed.wasm_sha256);
-  expect_error(store().get_function_wasm(f.id), ErrorKind::kConflict, "function_not_ready");
+  expect_error(store().get_function_wasm(f.id), ErrorCode::kFunctionNotReady);
 
   // A fix clears the error.
   FunctionUpdate u;
@@ -339,7 +338,7 @@ TEST_P(StoreTest, StaleCompletionDoesNotOverwriteANewerVersion) {
   EXPECT_EQ(after.version, 2);
   EXPECT_EQ(after.status, FunctionStatus::kPending);
   EXPECT_FALSE(after.wasm_sha256);
-  expect_error(store().get_function_wasm(f.id), ErrorKind::kConflict, "function_not_ready");
+  expect_error(store().get_function_wasm(f.id), ErrorCode::kFunctionNotReady);
 
   // The v2 job is still queued and wins.
   ASSERT_OK_AND_ASSIGN(new_job, store().claim_compile_job("w2", kMinute));
@@ -357,7 +356,7 @@ TEST_P(StoreTest, DeleteRemovesFunctionAndJobsButKeepsExecutions) {
   std::vector<Execution> batch = {execution(f.id, 1000), execution(f.id, 2000, false)};
   ASSERT_OK(store().insert_executions(batch));
   ASSERT_OK(store().delete_function("gone"));
-  expect_error(store().get_function(f.id), ErrorKind::kNotFound, "function_not_found");
+  expect_error(store().get_function(f.id), ErrorCode::kFunctionNotFound);
   ASSERT_OK_AND_ASSIGN(stats, store().compile_queue_stats());
   EXPECT_EQ(stats.pending + stats.running, 0);
   ASSERT_OK_AND_ASSIGN(none, store().claim_compile_job("w1", kMinute));
@@ -486,7 +485,7 @@ TEST_P(StoreTest, ExecutionRoundTrip) {
     EXPECT_EQ(got.finished_at, want.finished_at);
     EXPECT_EQ(got.trigger, want.trigger);
   }
-  expect_error(store().get_execution(new_uuid()), ErrorKind::kNotFound, "execution_not_found");
+  expect_error(store().get_execution(new_uuid()), ErrorCode::kExecutionNotFound);
   ASSERT_OK(store().insert_executions({}));
 }
 

@@ -34,7 +34,7 @@ Expected<Response> create_api_key(ApiCore& core, const Call& call) {
     owner = *in.user_ref;
   }
   auto created = auth::create_api_key(core.deps.store, owner, in.name, in.expires_at);
-  if (!created && created.error().code == "user_not_found") return invalid("unknown_user", created.error().message);
+  if (!created && created.error().code == ErrorCode::kUserNotFound) return invalid(ErrorCode::kUnknownUser, created.error().message);
   if (!created) return created.error();
   log::info("API key created", {{"keyId", created->key.id}, {"userId", created->key.user_id}, {"prefix", created->key.prefix}});
   json::object o = api_key_json(created->key);
@@ -50,8 +50,8 @@ Expected<Response> revoke_api_key(ApiCore& core, const Call& call) {
   std::string_view id = call.params[0];
   auto key = core.deps.store.get_api_key(id);
   if (!key || (!p.is_admin() && key->user_id != p.user_id)) {
-    if (key || key.error().code == "api_key_not_found") {
-      return make_error(ErrorKind::kNotFound, "api_key_not_found", "no API key with id '" + std::string(id) + "'");
+    if (key || key.error().code == ErrorCode::kApiKeyNotFound) {
+      return make_error(ErrorCode::kApiKeyNotFound, "no API key with id '" + std::string(id) + "'");
     }
     return key.error();
   }

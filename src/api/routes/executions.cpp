@@ -1,5 +1,6 @@
 // Executions: POST /functions/{ref}/execute (the hot path), the v1 call POST /functions/v1/{ref}
 // (the function's output as the body; anonymous for public functions), and reading executions.
+#include "api/problem.h"
 #include "api/routes/handler.h"
 
 namespace nil::api::routes {
@@ -34,7 +35,7 @@ Expected<store::Execution> invoke(ApiCore& core, std::string_view ref, std::stri
   auto invoked = core.deps.invoker.invoke(invoke::InvocationContext(
       std::string(ref), raw ? invoke::Trigger::kHttp : invoke::Trigger::kApi, std::move(input_text), std::move(caller)));
   if (!invoked && p == nullptr &&
-      (invoked.error().code == "function_not_found" || invoked.error().code == "function_not_ready")) {
+      (invoked.error().code == ErrorCode::kFunctionNotFound || invoked.error().code == ErrorCode::kFunctionNotReady)) {
     // Anonymous callers learn nothing about functions that are not public.
     return unauthorized("authentication required (Authorization: Bearer nil_…)");
   }
@@ -63,7 +64,7 @@ Expected<Response> call_function(ApiCore& core, const Call& call) {
     res.set("X-Nil-Execution-Id", ex.id);
     return res;
   }
-  Response res = text_response(call.req, http::status::bad_gateway, function_failed_body(ex, call.target()),
+  Response res = text_response(call.req, status_for(ErrorCode::kFunctionFailed), function_failed_body(ex, call.target()),
                                "application/problem+json");
   res.set("X-Nil-Execution-Id", ex.id);
   return res;
@@ -87,7 +88,7 @@ Expected<Response> get_execution(ApiCore& core, const Call& call) {
     auto f = core.deps.store.get_function(e.function_id);
     allowed = f && auth::can_access(p, f->allowed);
   }
-  if (!allowed) return make_error(ErrorKind::kNotFound, "execution_not_found", "no execution with id '" + std::string(id) + "'");
+  if (!allowed) return make_error(ErrorCode::kExecutionNotFound, "no execution with id '" + std::string(id) + "'");
   return json_response(call.req, http::status::ok, execution_json(e));
 }
 

@@ -32,7 +32,7 @@ Expected<std::vector<std::string>> resolve_managers(ApiCore& core, const std::ve
   std::vector<std::string> ids;
   for (const auto& ref : refs) {
     auto u = core.deps.store.get_user(ref);
-    if (!u && u.error().code == "user_not_found") return invalid("unknown_user", "no user with id or username '" + ref + "'");
+    if (!u && u.error().code == ErrorCode::kUserNotFound) return invalid(ErrorCode::kUnknownUser, "no user with id or username '" + ref + "'");
     if (!u) return u.error();
     if (std::find(ids.begin(), ids.end(), u->id) == ids.end()) ids.push_back(u->id);
   }
@@ -113,7 +113,7 @@ Expected<Response> deploy_function(ApiCore& core, const Call& call) {
   if (!auth::can_deploy(p)) return forbidden("deploying needs the admin role or the \"deploy\" grant");
   auto boundary = multipart_boundary(content_type(req));
   if (!boundary) {
-    return make_error(ErrorKind::kUnsupported, "unsupported_media_type",
+    return make_error(ErrorCode::kUnsupportedMediaType,
                       "Content-Type must be multipart/form-data with a boundary");
   }
   auto parts = NIL_TRY(parse_multipart(req.body(), *boundary));
@@ -123,8 +123,8 @@ Expected<Response> deploy_function(ApiCore& core, const Call& call) {
     if (part.name == "name") name = &part;
     if (part.name == "wasm") wasm = &part;
   }
-  if (!name) return invalid("invalid_multipart", "the form needs a \"name\" field");
-  if (!wasm || wasm->data.empty()) return invalid("invalid_multipart", "the form needs a non-empty \"wasm\" file part");
+  if (!name) return invalid(ErrorCode::kInvalidMultipart, "the form needs a \"name\" field");
+  if (!wasm || wasm->data.empty()) return invalid(ErrorCode::kInvalidMultipart, "the form needs a non-empty \"wasm\" file part");
   NIL_TRY_VOID(check_function_name(name->data));
   // Deploy is an upsert: a new name creates the function, an existing one gets the new module.
   auto existing = core.deps.store.get_function(name->data);
@@ -139,7 +139,7 @@ Expected<Response> deploy_function(ApiCore& core, const Call& call) {
     core.deps.compile_enqueued();
     return json_response(req, http::status::accepted, function_view(core, f));
   }
-  if (existing.error().code != "function_not_found") return existing.error();
+  if (existing.error().code != ErrorCode::kFunctionNotFound) return existing.error();
   store::NewFunction nf{name->data, "wasm", wasm->data, store::FunctionLimits{}, {}, {}, false, p.user_id, {}};
   if (!p.is_admin()) nf.allowed.users = {p.user_id};
   store::Function f = NIL_TRY(core.deps.store.create_function(nf));

@@ -20,23 +20,23 @@ Response no_content(const Request& req) {
   return res;
 }
 
-Error invalid(std::string code, std::string msg) {
-  return make_error(ErrorKind::kInvalidInput, std::move(code), std::move(msg));
+Error invalid(ErrorCode code, std::string msg) {
+  return make_error(code, std::move(msg));
 }
-Error forbidden(std::string msg) { return make_error(ErrorKind::kForbidden, "forbidden", std::move(msg)); }
-Error unauthorized(std::string msg) { return make_error(ErrorKind::kUnauthenticated, "unauthorized", std::move(msg)); }
+Error forbidden(std::string msg) { return make_error(ErrorCode::kForbidden, std::move(msg)); }
+Error unauthorized(std::string msg) { return make_error(ErrorCode::kUnauthorized, std::move(msg)); }
 Error admin_only() { return forbidden("this needs the admin role"); }
 Error route_not_found(std::string_view path) {
-  return make_error(ErrorKind::kNotFound, "route_not_found", "no route for " + std::string(path));
+  return make_error(ErrorCode::kRouteNotFound, "no route for " + std::string(path));
 }
 Error function_not_found(std::string_view ref) {
-  return make_error(ErrorKind::kNotFound, "function_not_found", "no function with id or name '" + std::string(ref) + "'");
+  return make_error(ErrorCode::kFunctionNotFound, "no function with id or name '" + std::string(ref) + "'");
 }
 Error environment_not_found(std::string_view ref) {
-  return make_error(ErrorKind::kNotFound, "environment_not_found", "no environment with id or name '" + std::string(ref) + "'");
+  return make_error(ErrorCode::kEnvironmentNotFound, "no environment with id or name '" + std::string(ref) + "'");
 }
 Error user_not_found(std::string_view ref) {
-  return make_error(ErrorKind::kNotFound, "user_not_found", "no user with id or username '" + std::string(ref) + "'");
+  return make_error(ErrorCode::kUserNotFound, "no user with id or username '" + std::string(ref) + "'");
 }
 
 std::string_view content_type(const Request& req) {
@@ -47,7 +47,7 @@ std::string_view content_type(const Request& req) {
 Expected<auth::HashSlots::Permit> hash_permit(ApiCore& core) {
   auto permit = core.hash_slots.try_acquire();
   if (!permit) {
-    Error e = make_error(ErrorKind::kRateLimited, "password_hashing_busy",
+    Error e = make_error(ErrorCode::kPasswordHashingBusy,
                          "too many logins or password changes are being processed; retry shortly");
     e.retry_after_s = 1;
     return e;

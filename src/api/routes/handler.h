@@ -43,7 +43,7 @@ Response no_content(const Request& req);
 
 // --- errors ------------------------------------------------------------------------------------------
 
-Error invalid(std::string code, std::string msg);
+Error invalid(ErrorCode code, std::string msg);
 Error forbidden(std::string msg);
 Error unauthorized(std::string msg);
 Error admin_only();

@@ -23,14 +23,14 @@ Expected<Response> login(ApiCore& core, const Call& call) {
   LoginRequest in = NIL_TRY(parse_login(body));
   std::string address(header_value(call.req, kPeerAddressField));
   if (int64_t wait = core.login_throttle.blocked_for(in.username, address); wait > 0) {
-    Error e = make_error(ErrorKind::kRateLimited, "login_throttled", "too many failed logins; try again later");
+    Error e = make_error(ErrorCode::kLoginThrottled, "too many failed logins; try again later");
     e.retry_after_s = wait;
     return e;
   }
   auto permit = NIL_TRY(hash_permit(core));
   auto r = core.deps.auth.login(in.username, in.password);
   if (!r) {
-    if (r.error().code == "invalid_credentials") {
+    if (r.error().code == ErrorCode::kInvalidCredentials) {
       core.login_throttle.failure(in.username, address);
       log::warn("login failed", {{"username", in.username}, {"address", address}});
     }

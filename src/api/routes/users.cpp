@@ -76,7 +76,7 @@ Expected<Response> update_user(ApiCore& core, const Call& call) {
   u.role = in.role;
   u.grants = std::move(in.grants);
   if (u.role && *u.role != store::Role::kAdmin && NIL_TRY(is_last_admin(core, current))) {
-    return make_error(ErrorKind::kConflict, "last_admin", "the last admin cannot be demoted");
+    return make_error(ErrorCode::kLastAdmin, "the last admin cannot be demoted");
   }
   store::User updated = NIL_TRY(core.deps.store.update_user(current.id, u));
   core.deps.auth.invalidate_all();  // cached principals carry the role and grants
@@ -90,7 +90,7 @@ Expected<Response> delete_user(ApiCore& core, const Call& call) {
   NIL_TRY_VOID(visible_user(p, ref));
   if (!p.is_admin()) return admin_only();
   store::User current = NIL_TRY(core.deps.store.get_user(ref));
-  if (NIL_TRY(is_last_admin(core, current))) return make_error(ErrorKind::kConflict, "last_admin", "the last admin cannot be deleted");
+  if (NIL_TRY(is_last_admin(core, current))) return make_error(ErrorCode::kLastAdmin, "the last admin cannot be deleted");
   NIL_TRY_VOID(core.deps.store.delete_user(current.id));
   core.deps.auth.invalidate_all();  // its keys and sessions are gone: no cached principal may outlive them
   log::info("user deleted", {{"userId", current.id}, {"username", current.username}});

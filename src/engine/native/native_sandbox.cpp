@@ -27,7 +27,7 @@ struct NativeModule final : PreparedModule {
 };
 
 Error load_failed(const std::string& path, const std::string& why) {
-  return make_error(ErrorKind::kInternal, "native_load_failed",
+  return make_error(ErrorCode::kNativeLoadFailed,
                     "cannot load native artifact " + path + ": " + why);
 }
 
@@ -46,14 +46,14 @@ class NativeSandboxImpl final : public NativeSandbox {
   Expected<std::shared_ptr<const PreparedModule>> prepare(std::string_view wasm) override {
     NIL_TRY(validate_module(wasm));
     if (options_.artifact_dir.empty()) {
-      return make_error(ErrorKind::kNotFound, "native_not_built",
+      return make_error(ErrorCode::kNativeNotBuilt,
                         "this native sandbox has no artifact directory");
     }
     std::filesystem::path path =
         std::filesystem::path(options_.artifact_dir) / native_artifact_name(module_sha256(wasm));
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
-      return make_error(ErrorKind::kNotFound, "native_not_built",
+      return make_error(ErrorCode::kNativeNotBuilt,
                         "no native artifact " + path.string());
     }
     return load(path.string());

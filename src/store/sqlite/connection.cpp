@@ -95,7 +95,7 @@ Error Connection::error(std::string_view what, int rc) const {
   } else {
     msg += sqlite3_errstr(rc);
   }
-  return make_error(ErrorKind::kInternal, "storage_error", std::move(msg));
+  return make_error(ErrorCode::kStorageError, std::move(msg));
 }
 
 Expected<std::unique_ptr<Connection>> Connection::open(const std::string& path, const Options& o) {
@@ -108,7 +108,7 @@ Expected<std::unique_ptr<Connection>> Connection::open(const std::string& path, 
   if (rc != SQLITE_OK) {
     std::string msg = "open " + path + ": ";
     msg += raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
-    return make_error(ErrorKind::kInternal, "storage_error", std::move(msg));
+    return make_error(ErrorCode::kStorageError, std::move(msg));
   }
   sqlite3_extended_result_codes(db.get(), 1);
   std::unique_ptr<Connection> conn(new Connection(std::move(db)));
@@ -126,7 +126,7 @@ Expected<void> Connection::exec(const char* sql) {
   sqlite3_free(err);
   std::string what(sql);
   if (what.size() > 80) what = what.substr(0, 77) + "...";
-  return make_error(ErrorKind::kInternal, "storage_error", what + ": " + msg);
+  return make_error(ErrorCode::kStorageError, what + ": " + msg);
 }
 
 Expected<Query> Connection::query(const char* sql) {

@@ -270,7 +270,7 @@ Expected<void> apply_migrations(Connection& conn) {
     int64_t newest = q.int64(0);
     int64_t known = kMigrations[std::size(kMigrations) - 1].version;
     if (newest > known) {
-      return make_error(ErrorKind::kInternal, "storage_error",
+      return make_error(ErrorCode::kStorageError,
                         "database schema version " + std::to_string(newest) +
                             " is newer than this build supports (" + std::to_string(known) + ")");
     }
