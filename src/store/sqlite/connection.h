@@ -5,7 +5,7 @@
 // connections under a mutex). A Query borrows a cached statement and resets it (and clears its
 // bindings) when it goes out of scope, so a finished read never pins a WAL snapshot.
 //
-// Every SQLite failure becomes Error{kInternal, "storage_error", "<what>: <sqlite3_errmsg>"}.
+// Every SQLite failure becomes Error{ErrorCode::kStorageError, "<what>: <sqlite3_errmsg>"}.
 #pragma once
 
 #include <sqlite3.h>
