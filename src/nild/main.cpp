@@ -77,8 +77,8 @@ int64_t auto_max_connections(int io_threads) {
   return std::clamp<int64_t>(n, 16, 100'000);
 }
 
-// One nild per data dir: SQLite's single-writer store and the "every RUNNING job at start-up
-// was abandoned" rule both rely on it.
+// One nild per data dir: the SQLite store's single writer connection relies on it. (Compile
+// jobs do not: they are leased, and several nodes may share one queue; docs/storage.md.)
 int lock_data_dir(const fs::path& dir) {
   std::string path = (dir / "nild.lock").string();
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
