@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 # root is intended here (docs/operations.md). As any other user this adds nothing.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: bootstrap build run test test-tsan fuzz lint format bench install clean
+.PHONY: bootstrap build run test test-tsan fuzz lint format docs-settings bench install clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -55,6 +55,16 @@ fuzz: bootstrap
 # clang-tidy-16 (.clang-tidy) must be clean on src/. .ci/run runs this.
 lint: bootstrap
 	@scripts/lint
+
+# Regenerates the settings table of docs/operations.md from nild (`nild --settings-markdown`, the
+# settings of src/nild/settings.h); ctest's settings_doc_test fails when they differ. Builds only
+# nild (release, BUILD_DIR); NILD=path/to/nild uses an existing one instead.
+NILD ?=
+docs-settings:
+	@if [ -z "$(NILD)" ]; then \
+		cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DNIL_BUILD_TESTS=OFF >/dev/null && \
+		cmake --build $(BUILD_DIR) -j $(JOBS) --target nild; fi
+	@scripts/docs-settings $(or $(NILD),$(BUILD_DIR)/src/nild/nild) docs/operations.md
 
 # Formats every C++ file in place (clang-format-16, .clang-format).
 format:

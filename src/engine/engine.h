@@ -159,7 +159,8 @@ std::string native_artifact_name(std::string_view sha256_hex);
 std::string module_sha256(std::string_view wasm);
 
 // The native tier. invoke() is thread-safe; every thread that invokes gets its own alternate
-// signal stack and timeout timer on first use (released when the thread exits).
+// signal stack and a slot in the process's one timeout watchdog thread on first use (released
+// when the thread exits; native/native_runtime.h, "Timeouts").
 class NativeSandbox : public Sandbox {
  public:
   // Loads a shared object built by compile::build_native. Errors: native_load_failed (not a

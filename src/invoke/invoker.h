@@ -20,9 +20,12 @@
 // concurrency_limit, storage_error).
 //
 // Threads: every method is thread-safe except add_observer and set_native_tier (start-up, before
-// serving). invoke() blocks its thread for up to the function's timeout; the API calls it inline
-// on an HTTP I/O loop for functions that have been fast and on a work pool for slow ones
-// (api.h), so whatever it calls (observers included) must never wait on an I/O loop.
+// serving). invoke() blocks its thread for up to the function's timeout, and it can run on an
+// HTTP I/O loop: with --work-threads 0 (the default) the API calls it inline on the connection's
+// loop when the function's recent invocations (recent_ms) averaged under 1 ms, and on the API's
+// offload pool when they did not or it has no history yet; with --work-threads N always on that
+// work pool (api.h, Api::handle). Whatever invoke() calls (observers included) must therefore be
+// quick and must never wait on an I/O loop.
 #pragma once
 
 #include <chrono>

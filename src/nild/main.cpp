@@ -77,8 +77,8 @@ int64_t auto_max_connections(int io_threads) {
   return std::clamp<int64_t>(n, 16, 100'000);
 }
 
-// One nild per data dir: SQLite's single-writer store and the "every RUNNING job at start-up
-// was abandoned" rule both rely on it.
+// One nild per data dir: the SQLite store's single writer connection relies on it. (Compile
+// jobs do not: they are leased, and several nodes may share one queue; docs/storage.md.)
 int lock_data_dir(const fs::path& dir) {
   std::string path = (dir / "nild.lock").string();
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -402,6 +402,11 @@ int main(int argc, char** argv) {
   CLI::App app{"nild — the NIL function-as-a-service server"};
   Settings s;
   register_settings(app, s);
+  // Hidden (empty group): prints the settings table of docs/operations.md (make docs-settings).
+  bool settings_md = false;
+  app.add_flag("--settings-markdown", settings_md,
+               "print the settings as docs/operations.md's Markdown table and exit")
+      ->group("");
   KeysCreate kc;
   auto* keys = app.add_subcommand("keys", "manage API keys offline, against a data dir");
   keys->require_subcommand(1);
@@ -411,6 +416,10 @@ int main(int argc, char** argv) {
   create->add_option("--data-dir", kc.data_dir, "the data dir of the nild to use")->envname("NIL_DATA_DIR")->capture_default_str();
   create->add_option("--db", kc.db, "store URL (default: sqlite:<data-dir>/nil.db)")->envname("NIL_DB");
   CLI11_PARSE(app, argc, argv);
+  if (settings_md) {
+    std::cout << settings_markdown(app);
+    return 0;
+  }
   if (create->parsed()) return keys_create(kc);
   return run(s);
 }

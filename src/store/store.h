@@ -50,7 +50,7 @@ struct AccessList {
 struct Function {
   std::string id;
   std::string name;
-  std::string language;  // "wat", "wasm", later "assemblyscript", "c", "cpp"
+  std::string language;  // "wat", "wasm", "assemblyscript", "c", "cpp" (compile::DriverRegistry)
   FunctionStatus status = FunctionStatus::kPending;
   std::optional<std::string> compile_error;
   std::optional<std::string> wasm_sha256;  // set once READY
@@ -165,7 +165,7 @@ struct Execution {
   double duration_ms = 0;
   int64_t started_at = 0;
   int64_t finished_at = 0;
-  std::string trigger;  // "api" | "http"
+  std::string trigger;  // invoke::Trigger's precise kind: "api", "http"; "cron", ... once those exist
   // Host calls made, as the JSON array [{"name","count","bytesIn","bytesOut","ms"}]; absent
   // (nullopt) for executions recorded before host functions existed.
   std::optional<std::string> host_calls;

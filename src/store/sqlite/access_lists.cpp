@@ -1,5 +1,5 @@
 // The access lists of functions and environments (who may see and execute them): join tables
-// ordered by `position` (migration 5; rowid ordering before). Names are resolved to ids by
+// ordered by `position` (migration 6; rowid ordering before). Names are resolved to ids by
 // store/access.h before anything is written.
 #include "store/access.h"
 #include "store/sqlite/store_impl.h"
