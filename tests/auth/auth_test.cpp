@@ -231,6 +231,8 @@ TEST_F(AuthenticatorTest, SessionLoginCsrfAndIdleExpiry) {
   EXPECT_TRUE(Authenticator::check_csrf(**p, l->csrf_token));
   EXPECT_FALSE(Authenticator::check_csrf(**p, l->session_token));
   EXPECT_FALSE(Authenticator::check_csrf(**p, ""));
+  // Real time: the Authenticator reads the system clock (it takes no nil::Clock yet), so the
+  // expiry can only be reached by waiting. Short settings keep the wait small.
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   auto expired = a.authenticate_session(l->session_token);
   ASSERT_FALSE(expired.ok());
@@ -245,6 +247,7 @@ TEST_F(AuthenticatorTest, SessionAbsoluteExpiryDespiteActivity) {
   Authenticator a(*store_, s);
   auto l = a.login("dana", "pw-dana-1");
   ASSERT_TRUE(l.ok());
+  // Real time, as above (no clock seam in the Authenticator).
   for (int i = 0; i < 3; ++i) {  // active, well inside the idle timeout
     EXPECT_TRUE(a.authenticate_session(l->session_token).ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

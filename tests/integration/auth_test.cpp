@@ -225,7 +225,8 @@ TEST_F(Permissions, RoleByEndpointMatrix) {
       {"GET /no-such-route", [&](Who) { return Req{"GET", "/no-such-route-" + sfx, ""}; }, {404, 404, 404, 401, 401, 401}},
   };
 
-  // The expiring key was made ~1 s ago with a one-second lifetime; make sure it is past.
+  // The expiring key was made ~1 s ago with a one-second lifetime; make sure it is past (nild is
+  // another process: only real time moves its clock).
   std::this_thread::sleep_for(1500ms);
   int checked = 0;
   for (const auto& c : cases) {
@@ -453,7 +454,7 @@ TEST_F(Sessions, WrongPasswordAndExpiredSession) {
   ASSERT_EQ(r.status, 200) << r.describe();
   auto anon = HttpClient::anonymous(nild().port());
   EXPECT_EQ(anon.request("GET", "/auth/me", "", "", {{"Cookie", s.cookie}}).status, 200);
-  std::this_thread::sleep_for(1500ms);  // past --session-idle-ms 1000
+  std::this_thread::sleep_for(1500ms);  // past --session-idle-ms 1000 (nild's clock is real time)
   auto expired = anon.request("GET", "/auth/me", "", "", {{"Cookie", s.cookie}});
   EXPECT_TRUE(is_problem(expired, 401, "unauthorized")) << expired.describe();
 }

@@ -1,8 +1,6 @@
 // Environments and secrets through the API (issue 4): CRUD, validation, secrets write-only, a
 // function's environments in its WASI environ, secrets redacted from logs and output, changes
 // visible to the next invocation, and secrets never in the server's own log.
-#include <thread>
-
 #include "harness.h"
 
 namespace nil::it {
@@ -31,15 +29,6 @@ std::string shown(const json::value& env, std::string_view key) {
     if (str(v, "key") == key) return str(v, "value");
   }
   return "";
-}
-
-HttpResponse get_execution(HttpClient& c, std::string_view id) {
-  auto deadline = std::chrono::steady_clock::now() + 2s;
-  while (true) {
-    auto r = c.get("/executions/" + std::string(id));
-    if (r.status != 404 || std::chrono::steady_clock::now() > deadline) return r;
-    std::this_thread::sleep_for(50ms);
-  }
 }
 
 TEST_F(Environments, CrudWithSecretsWriteOnly) {

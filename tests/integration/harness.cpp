@@ -668,6 +668,10 @@ json::object execute(HttpClient& c, std::string_view id, const json::value& inpu
   return v.as_object();
 }
 
+HttpResponse get_execution(HttpClient& c, std::string_view id) {
+  return c.get("/executions/" + std::string(id));
+}
+
 std::string unique_name(std::string_view prefix) {
   static std::atomic<int> counter{0};
   return std::string(prefix) + "-" + std::to_string(::getpid()) + "-" +

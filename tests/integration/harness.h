@@ -213,6 +213,11 @@ std::string deploy_ready(HttpClient& c, std::string_view name, std::string_view 
 // POST /functions/{id}/execute with `input`; expects 200 and returns the execution JSON.
 json::object execute(HttpClient& c, std::string_view id, const json::value& input);
 
+// GET /executions/{id}, once. No retry: a read that follows an answered execute finds its record
+// at once (the read route waits for the group commit, ExecutionWriter::sync), so a 404 here is a
+// bug, not a race.
+HttpResponse get_execution(HttpClient& c, std::string_view id);
+
 // A name unique within this process (tests sharing a nild must not collide).
 std::string unique_name(std::string_view prefix);
 

@@ -133,15 +133,6 @@ const json::value* host_call(const json::value& execution, std::string_view name
   return nullptr;
 }
 
-HttpResponse get_execution(HttpClient& c, std::string_view id) {
-  auto deadline = std::chrono::steady_clock::now() + 2s;
-  while (true) {
-    auto r = c.get("/executions/" + std::string(id));
-    if (r.status != 404 || std::chrono::steady_clock::now() > deadline) return r;
-    std::this_thread::sleep_for(50ms);
-  }
-}
-
 class HostCalls : public NildSuite<HostCalls> {
  public:
   static NildOptions options() {

@@ -24,17 +24,6 @@ std::string url_encode(std::string_view s) {
   return out;
 }
 
-// GET /executions/{id}. Executions are persisted by a group-commit writer, so allow it a moment
-// (2 s) before calling a 404 a failure.
-HttpResponse get_execution(HttpClient& c, std::string_view id) {
-  auto deadline = std::chrono::steady_clock::now() + 2s;
-  while (true) {
-    auto r = c.get("/executions/" + std::string(id));
-    if (r.status != 404 || std::chrono::steady_clock::now() > deadline) return r;
-    std::this_thread::sleep_for(50ms);
-  }
-}
-
 // Walks a paginated collection with `limit`, returning every page's items.
 std::vector<std::vector<json::value>> walk_pages(HttpClient& c, const std::string& path,
                                                  int limit) {
@@ -182,7 +171,7 @@ TEST_F(Lifecycle, ExecutionsAreListedNewestFirstAcrossPages) {
     auto e = execute(http(), id, json::object{{"i", i}});
     executed.push_back(str(e, "executionId"));
   }
-  std::this_thread::sleep_for(200ms);  // let a group commit land
+  // No pause: the list route waits for the group commit (ExecutionWriter::sync).
   auto pages = walk_pages(http(), "/functions/" + id + "/executions", 2);
   std::vector<std::string> listed;
   for (auto& page : pages) {
@@ -389,10 +378,22 @@ TEST_F(Lifecycle, AdminQueuesShowsTheCompileQueue) {
 }
 
 TEST_F(Lifecycle, ServerLogLinesAboutAFunctionCarryItsId) {
-  std::string id = deploy_ready(http(), unique_name("logged"), wat("echo"));
+  // A trapping function: its execution is logged ("execution failed", before the answer).
+  std::string id = deploy_ready(http(), unique_name("logged"), wat("unreachable"));
   auto e = execute(http(), id, json::object{});
   std::string eid = str(e, "executionId");
-  std::this_thread::sleep_for(200ms);
+  ASSERT_EQ(str(e, "status"), "FAILED") << json::serialize(e);
+  // The compile worker logs "compile finished" just after it stores READY, so a client can see
+  // READY first: wait for that line (bounded) rather than sleep and hope.
+  auto has_compile_finished = [&] {
+    for (auto& line : nild().log_lines()) {
+      if (line.find(id) != std::string::npos && line.find("compile finished") != std::string::npos) return true;
+    }
+    return false;
+  };
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (!has_compile_finished() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(has_compile_finished()) << "no \"compile finished\" line about " << id << " within 10 s";
   int about_function = 0;
   for (auto& line : nild().log_lines()) {
     if (line.find(id) == std::string::npos) continue;
@@ -405,12 +406,15 @@ TEST_F(Lifecycle, ServerLogLinesAboutAFunctionCarryItsId) {
     ++about_function;
   }
   EXPECT_GT(about_function, 0) << "no log line about function " << id;
+  int about_execution = 0;
   for (auto& line : nild().log_lines()) {
     if (line.find(eid) == std::string::npos) continue;
     auto v = json::parse(line);
     EXPECT_EQ(str(v, "executionId"), eid) << line;
     EXPECT_EQ(str(v, "functionId"), id) << line;
+    ++about_execution;
   }
+  EXPECT_GT(about_execution, 0) << "no log line about the failed execution " << eid;
 }
 
 }  // namespace

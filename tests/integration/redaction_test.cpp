@@ -2,23 +2,12 @@
 // secret where a naive redaction misses it — duplicate JSON keys, an escaped spelling, across
 // the 64 KiB log cap, across the cut of the invalid_output excerpt — and neither the answer nor
 // the stored execution carries any spelling of it.
-#include <thread>
-
 #include "harness.h"
 
 namespace nil::it {
 namespace {
 
 constexpr std::string_view kSecret = "sk-redact-7c1e9a4b2d";
-
-HttpResponse get_execution(HttpClient& c, std::string_view id) {
-  auto deadline = std::chrono::steady_clock::now() + 2s;
-  while (true) {
-    auto r = c.get("/executions/" + std::string(id));
-    if (r.status != 404 || std::chrono::steady_clock::now() > deadline) return r;
-    std::this_thread::sleep_for(50ms);
-  }
-}
 
 // No spelling of the secret: its bytes, or the tail a \u escape of its second byte leaves.
 ::testing::AssertionResult free_of_secret(std::string_view text) {

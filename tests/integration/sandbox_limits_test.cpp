@@ -69,12 +69,7 @@ TEST_P(GuestFailure, EndsFailedWithItsTypeAndTheEngineKeepsServing) {
     // The execution is recorded FAILED with the same error.
     std::string eid = str(e, "executionId");
     ASSERT_FALSE(eid.empty()) << r.describe();
-    HttpResponse g;
-    for (int i = 0; i < 40; ++i) {
-      g = http().get("/executions/" + eid);
-      if (g.status != 404) break;
-      std::this_thread::sleep_for(50ms);
-    }
+    HttpResponse g = get_execution(http(), eid);  // at once: no retry
     ASSERT_EQ(g.status, 200) << g.describe();
     EXPECT_EQ(str(g.json(), "status"), "FAILED") << g.describe();
     EXPECT_EQ(str(g.json().at("error"), "type"), c.type) << g.describe();

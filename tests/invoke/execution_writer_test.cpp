@@ -1,8 +1,10 @@
 // ExecutionWriter's contract against a real SQLite store: every record submitted before sync()
-// is readable when sync() returns (however the writer groups and lingers), records submitted
-// from many threads are all stored, and stop() drains the queue.
+// is readable when sync() returns (however the writer groups and lingers, from one thread or
+// many at once), records submitted from many threads are all stored, and stop() drains the
+// queue. No test sleeps: sync(), when_committed() and stop() are the synchronisation.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -67,6 +69,30 @@ TEST_F(ExecutionWriterTest, RecordsFromManyThreadsAreAllStored) {
   for (auto& t : threads) t.join();
   writer.sync();
   EXPECT_EQ(count(*store_, "f-many"), 1200u);
+}
+
+TEST_F(ExecutionWriterTest, EachThreadReadsItsOwnRecordRightAfterSync) {
+  // The API's pattern under load: a request submits its record (the answer goes out), the next
+  // request syncs and reads it — while other threads keep submitting, so sync() meets groups in
+  // every state (lingering, committing, queued behind a commit). The default 2 ms linger and
+  // small groups make those states frequent. Every read must succeed the first time.
+  ExecutionWriter writer(*store_, 16);
+  std::atomic<int> missing{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 150; ++i) {
+        auto e = test_record("f-own", t * 1000 + i);
+        std::string id = e.id;
+        writer.submit(std::move(e));
+        writer.sync();
+        if (!store_->get_execution(id).ok()) missing.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(missing.load(), 0) << "records not readable right after sync()";
+  EXPECT_EQ(count(*store_, "f-own"), 1200u);
 }
 
 TEST_F(ExecutionWriterTest, StopDrainsTheQueueAndLateRecordsAreStillWritten) {
