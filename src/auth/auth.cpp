@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "common/log.h"
@@ -138,6 +139,32 @@ std::optional<std::string> api_key_prefix(std::string_view token) {
     if (!is_base64url_char(c)) return std::nullopt;
   }
   return std::string(token.substr(0, kKeyLookupChars));
+}
+
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+  constexpr std::string_view kBearer = "bearer ";
+  if (authorization.size() <= kBearer.size()) return std::nullopt;
+  for (size_t i = 0; i < kBearer.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kBearer[i]) return std::nullopt;
+  }
+  std::string_view token = authorization.substr(kBearer.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  return token;
+}
+
+std::string_view cookie_value(std::string_view cookie_header, std::string_view name) {
+  std::string_view v = cookie_header;
+  while (!v.empty()) {
+    size_t semi = v.find(';');
+    std::string_view pair = v.substr(0, semi);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1);
+    }
+    if (semi == std::string_view::npos) break;
+    v.remove_prefix(semi + 1);
+  }
+  return {};
 }
 
 int match_api_key(std::string_view token, std::span<const std::string> candidate_hash_hex) {
