@@ -191,7 +191,8 @@ Expected<std::optional<std::string>> ensure_admin(store::Store& store, std::stri
   std::string pw(password);
   bool generated = pw.empty();
   if (generated) pw = random_token(18);  // 24 characters, 144 bits
-  store::NewUser nu{"admin", NIL_TRY(hash_password(pw)), store::Role::kAdmin, {}};
+  std::string hash = NIL_TRY(hash_password(pw));  // not inside the braces (see parse_new_environment)
+  store::NewUser nu{"admin", std::move(hash), store::Role::kAdmin, {}};
   auto created = store.create_user(nu);
   // Two processes bootstrapping at once (nild and `nild keys create`): the loser finds the name
   // taken, which is fine.
