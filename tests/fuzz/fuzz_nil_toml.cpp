@@ -6,14 +6,13 @@
 //   - an accepted project has at least one function; names are non-empty and unique; every
 //     source is non-empty, absolute, and the project directory joined with what nil.toml says
 //     (unless that is absolute already); every language is set;
-//   - round trip: the project written back as TOML (toml++'s own writer) parses to the same
-//     functions, settings and fingerprints.
+//   - round trip: the project written back as TOML parses to the same functions, settings and
+//     fingerprints.
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <string>
 #include <string_view>
-#include <toml++/toml.h>
 
 #include "cli/project.h"
 
@@ -25,27 +24,40 @@ void require(bool cond) {
 
 const std::filesystem::path kFile = "/project/nil.toml";
 
-std::string write_back(const nil::cli::Project& p) {
-  toml::array fns;
-  for (const auto& f : p.functions) {
-    toml::table t;
-    t.insert("name", f.name);
-    t.insert("source", f.source_display);
-    t.insert("language", f.language);
-    if (f.environments) {
-      toml::array envs;
-      for (const auto& e : *f.environments) envs.push_back(e);
-      t.insert("environments", std::move(envs));
+// A TOML basic string. Not toml++'s writer: it emits a string that starts with a newline as a
+// multi-line string, whose first newline TOML then trims (a round trip that loses a byte).
+std::string toml_string(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04X", u);
+      out += buf;
+    } else {
+      out += c;
     }
-    if (f.timeout_ms) t.insert("timeout_ms", *f.timeout_ms);
-    if (f.memory_mb) t.insert("memory_mb", *f.memory_mb);
-    fns.push_back(std::move(t));
   }
-  toml::table root;
-  root.insert("function", std::move(fns));
-  std::ostringstream out;
-  out << root;
-  return out.str();
+  return out + "\"";
+}
+
+std::string write_back(const nil::cli::Project& p) {
+  std::string out;
+  for (const auto& f : p.functions) {
+    out += "[[function]]\nname = " + toml_string(f.name) + "\nsource = " + toml_string(f.source_display) +
+           "\nlanguage = " + toml_string(f.language) + "\n";
+    if (f.environments) {
+      out += "environments = [";
+      for (const auto& e : *f.environments) out += toml_string(e) + ", ";
+      out += "]\n";
+    }
+    if (f.timeout_ms) out += "timeout_ms = " + std::to_string(*f.timeout_ms) + "\n";
+    if (f.memory_mb) out += "memory_mb = " + std::to_string(*f.memory_mb) + "\n";
+  }
+  return out;
 }
 
 bool same(const nil::cli::ProjectFunction& a, const nil::cli::ProjectFunction& b) {
