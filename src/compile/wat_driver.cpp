@@ -22,10 +22,10 @@ namespace {
 constexpr std::string_view kFileName = "function.wat";
 
 // Where the source opens an annotation "(@…" outside strings and comments (lexed as wabt 1.0.32
-// lexes them), or npos. Annotations are off; libwabt 1.0.32 then formats the annotation token as
-// a literal it is not (Token::to_string reads the wrong union member: fuzz_wat found a
-// std::length_error that ended nild, and the same read can fault), so such a source never reaches
-// the parser. With annotations on it would loop forever on an unclosed one instead.
+// lexes them), or npos. Annotations are off; libwabt 1.0.32 then builds the error message for
+// the annotation token from a bad length (Token::to_string: fuzz_wat found a std::length_error
+// that ended nild; a smaller bad length would read out of bounds), so such a source never
+// reaches the parser. With annotations on it would loop forever on an unclosed one instead.
 size_t annotation_at(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
