@@ -45,8 +45,10 @@ Expected<ProjectFunction> parse_function(const toml::table& t, size_t index, con
   if (!source || source->empty()) return failure(where + ": \"source\" (a path) is required");
   f.source_display = *source;
   f.source = fs::path(*source).is_absolute() ? fs::path(*source) : dir / *source;
-  if (auto lang = t["language"].value<std::string>()) {
+  if (auto lang = t["language"].value<std::string>(); lang && !lang->empty() && t["language"].is_string()) {
     f.language = *lang;
+  } else if (t.contains("language")) {  // found by fuzz_nil_toml: "" was taken as the language
+    return failure(where + ": \"language\" must be a non-empty string");
   } else if (auto guessed = language_for_path(*source)) {
     f.language = *guessed;
   } else {
