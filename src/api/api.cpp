@@ -3,7 +3,6 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
-#include <cctype>
 
 #include "api/problem.h"
 #include "api/router.h"
@@ -25,33 +24,6 @@ constexpr int kOffloadThreads = 16;
 
 bool is_state_changing(http::verb m) {
   return m == http::verb::post || m == http::verb::put || m == http::verb::patch || m == http::verb::delete_;
-}
-
-bool starts_with_bearer(std::string_view authz) {
-  constexpr std::string_view kBearer = "bearer ";
-  if (authz.size() <= kBearer.size()) return false;
-  for (size_t i = 0; i < kBearer.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authz[i])) != kBearer[i]) return false;
-  }
-  return true;
-}
-
-// The value of one cookie in the Cookie header, or "".
-std::string_view cookie_value(const Request& req, std::string_view name) {
-  auto it = req.find(http::field::cookie);
-  if (it == req.end()) return {};
-  std::string_view v = it->value();
-  while (!v.empty()) {
-    size_t semi = v.find(';');
-    std::string_view pair = v.substr(0, semi);
-    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
-      return pair.substr(name.size() + 1);
-    }
-    if (semi == std::string_view::npos) break;
-    v.remove_prefix(semi + 1);
-  }
-  return {};
 }
 
 }  // namespace
@@ -96,14 +68,11 @@ struct Api::Impl {
   Expected<std::shared_ptr<const auth::Principal>> authenticate(const Request& req) {
     std::string_view authz = routes::header_value(req, "Authorization");
     if (!authz.empty()) {
-      if (!starts_with_bearer(authz)) {
-        return Error(routes::unauthorized("the Authorization header must be \"Bearer nil_…\""));
-      }
-      std::string_view token = authz.substr(7);
-      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-      return core.deps.auth.authenticate_key(token);
+      auto token = auth::bearer_token(authz);
+      if (!token) return Error(routes::unauthorized("the Authorization header must be \"Bearer nil_…\""));
+      return core.deps.auth.authenticate_key(*token);
     }
-    std::string_view cookie = cookie_value(req, routes::kSessionCookie);
+    std::string_view cookie = auth::cookie_value(routes::header_value(req, "Cookie"), routes::kSessionCookie);
     if (!cookie.empty()) return core.deps.auth.authenticate_session(cookie);
     return std::shared_ptr<const auth::Principal>();
   }

@@ -483,7 +483,10 @@ Expected<store::NewEnvironment> parse_new_environment(const json::object& body) 
   auto name = NIL_TRY(string_field(body, "name"));
   if (!name) return invalid(ErrorCode::kMissingField, "\"name\" is required");
   NIL_TRY_VOID(check_environment_name(*name));
-  store::NewEnvironment ne{*name, NIL_TRY(parse_vars(body, nullptr)), {}};
+  // Not inside the braces: NIL_TRY's early return out of an aggregate initializer leaks the
+  // members already built (found by fuzz_request_json).
+  auto vars = NIL_TRY(parse_vars(body, nullptr));
+  store::NewEnvironment ne{*name, std::move(vars), {}};
   ne.allowed.users = NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
   ne.allowed.groups = NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
   return ne;

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "common/log.h"
@@ -140,6 +141,32 @@ std::optional<std::string> api_key_prefix(std::string_view token) {
   return std::string(token.substr(0, kKeyLookupChars));
 }
 
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+  constexpr std::string_view kBearer = "bearer ";
+  if (authorization.size() <= kBearer.size()) return std::nullopt;
+  for (size_t i = 0; i < kBearer.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kBearer[i]) return std::nullopt;
+  }
+  std::string_view token = authorization.substr(kBearer.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  return token;
+}
+
+std::string_view cookie_value(std::string_view cookie_header, std::string_view name) {
+  std::string_view v = cookie_header;
+  while (!v.empty()) {
+    size_t semi = v.find(';');
+    std::string_view pair = v.substr(0, semi);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1);
+    }
+    if (semi == std::string_view::npos) break;
+    v.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
 int match_api_key(std::string_view token, std::span<const std::string> candidate_hash_hex) {
   std::string mine = to_hex(sha256_raw(token));
   int found = -1;
@@ -164,7 +191,8 @@ Expected<std::optional<std::string>> ensure_admin(store::Store& store, std::stri
   std::string pw(password);
   bool generated = pw.empty();
   if (generated) pw = random_token(18);  // 24 characters, 144 bits
-  store::NewUser nu{"admin", NIL_TRY(hash_password(pw)), store::Role::kAdmin, {}};
+  std::string hash = NIL_TRY(hash_password(pw));  // not inside the braces (see parse_new_environment)
+  store::NewUser nu{"admin", std::move(hash), store::Role::kAdmin, {}};
   auto created = store.create_user(nu);
   // Two processes bootstrapping at once (nild and `nild keys create`): the loser finds the name
   // taken, which is fine.

@@ -100,6 +100,13 @@ GeneratedKey generate_api_key();
 // base64url characters.
 std::optional<std::string> api_key_prefix(std::string_view token);
 
+// Where a request carries its credentials (api::Api::authenticate; fuzzed by fuzz_credentials).
+// The token of an Authorization header value "Bearer <token>" (the scheme in any case, the
+// spaces after it skipped; the token may be empty); nullopt when it is not a Bearer credential.
+std::optional<std::string_view> bearer_token(std::string_view authorization);
+// The value of the first `name=value` pair in a Cookie header value ("a=1; b=2"), or "".
+std::string_view cookie_value(std::string_view cookie_header, std::string_view name);
+
 // Index of the candidate whose hash is the token's, or -1. Compares against EVERY candidate in
 // constant time (no early exit, no short-circuit on the prefix, which every candidate shares).
 int match_api_key(std::string_view token, std::span<const std::string> candidate_hash_hex);

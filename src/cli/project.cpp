@@ -45,8 +45,10 @@ Expected<ProjectFunction> parse_function(const toml::table& t, size_t index, con
   if (!source || source->empty()) return failure(where + ": \"source\" (a path) is required");
   f.source_display = *source;
   f.source = fs::path(*source).is_absolute() ? fs::path(*source) : dir / *source;
-  if (auto lang = t["language"].value<std::string>()) {
+  if (auto lang = t["language"].value<std::string>(); lang && !lang->empty() && t["language"].is_string()) {
     f.language = *lang;
+  } else if (t.contains("language")) {  // found by fuzz_nil_toml: "" was taken as the language
+    return failure(where + ": \"language\" must be a non-empty string");
   } else if (auto guessed = language_for_path(*source)) {
     f.language = *guessed;
   } else {
@@ -81,20 +83,10 @@ Expected<ProjectFunction> parse_function(const toml::table& t, size_t index, con
   return f;
 }
 
-}  // namespace
-
-Expected<Project> load_project(const fs::path& file) {
+Expected<Project> project_from(const toml::table& root, const fs::path& file) {
   Project p;
   p.file = file;
   p.dir = file.parent_path();
-  toml::table root;
-  try {
-    root = toml::parse_file(file.string());
-  } catch (const toml::parse_error& e) {
-    std::ostringstream where;
-    where << e.source().begin;
-    return failure(file.string() + ": " + std::string(e.description()) + " (" + where.str() + ")");
-  }
   for (const auto& [k, v] : root) {
     if (k.str() != "function") return failure(file.string() + ": unknown table or key \"" + std::string(k.str()) + "\"");
   }
@@ -109,6 +101,30 @@ Expected<Project> load_project(const fs::path& file) {
     p.functions.push_back(std::move(f));
   }
   return p;
+}
+
+Error toml_failure(const toml::parse_error& e, const fs::path& file) {
+  std::ostringstream where;
+  where << e.source().begin;
+  return failure(file.string() + ": " + std::string(e.description()) + " (" + where.str() + ")");
+}
+
+}  // namespace
+
+Expected<Project> load_project(const fs::path& file) {
+  try {
+    return project_from(toml::parse_file(file.string()), file);
+  } catch (const toml::parse_error& e) {
+    return toml_failure(e, file);
+  }
+}
+
+Expected<Project> parse_project(std::string_view text, const fs::path& file) {
+  try {
+    return project_from(toml::parse(text, file.string()), file);
+  } catch (const toml::parse_error& e) {
+    return toml_failure(e, file);
+  }
 }
 
 fs::path state_path(const Project& p) { return p.dir / ".nil" / "state.json"; }

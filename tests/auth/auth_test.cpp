@@ -105,6 +105,25 @@ TEST(Tokens, MatchNeverAuthenticatesOnThePrefix) {
   EXPECT_EQ(match_api_key(k.token, {}), -1);
 }
 
+// Where a request carries credentials: "Authorization: Bearer <key>" and the nil_session cookie.
+TEST(Credentials, BearerToken) {
+  EXPECT_EQ(bearer_token("Bearer nil_abc"), "nil_abc");
+  EXPECT_EQ(bearer_token("bEARER   nil_abc"), "nil_abc");  // scheme in any case, spaces skipped
+  EXPECT_EQ(bearer_token("Bearer   "), "");                // a Bearer credential, empty token
+  EXPECT_FALSE(bearer_token("Bearer "));                   // nothing after the scheme
+  EXPECT_FALSE(bearer_token("Basic dXNlcjpwYXNz"));
+  EXPECT_FALSE(bearer_token("Bearernil_abc"));
+}
+
+TEST(Credentials, CookieValue) {
+  EXPECT_EQ(cookie_value("nil_session=abc", "nil_session"), "abc");
+  EXPECT_EQ(cookie_value("theme=dark;  nil_session=abc; lang=en", "nil_session"), "abc");
+  EXPECT_EQ(cookie_value("nil_sessionX=1; nil_session=two; nil_session=three", "nil_session"), "two");
+  EXPECT_EQ(cookie_value("xnil_session=1", "nil_session"), "");
+  EXPECT_EQ(cookie_value("nil_session", "nil_session"), "");
+  EXPECT_EQ(cookie_value("", "nil_session"), "");
+}
+
 TEST(Passwords, HashAndVerify) {
   auto h = hash_password("correct horse");
   ASSERT_TRUE(h.ok());
