@@ -71,7 +71,7 @@ class WatDriver final : public Driver {
     try {
       return compile_text(source, opts);
     } catch (const std::exception& e) {
-      return make_error(ErrorKind::kInvalidInput, "compile_error",
+      return make_error(ErrorCode::kCompileError,
                         std::string(kFileName) + ": the WAT parser failed (" + e.what() + ")");
     }
   }
@@ -81,7 +81,7 @@ class WatDriver final : public Driver {
     if (size_t at = annotation_at(source); at != std::string_view::npos) {
       size_t line = 1 + static_cast<size_t>(std::count(source.begin(), source.begin() + static_cast<ptrdiff_t>(at), '\n'));
       size_t col = at - (source.rfind('\n', at) == std::string_view::npos ? 0 : source.rfind('\n', at) + 1) + 1;
-      return make_error(ErrorKind::kInvalidInput, "compile_error",
+      return make_error(ErrorCode::kCompileError,
                         std::string(kFileName) + ":" + std::to_string(line) + ":" + std::to_string(col) +
                             ": error: annotations \"(@…\" are not supported");
     }

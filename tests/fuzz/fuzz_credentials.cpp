@@ -161,7 +161,7 @@ void check_authenticator(std::string_view in) {
     auto who = w.auth->authenticate_key(*token);
     require(who.ok() == (*token == w.key));
     if (who.ok()) require((*who)->user_id == w.user_id && (*who)->method == nil::auth::Principal::Method::kApiKey);
-    if (!well_formed_key(*token)) require(!who.ok() && who.error().kind == nil::ErrorKind::kUnauthenticated);
+    if (!well_formed_key(*token)) require(!who.ok() && who.error().code == nil::ErrorCode::kUnauthorized);
   }
   auto by_key = w.auth->authenticate_key(in);
   require(by_key.ok() == (in == w.key));
