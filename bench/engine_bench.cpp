@@ -7,12 +7,12 @@
 // Usage: engine_bench [ITERATIONS] [--tier interpreter|native|both]   (default: both)
 // The native tier's artifacts are built with compile::build_native (sandboxed, as nild does)
 // into a temporary directory first; build time is reported, not included in the figures.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <unistd.h>
-
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -62,14 +62,16 @@ struct Tier {
 };
 
 // Prepares `wat` on the tier: the interpreter directly, the native tier by building first.
-nil::Expected<std::shared_ptr<const nil::engine::PreparedModule>> prepare(
-    Tier& t, std::string_view tier, const std::string& wasm) {
+nil::Expected<std::shared_ptr<const nil::engine::PreparedModule>> prepare(Tier& t,
+                                                                          std::string_view tier,
+                                                                          const std::string& wasm) {
   if (tier == "interpreter") return t.interpreter->prepare(wasm);
   auto so = t.dir / nil::engine::native_artifact_name(nil::engine::module_sha256(wasm));
   auto started = std::chrono::steady_clock::now();
   NIL_TRY_VOID(nil::compile::build_native(wasm, so));
   std::fprintf(stderr, "native build: %.0f ms\n",
-               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                   .count());
   return t.native->load(so.string());
 }
 
@@ -82,7 +84,8 @@ int run_row(Tier& t, std::string_view tier, const char* benchmark, const char* w
   }
   auto module = prepare(t, tier, *wasm);
   if (!module) {
-    std::fprintf(stderr, "prepare (%s): %s\n", std::string(tier).c_str(), module.error().message.c_str());
+    std::fprintf(stderr, "prepare (%s): %s\n", std::string(tier).c_str(),
+                 module.error().message.c_str());
     return 1;
   }
   nil::engine::Sandbox& sandbox =
@@ -132,7 +135,8 @@ int main(int argc, char** argv) {
   Tier t;
   t.interpreter = nil::engine::make_interpreter_sandbox();
   t.native = nil::engine::make_native_sandbox();
-  t.dir = std::filesystem::temp_directory_path() / ("nil-engine-bench-" + std::to_string(::getpid()));
+  t.dir =
+      std::filesystem::temp_directory_path() / ("nil-engine-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(t.dir);
   int rc = 0;
   // The fresh-sandbox rows last: bench/run folds the last line into its table.

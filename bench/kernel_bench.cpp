@@ -161,21 +161,21 @@ std::vector<Tier> make_tiers(const Options& o) {
   // sandbox), into a scratch directory, then loaded; the build is part of prepare_ms.
   auto native = nil::engine::make_native_sandbox();
   nil::engine::NativeSandbox* loader = native.get();
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("nil-kernel-bench-" + std::to_string(::getpid()));
-  tiers.push_back(Tier{
-      "native", std::move(native), false, o.reps,
-      [loader, dir](const std::string& kernel, const std::string& wasm)
-          -> nil::Expected<std::shared_ptr<const nil::engine::PreparedModule>> {
-        std::error_code ec;
-        std::filesystem::create_directories(dir, ec);
-        std::filesystem::path so = dir / (kernel + ".so");
-        NIL_TRY_VOID(nil::compile::build_native(wasm, so));
-        auto module = loader->load(so.string());
-        std::filesystem::remove(so, ec);  // loaded: the mapping outlives the file
-        std::filesystem::remove(dir, ec);  // empty again: leave nothing behind in /tmp
-        return module;
-      }});
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("nil-kernel-bench-" + std::to_string(::getpid()));
+  tiers.push_back(Tier{"native", std::move(native), false, o.reps,
+                       [loader, dir](const std::string& kernel, const std::string& wasm)
+                           -> nil::Expected<std::shared_ptr<const nil::engine::PreparedModule>> {
+                         std::error_code ec;
+                         std::filesystem::create_directories(dir, ec);
+                         std::filesystem::path so = dir / (kernel + ".so");
+                         NIL_TRY_VOID(nil::compile::build_native(wasm, so));
+                         auto module = loader->load(so.string());
+                         std::filesystem::remove(so, ec);  // loaded: the mapping outlives the file
+                         std::filesystem::remove(dir,
+                                                 ec);  // empty again: leave nothing behind in /tmp
+                         return module;
+                       }});
   tiers.push_back(
       Tier{"interpreter", nil::engine::make_interpreter_sandbox(), true, o.small_reps, {}});
   return tiers;

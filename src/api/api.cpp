@@ -1,8 +1,7 @@
 #include "api/api.h"
 
-#include <boost/asio/post.hpp>
-
 #include <algorithm>
+#include <boost/asio/post.hpp>
 
 #include "api/problem.h"
 #include "api/router.h"
@@ -23,7 +22,8 @@ constexpr double kOffloadAfterMs = 1.0;
 constexpr int kOffloadThreads = 16;
 
 bool is_state_changing(http::verb m) {
-  return m == http::verb::post || m == http::verb::put || m == http::verb::patch || m == http::verb::delete_;
+  return m == http::verb::post || m == http::verb::put || m == http::verb::patch ||
+         m == http::verb::delete_;
 }
 
 }  // namespace
@@ -57,9 +57,12 @@ struct Api::Impl {
 
   Response fail(const Request& req, const Error& e) {
     if (status_for(e.code) == http::status::internal_server_error) {
-      log::error("request failed", {{"code", std::string(e.wire_code())}, {"error", e.message}, {"target", std::string(req.target())}});
+      log::error("request failed", {{"code", std::string(e.wire_code())},
+                                    {"error", e.message},
+                                    {"target", std::string(req.target())}});
     }
-    return problem(e, std::string_view(req.target().data(), req.target().size()), req.version(), req.keep_alive());
+    return problem(e, std::string_view(req.target().data(), req.target().size()), req.version(),
+                   req.keep_alive());
   }
 
   // The request's credentials: a Bearer API key, else the session cookie, else none. Credentials
@@ -69,10 +72,12 @@ struct Api::Impl {
     std::string_view authz = routes::header_value(req, "Authorization");
     if (!authz.empty()) {
       auto token = auth::bearer_token(authz);
-      if (!token) return Error(routes::unauthorized("the Authorization header must be \"Bearer nil_…\""));
+      if (!token)
+        return Error(routes::unauthorized("the Authorization header must be \"Bearer nil_…\""));
       return core.deps.auth.authenticate_key(*token);
     }
-    std::string_view cookie = auth::cookie_value(routes::header_value(req, "Cookie"), routes::kSessionCookie);
+    std::string_view cookie =
+        auth::cookie_value(routes::header_value(req, "Cookie"), routes::kSessionCookie);
     if (!cookie.empty()) return core.deps.auth.authenticate_session(cookie);
     return std::shared_ptr<const auth::Principal>();
   }
@@ -93,8 +98,10 @@ struct Api::Impl {
 
     auto who = NIL_TRY(authenticate(req));
     if (!who) {
-      if (m.route && m.route->access == Access::kAnonymous) return m.route->handler(core, Call{req, target.url, m.params, nullptr});
-      return routes::unauthorized("authentication required (Authorization: Bearer nil_… or a session cookie)");
+      if (m.route && m.route->access == Access::kAnonymous)
+        return m.route->handler(core, Call{req, target.url, m.params, nullptr});
+      return routes::unauthorized(
+          "authentication required (Authorization: Bearer nil_… or a session cookie)");
     }
     const auth::Principal& p = *who;
     // A cookie rides along on cross-site requests; a state change must prove it comes from our
@@ -102,7 +109,8 @@ struct Api::Impl {
     bool csrf = m.route ? m.route->csrf == Csrf::kRequired : is_state_changing(method);
     if (csrf && p.method == auth::Principal::Method::kSession &&
         !auth::Authenticator::check_csrf(p, routes::header_value(req, "X-CSRF-Token"))) {
-      return make_error(ErrorCode::kCsrfFailed, "a cookie-authenticated change needs the X-CSRF-Token header from login");
+      return make_error(ErrorCode::kCsrfFailed,
+                        "a cookie-authenticated change needs the X-CSRF-Token header from login");
     }
     if (int64_t wait = core.key_limiter.acquire(p.credential_id); wait > 0) {
       Error e = make_error(ErrorCode::kRateLimited, "this API key is over its rate limit");
@@ -116,7 +124,8 @@ struct Api::Impl {
   }
 };
 
-Api::Api(ApiOptions opts, ApiDeps deps) : impl_(std::make_unique<Impl>(std::move(opts), std::move(deps))) {}
+Api::Api(ApiOptions opts, ApiDeps deps)
+    : impl_(std::make_unique<Impl>(std::move(opts), std::move(deps))) {}
 
 Api::~Api() { stop(); }
 
@@ -158,8 +167,10 @@ void Api::handle(Request&& req, Respond respond) {
     } catch (const std::exception& e) {
       // Nothing on the request path throws by design; this is the last line against a bug
       // (or std::bad_alloc) taking the server down.
-      log::error("unhandled exception", {{"error", e.what()}, {"target", std::string(shared->target())}});
-      res = problem(make_error(ErrorCode::kInternalError, "internal error"), "", shared->version(), false);
+      log::error("unhandled exception",
+                 {{"error", e.what()}, {"target", std::string(shared->target())}});
+      res = problem(make_error(ErrorCode::kInternalError, "internal error"), "", shared->version(),
+                    false);
     }
     const uint64_t ticket = invoke::ExecutionWriter::last_ticket();
     if (impl_->core.opts.answer_after_commit && ticket != ticket_before) {
@@ -172,7 +183,8 @@ void Api::handle(Request&& req, Respond respond) {
           respond(std::move(*held));
           return;
         }
-        respond(problem(make_error(ErrorCode::kStorageError, "the execution ran but its record could not be stored"),
+        respond(problem(make_error(ErrorCode::kStorageError,
+                                   "the execution ran but its record could not be stored"),
                         std::string_view(target->target().data(), target->target().size()),
                         target->version(), false));
       });

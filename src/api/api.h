@@ -17,7 +17,6 @@
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>
-
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -33,10 +32,10 @@ namespace nil::api {
 
 struct ApiOptions {
   uint64_t max_source_bytes = 1 << 20;
-  int work_threads = 0;  // 0: inline on the I/O thread
+  int work_threads = 0;                // 0: inline on the I/O thread
   std::vector<std::string> languages;  // accepted `language` values
   // Token buckets (rate per second, burst); rate 0 disables.
-  double key_rate = 0, key_burst = 0;            // per API key (or session)
+  double key_rate = 0, key_burst = 0;  // per API key (or session)
   int login_max_failures_user = 5;
   int login_max_failures_address = 20;
   std::chrono::milliseconds login_window{60'000};

@@ -2,19 +2,17 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
-
-#include <array>
 #include <cerrno>
 #include <mutex>
 #include <unordered_map>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include "api/problem.h"
 #include "api/request_parser.h"
@@ -72,7 +70,8 @@ struct HttpServer::Connections {
 
 class HttpServer::ConnectionSlot {
  public:
-  ConnectionSlot(HttpServer& server, std::string address) : server_(server), address_(std::move(address)) {}
+  ConnectionSlot(HttpServer& server, std::string address)
+      : server_(server), address_(std::move(address)) {}
   ~ConnectionSlot() { server_.release(address_); }
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
@@ -89,7 +88,8 @@ class HttpServer::ConnectionSlot {
 // request's in-flight count exactly once (request_counted_).
 class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Session> {
  public:
-  Session(tcp::socket&& socket, HttpServer& server, Loop& loop, std::unique_ptr<ConnectionSlot> slot)
+  Session(tcp::socket&& socket, HttpServer& server, Loop& loop,
+          std::unique_ptr<ConnectionSlot> slot)
       : stream_(std::move(socket)),
         server_(server),
         loop_(loop),
@@ -118,13 +118,17 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   void parse_buffered() {
     if (buffer_.size() > 0) {
       auto data = buffer_.data();
-      size_t n = parser_->feed(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      size_t n =
+          parser_->feed(std::string_view(static_cast<const char*>(data.data()), data.size()));
       buffer_.consume(n);
     }
     switch (parser_->state()) {
-      case RequestParser::State::kDone: return on_request();
-      case RequestParser::State::kRejected: return on_rejected();
-      case RequestParser::State::kNeedMore: break;
+      case RequestParser::State::kDone:
+        return on_request();
+      case RequestParser::State::kRejected:
+        return on_rejected();
+      case RequestParser::State::kNeedMore:
+        break;
     }
     if (parser_->header_done() && !body_phase_) {
       body_phase_ = true;
@@ -136,10 +140,9 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
       return reject(http::status::request_header_fields_too_large, ErrorCode::kMalformedRequest,
                     "request header or trailer section is too large");
     }
-    stream_.async_read_some(buffer_.prepare(std::min<size_t>(room, 64 * 1024)),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->on_read(ec, n);
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(std::min<size_t>(room, 64 * 1024)),
+        [self = shared_from_this()](beast::error_code ec, size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(beast::error_code ec, size_t n) {
@@ -197,7 +200,8 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     server_.handler_.handle(std::move(req), [self](Response&& res) {
       // Answered inline on this connection's loop (the usual case): write at once. From another
       // thread (the offload or work pool): hand the response to the loop.
-      if (self->loop_.ioc.get_executor().running_in_this_thread()) return self->write(std::move(res));
+      if (self->loop_.ioc.get_executor().running_in_this_thread())
+        return self->write(std::move(res));
       auto shared = std::make_shared<Response>(std::move(res));
       net::post(self->loop_.ioc, [self, shared] { self->write(std::move(*shared)); });
     });
@@ -272,12 +276,13 @@ class HttpServer::Refusal : public std::enable_shared_from_this<HttpServer::Refu
   void start() {
     beast::error_code ec;
     socket_.non_blocking(true, ec);
-    net::async_write(socket_, net::buffer(text_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (!ec) self->drop_unread();
-      beast::error_code ignored;
-      self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
-      self->socket_.close(ignored);
-    });
+    net::async_write(socket_, net::buffer(text_),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (!ec) self->drop_unread();
+                       beast::error_code ignored;
+                       self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+                       self->socket_.close(ignored);
+                     });
   }
 
  private:
@@ -300,7 +305,8 @@ HttpServer::HttpServer(ServerOptions opts, Handler& handler)
       handler_(handler),
       connections_(std::make_unique<Connections>()),
       acceptor_(std::make_unique<Acceptor>()) {
-  for (int i = 0; i < std::max(1, opts_.io_threads); ++i) loops_.push_back(std::make_unique<Loop>());
+  for (int i = 0; i < std::max(1, opts_.io_threads); ++i)
+    loops_.push_back(std::make_unique<Loop>());
 }
 
 HttpServer::~HttpServer() { shutdown(std::chrono::milliseconds(0)); }
@@ -311,7 +317,8 @@ Expected<void> HttpServer::start() {
     return make_error(ErrorCode::kInvalidListen, "--listen must be host:port");
   }
   std::string host = opts_.listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   unsigned long port_num = 0;
   try {
     port_num = std::stoul(opts_.listen.substr(colon + 1));
@@ -337,7 +344,8 @@ Expected<void> HttpServer::start() {
   acceptor_->protocol = ep.protocol();
   do_accept();
   threads_.emplace_back([this] { run_loop(acceptor_->ioc, "acceptor"); });
-  for (auto& loop : loops_) threads_.emplace_back([l = loop.get()] { run_loop(l->ioc, "connection"); });
+  for (auto& loop : loops_)
+    threads_.emplace_back([l = loop.get()] { run_loop(l->ioc, "connection"); });
   return {};
 }
 
@@ -345,8 +353,8 @@ Expected<void> HttpServer::start() {
 // once fails again at once — the loop would spin on a core and flood the log — so wait a little.
 // The pending connections stay in the kernel's backlog meanwhile.
 static bool is_resource_exhaustion(const beast::error_code& ec) {
-  return ec == net::error::no_descriptors || ec.value() == ENFILE || ec == net::error::no_buffer_space ||
-         ec == net::error::no_memory;
+  return ec == net::error::no_descriptors || ec.value() == ENFILE ||
+         ec == net::error::no_buffer_space || ec == net::error::no_memory;
 }
 
 void HttpServer::do_accept() {
@@ -375,7 +383,8 @@ void HttpServer::note_accept_error(const beast::error_code& ec) {
     acceptor_->suppressed_errors++;
     return;
   }
-  log::warn("accept failed", {{"error", ec.message()}, {"suppressed", acceptor_->suppressed_errors}});
+  log::warn("accept failed",
+            {{"error", ec.message()}, {"suppressed", acceptor_->suppressed_errors}});
   acceptor_->last_error_log = now;
   acceptor_->suppressed_errors = 0;
 }
@@ -411,7 +420,8 @@ std::optional<std::string> HttpServer::admit(const std::string& address) {
   int64_t& mine = connections_->by_address[address];
   if (opts_.max_connections_per_address > 0 && mine >= opts_.max_connections_per_address) {
     if (mine == 0) connections_->by_address.erase(address);
-    return "this client address has " + std::to_string(mine) + " connections open, the limit per address";
+    return "this client address has " + std::to_string(mine) +
+           " connections open, the limit per address";
   }
   ++mine;
   ++connections_->total;
@@ -433,14 +443,16 @@ int64_t HttpServer::connections() const {
 void HttpServer::refuse(tcp::socket socket, const std::string& why) {
   // Refusals hold descriptors too: past a few in flight, close at once.
   if (acceptor_->refusals_logged++ % 1000 == 0) {
-    log::warn("connection refused: over the connection limit", {{"reason", why}, {"count", acceptor_->refusals_logged}});
+    log::warn("connection refused: over the connection limit",
+              {{"reason", why}, {"count", acceptor_->refusals_logged}});
   }
   if (refusals_in_flight_.load() >= 64) {
     beast::error_code ignored;
     socket.close(ignored);
     return;
   }
-  Response res = handler_.reject(status_for(ErrorCode::kTooManyConnections), ErrorCode::kTooManyConnections, why);
+  Response res = handler_.reject(status_for(ErrorCode::kTooManyConnections),
+                                 ErrorCode::kTooManyConnections, why);
   res.keep_alive(false);
   res.set(http::field::retry_after, "1");
   res.set(http::field::server, "nild");
@@ -455,7 +467,8 @@ void HttpServer::refuse(tcp::socket socket, const std::string& why) {
   text += "\r\n";
   text += res.body();
   refusals_in_flight_++;
-  auto r = std::make_shared<Refusal>(std::move(socket), std::move(text), [this] { refusals_in_flight_--; });
+  auto r = std::make_shared<Refusal>(std::move(socket), std::move(text),
+                                     [this] { refusals_in_flight_--; });
   r->start();
 }
 

@@ -21,11 +21,10 @@
 // is why there are many loops (default 16) on few cores.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
-
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -59,8 +58,8 @@ class Handler {
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
-  uint64_t body_limit = 8 << 20;  // every route; 413 past it
-  uint32_t header_limit = 64 * 1024;  // request line + header fields; 431 past it
+  uint64_t body_limit = 8 << 20;          // every route; 413 past it
+  uint32_t header_limit = 64 * 1024;      // request line + header fields; 431 past it
   // Open connections in total and per client address (0: no cap). A connection over a cap is
   // answered 503 too_many_connections at once and closed.
   int64_t max_connections = 0;

@@ -9,7 +9,8 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -24,7 +25,8 @@ std::optional<std::string> header_param(std::string_view value, std::string_view
   size_t pos = 0;
   while (pos < value.size()) {
     size_t semi = value.find(';', pos);
-    std::string_view item = trim(value.substr(pos, semi == std::string_view::npos ? value.npos : semi - pos));
+    std::string_view item =
+        trim(value.substr(pos, semi == std::string_view::npos ? value.npos : semi - pos));
     pos = semi == std::string_view::npos ? value.size() : semi + 1;
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) continue;
@@ -68,7 +70,8 @@ Expected<std::vector<FormPart>> parse_multipart(std::string_view body, std::stri
     size_t hp = 0;
     while (hp <= headers.size()) {
       size_t eol = headers.find("\r\n", hp);
-      std::string_view line = headers.substr(hp, eol == std::string_view::npos ? headers.npos : eol - hp);
+      std::string_view line =
+          headers.substr(hp, eol == std::string_view::npos ? headers.npos : eol - hp);
       hp = eol == std::string_view::npos ? headers.size() + 1 : eol + 2;
       size_t colon = line.find(':');
       if (colon == std::string_view::npos) continue;

@@ -1,8 +1,7 @@
 #include "api/problem.h"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <string>
 
 namespace nil::api {
@@ -21,7 +20,8 @@ boost::json::object problem_object(http::status status, std::string_view title, 
   return o;
 }
 
-Response problem_response(http::status status, const boost::json::object& o, unsigned version, bool keep_alive) {
+Response problem_response(http::status status, const boost::json::object& o, unsigned version,
+                          bool keep_alive) {
   Response res{status, version};
   res.set(http::field::content_type, "application/problem+json");
   res.keep_alive(keep_alive);
@@ -33,23 +33,28 @@ Response problem_response(http::status status, const boost::json::object& o, uns
 
 http::status status_for(ErrorCode code) { return static_cast<http::status>(http_status(code)); }
 
-boost::json::object problem_json(ErrorCode code, std::string_view detail, std::string_view instance) {
+boost::json::object problem_json(ErrorCode code, std::string_view detail,
+                                 std::string_view instance) {
   return problem_object(status_for(code), info(code).title, code, detail, instance);
 }
 
 Response problem(const Error& e, std::string_view instance, unsigned version, bool keep_alive) {
   const http::status status = status_for(e.code);
-  Response res = problem_response(status, problem_json(e.code, e.message, instance), version, keep_alive);
+  Response res =
+      problem_response(status, problem_json(e.code, e.message, instance), version, keep_alive);
   // RFC 9110: a 401 names the scheme to use; a 429 says when to come back.
-  if (status == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer realm=\"nil\"");
-  if (status == http::status::too_many_requests) res.set(http::field::retry_after, std::to_string(std::max<int64_t>(1, e.retry_after_s)));
+  if (status == http::status::unauthorized)
+    res.set(http::field::www_authenticate, "Bearer realm=\"nil\"");
+  if (status == http::status::too_many_requests)
+    res.set(http::field::retry_after, std::to_string(std::max<int64_t>(1, e.retry_after_s)));
   return res;
 }
 
-Response problem(http::status status, ErrorCode code, std::string_view detail, std::string_view instance,
-                 unsigned version, bool keep_alive) {
-  return problem_response(status, problem_object(status, http::obsolete_reason(status), code, detail, instance),
-                          version, keep_alive);
+Response problem(http::status status, ErrorCode code, std::string_view detail,
+                 std::string_view instance, unsigned version, bool keep_alive) {
+  return problem_response(
+      status, problem_object(status, http::obsolete_reason(status), code, detail, instance),
+      version, keep_alive);
 }
 
 }  // namespace nil::api

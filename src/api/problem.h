@@ -6,7 +6,6 @@
 #pragma once
 
 #include <boost/json/object.hpp>
-
 #include <string_view>
 
 #include "api/http_server.h"
@@ -18,12 +17,13 @@ namespace nil::api {
 http::status status_for(ErrorCode code);
 // The problem document {type, title, status, detail, code, instance} (instance only when not
 // empty), for answers that add members of their own (function_failed).
-boost::json::object problem_json(ErrorCode code, std::string_view detail, std::string_view instance);
+boost::json::object problem_json(ErrorCode code, std::string_view detail,
+                                 std::string_view instance);
 // application/problem+json with the registry's status and title; a 401 names the scheme
 // (WWW-Authenticate), a 429 says when to come back (Retry-After).
 Response problem(const Error& e, std::string_view instance, unsigned version, bool keep_alive);
 // The same with an explicit status: the connection layer's rejections (431 malformed_request).
-Response problem(http::status status, ErrorCode code, std::string_view detail, std::string_view instance,
-                 unsigned version, bool keep_alive);
+Response problem(http::status status, ErrorCode code, std::string_view detail,
+                 std::string_view instance, unsigned version, bool keep_alive);
 
 }  // namespace nil::api

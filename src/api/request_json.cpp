@@ -1,8 +1,7 @@
 #include "api/request_json.h"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
@@ -16,13 +15,12 @@ namespace json = boost::json;
 
 namespace {
 
-Error invalid(ErrorCode code, std::string msg) {
-  return make_error(code, std::move(msg));
-}
+Error invalid(ErrorCode code, std::string msg) { return make_error(code, std::move(msg)); }
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -62,15 +60,18 @@ Expected<json::value> parse_json_text(std::string_view text) {
     size_t line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(at), '\n');
     size_t last_nl = text.rfind('\n', at == 0 ? 0 : at - 1);
     size_t col = last_nl == std::string_view::npos || at == 0 ? at + 1 : at - last_nl;
-    return invalid(ErrorCode::kMalformedJson, "malformed JSON at line " + std::to_string(line) + ", column " +
-                                         std::to_string(col) + ": " + ec.message());
+    return invalid(ErrorCode::kMalformedJson, "malformed JSON at line " + std::to_string(line) +
+                                                  ", column " + std::to_string(col) + ": " +
+                                                  ec.message());
   }
   return p.release();
 }
 
-Expected<json::value> parse_json_body(std::string_view content_type, std::string_view body, bool empty_is_null) {
+Expected<json::value> parse_json_body(std::string_view content_type, std::string_view body,
+                                      bool empty_is_null) {
   std::string mt = media_type(content_type);
-  if (body.empty() && empty_is_null && (mt.empty() || is_json_media(mt))) return json::value(nullptr);
+  if (body.empty() && empty_is_null && (mt.empty() || is_json_media(mt)))
+    return json::value(nullptr);
   if (!is_json_media(mt)) {
     return make_error(ErrorCode::kUnsupportedMediaType,
                       mt.empty() ? "Content-Type must be application/json"
@@ -97,38 +98,46 @@ Expected<void> only_fields(const json::object& o, std::initializer_list<std::str
 Expected<std::optional<std::string>> string_field(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::optional<std::string>{};
-  if (!it->value().is_string()) return invalid(ErrorCode::kInvalidField, "\"" + std::string(key) + "\" must be a string");
+  if (!it->value().is_string())
+    return invalid(ErrorCode::kInvalidField, "\"" + std::string(key) + "\" must be a string");
   return std::optional<std::string>(std::string(it->value().as_string()));
 }
 
 Expected<std::optional<bool>> bool_field(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::optional<bool>{};
-  if (!it->value().is_bool()) return invalid(ErrorCode::kInvalidField, "\"" + std::string(key) + "\" must be a boolean");
+  if (!it->value().is_bool())
+    return invalid(ErrorCode::kInvalidField, "\"" + std::string(key) + "\" must be a boolean");
   return std::optional<bool>(it->value().as_bool());
 }
 
 Expected<store::FunctionLimits> parse_limits(const json::object& o, store::FunctionLimits base) {
   auto it = o.find("limits");
   if (it == o.end() || it->value().is_null()) return base;
-  if (!it->value().is_object()) return invalid(ErrorCode::kInvalidLimits, "\"limits\" must be an object");
+  if (!it->value().is_object())
+    return invalid(ErrorCode::kInvalidLimits, "\"limits\" must be an object");
   const json::object& l = it->value().as_object();
   for (const auto& kv : l) {
     if (kv.key() != "timeoutMs" && kv.key() != "memoryMb") {
-      return invalid(ErrorCode::kUnknownField, "unknown field \"limits." + std::string(kv.key()) + "\"");
+      return invalid(ErrorCode::kUnknownField,
+                     "unknown field \"limits." + std::string(kv.key()) + "\"");
     }
     if (!kv.value().is_int64() && !kv.value().is_uint64()) {
-      return invalid(ErrorCode::kInvalidLimits, "\"limits." + std::string(kv.key()) + "\" must be an integer");
+      return invalid(ErrorCode::kInvalidLimits,
+                     "\"limits." + std::string(kv.key()) + "\" must be an integer");
     }
-    int64_t v = kv.value().is_int64() ? kv.value().as_int64() : static_cast<int64_t>(kv.value().as_uint64());
+    int64_t v = kv.value().is_int64() ? kv.value().as_int64()
+                                      : static_cast<int64_t>(kv.value().as_uint64());
     if (kv.key() == "timeoutMs") {
       if (v < 1 || v > kMaxTimeoutMs) {
-        return invalid(ErrorCode::kInvalidLimits, "limits.timeoutMs must be between 1 and " + std::to_string(kMaxTimeoutMs));
+        return invalid(ErrorCode::kInvalidLimits,
+                       "limits.timeoutMs must be between 1 and " + std::to_string(kMaxTimeoutMs));
       }
       base.timeout_ms = static_cast<uint32_t>(v);
     } else {
       if (v < 1 || v > kMaxMemoryMb) {
-        return invalid(ErrorCode::kInvalidLimits, "limits.memoryMb must be between 1 and " + std::to_string(kMaxMemoryMb));
+        return invalid(ErrorCode::kInvalidLimits,
+                       "limits.memoryMb must be between 1 and " + std::to_string(kMaxMemoryMb));
       }
       base.memory_mb = static_cast<uint32_t>(v);
     }
@@ -141,7 +150,8 @@ Expected<void> check_function_name(std::string_view name) {
   if (!std::regex_match(name.begin(), name.end(), kName)) {
     return invalid(ErrorCode::kInvalidName, "name must match ^[a-z][a-z0-9-]{0,62}$");
   }
-  if (name == "deploy") return invalid(ErrorCode::kReservedName, "\"deploy\" is reserved by POST /functions/v1/deploy");
+  if (name == "deploy")
+    return invalid(ErrorCode::kReservedName, "\"deploy\" is reserved by POST /functions/v1/deploy");
   return {};
 }
 
@@ -159,10 +169,12 @@ Expected<std::optional<std::vector<std::string>>> string_list_field(const json::
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::optional<std::vector<std::string>>{};
   std::string name(key);
-  if (!it->value().is_array()) return invalid(ErrorCode::kInvalidField, "\"" + name + "\" must be an array of strings");
+  if (!it->value().is_array())
+    return invalid(ErrorCode::kInvalidField, "\"" + name + "\" must be an array of strings");
   std::vector<std::string> out;
   for (const auto& v : it->value().as_array()) {
-    if (!v.is_string()) return invalid(ErrorCode::kInvalidField, "\"" + name + "\" must be an array of strings");
+    if (!v.is_string())
+      return invalid(ErrorCode::kInvalidField, "\"" + name + "\" must be an array of strings");
     out.emplace_back(v.as_string());
   }
   return std::optional<std::vector<std::string>>(std::move(out));
@@ -173,12 +185,17 @@ Expected<std::optional<std::vector<std::string>>> parse_environments(const json:
   auto list = NIL_TRY(string_list_field(o, "environments"));
   if (!list) return list;
   if (list->size() > kMaxAttachedEnvironments) {
-    return invalid(ErrorCode::kInvalidField, "\"environments\" holds at most " + std::to_string(kMaxAttachedEnvironments) + " entries");
+    return invalid(
+        ErrorCode::kInvalidField,
+        "\"environments\" holds at most " + std::to_string(kMaxAttachedEnvironments) + " entries");
   }
   for (size_t i = 0; i < list->size(); ++i) {
-    if ((*list)[i].empty()) return invalid(ErrorCode::kInvalidField, "\"environments\" entries must not be empty");
+    if ((*list)[i].empty())
+      return invalid(ErrorCode::kInvalidField, "\"environments\" entries must not be empty");
     for (size_t j = 0; j < i; ++j) {
-      if ((*list)[i] == (*list)[j]) return invalid(ErrorCode::kInvalidField, "environment \"" + (*list)[i] + "\" is listed twice");
+      if ((*list)[i] == (*list)[j])
+        return invalid(ErrorCode::kInvalidField,
+                       "environment \"" + (*list)[i] + "\" is listed twice");
     }
   }
   return list;
@@ -191,20 +208,24 @@ Expected<std::optional<std::vector<std::string>>> parse_http_allow(const json::o
   auto list = NIL_TRY(string_list_field(o, "httpAllow"));
   if (!list) return list;
   if (list->size() > kMaxHttpAllow) {
-    return invalid(ErrorCode::kInvalidHttpAllow, "\"httpAllow\" holds at most " + std::to_string(kMaxHttpAllow) + " hosts");
+    return invalid(ErrorCode::kInvalidHttpAllow,
+                   "\"httpAllow\" holds at most " + std::to_string(kMaxHttpAllow) + " hosts");
   }
   static const std::regex kHost(
-      "^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*|\\[[0-9a-f:.]+\\])(:([0-9]{1,5}))?$");
+      "^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*|\\[[0-9a-f:.]"
+      "+\\])(:([0-9]{1,5}))?$");
   std::vector<std::string> out;
   for (const auto& raw : *list) {
     std::string host = lower(raw);
     std::smatch m;
     if (host.size() > 261 || !std::regex_match(host, m, kHost)) {
-      return invalid(ErrorCode::kInvalidHttpAllow, "\"" + raw + "\" is not a host or host:port (no scheme, path or wildcard)");
+      return invalid(ErrorCode::kInvalidHttpAllow,
+                     "\"" + raw + "\" is not a host or host:port (no scheme, path or wildcard)");
     }
     if (m[7].matched) {
       long port = std::strtol(m[7].str().c_str(), nullptr, 10);
-      if (port < 1 || port > 65535) return invalid(ErrorCode::kInvalidHttpAllow, "\"" + raw + "\": port must be 1..65535");
+      if (port < 1 || port > 65535)
+        return invalid(ErrorCode::kInvalidHttpAllow, "\"" + raw + "\": port must be 1..65535");
     }
     if (std::find(out.begin(), out.end(), host) == out.end()) out.push_back(std::move(host));
   }
@@ -226,22 +247,29 @@ Expected<std::optional<std::vector<std::string>>> parse_grants(const json::objec
 
 // "vars": [{"key","value","secret"?}]. `current` (on PUT) lets a secret be kept without resending
 // it: {"key":"TOKEN","secret":true} with no "value" keeps TOKEN's stored secret value.
-Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o, const store::Environment* current) {
+Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o,
+                                                        const store::Environment* current) {
   auto it = o.find("vars");
   if (it == o.end() || it->value().is_null()) return std::vector<store::EnvironmentVar>{};
-  if (!it->value().is_array()) return invalid(ErrorCode::kInvalidField, "\"vars\" must be an array of {\"key\",\"value\",\"secret\"}");
+  if (!it->value().is_array())
+    return invalid(ErrorCode::kInvalidField,
+                   "\"vars\" must be an array of {\"key\",\"value\",\"secret\"}");
   const json::array& arr = it->value().as_array();
   if (arr.size() > kMaxEnvVars) {
-    return invalid(ErrorCode::kTooManyEnvVars, "an environment holds at most " + std::to_string(kMaxEnvVars) + " keys");
+    return invalid(ErrorCode::kTooManyEnvVars,
+                   "an environment holds at most " + std::to_string(kMaxEnvVars) + " keys");
   }
   static const std::regex kKey("^[A-Za-z_][A-Za-z0-9_]{0,127}$");
   std::vector<store::EnvironmentVar> out;
   for (const auto& v : arr) {
-    if (!v.is_object()) return invalid(ErrorCode::kInvalidField, "each of \"vars\" must be an object {\"key\",\"value\",\"secret\"}");
+    if (!v.is_object())
+      return invalid(ErrorCode::kInvalidField,
+                     "each of \"vars\" must be an object {\"key\",\"value\",\"secret\"}");
     const json::object& var = v.as_object();
     for (const auto& kv : var) {
       if (kv.key() != "key" && kv.key() != "value" && kv.key() != "secret") {
-        return invalid(ErrorCode::kUnknownField, "unknown field \"vars[]." + std::string(kv.key()) + "\"");
+        return invalid(ErrorCode::kUnknownField,
+                       "unknown field \"vars[]." + std::string(kv.key()) + "\"");
       }
     }
     store::EnvironmentVar ev;
@@ -249,11 +277,13 @@ Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o, c
     if (!key) return invalid(ErrorCode::kMissingField, "\"vars[].key\" is required");
     if (!std::regex_match(*key, kKey)) {
       std::string shown = key->size() > 64 ? key->substr(0, 64) + "..." : *key;
-      return invalid(ErrorCode::kInvalidEnvKey, "key \"" + shown + "\" must match ^[A-Za-z_][A-Za-z0-9_]{0,127}$");
+      return invalid(ErrorCode::kInvalidEnvKey,
+                     "key \"" + shown + "\" must match ^[A-Za-z_][A-Za-z0-9_]{0,127}$");
     }
     ev.key = std::move(*key);
     if (auto s = var.find("secret"); s != var.end() && !s->value().is_null()) {
-      if (!s->value().is_bool()) return invalid(ErrorCode::kInvalidField, "\"vars[].secret\" must be a boolean");
+      if (!s->value().is_bool())
+        return invalid(ErrorCode::kInvalidField, "\"vars[].secret\" must be a boolean");
       ev.secret = s->value().as_bool();
     }
     auto value = NIL_TRY(string_field(var, "value"));
@@ -264,22 +294,30 @@ Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o, c
           if (cv.key == ev.key && cv.secret) kept = &cv;
         }
       }
-      if (!kept) return invalid(ErrorCode::kMissingField, "\"vars[].value\" is required for key " + ev.key + " (only an existing secret may omit it to keep its value)");
+      if (!kept)
+        return invalid(ErrorCode::kMissingField,
+                       "\"vars[].value\" is required for key " + ev.key +
+                           " (only an existing secret may omit it to keep its value)");
       value = kept->value;
     }
     // Values are never echoed in errors: they may be secrets.
     if (value->size() > kMaxEnvValueBytes) {
-      return invalid(ErrorCode::kInvalidEnvValue, "the value of " + ev.key + " is over " + std::to_string(kMaxEnvValueBytes) + " bytes");
+      return invalid(ErrorCode::kInvalidEnvValue, "the value of " + ev.key + " is over " +
+                                                      std::to_string(kMaxEnvValueBytes) + " bytes");
     }
     if (value->find('\0') != std::string::npos) {
-      return invalid(ErrorCode::kInvalidEnvValue, "the value of " + ev.key + " contains a NUL character");
+      return invalid(ErrorCode::kInvalidEnvValue,
+                     "the value of " + ev.key + " contains a NUL character");
     }
     if (ev.secret && value->size() < kMinSecretBytes) {
-      return invalid(ErrorCode::kInvalidEnvValue, "the secret value of " + ev.key + " must be at least " + std::to_string(kMinSecretBytes) + " bytes");
+      return invalid(ErrorCode::kInvalidEnvValue, "the secret value of " + ev.key +
+                                                      " must be at least " +
+                                                      std::to_string(kMinSecretBytes) + " bytes");
     }
     ev.value = std::move(*value);
     for (const auto& prev : out) {
-      if (prev.key == ev.key) return invalid(ErrorCode::kDuplicateEnvKey, "key " + ev.key + " appears twice");
+      if (prev.key == ev.key)
+        return invalid(ErrorCode::kDuplicateEnvKey, "key " + ev.key + " appears twice");
     }
     out.push_back(std::move(ev));
   }
@@ -289,15 +327,17 @@ Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o, c
 Expected<void> check_username(std::string_view name) {
   static const std::regex kUser("^[a-z][a-z0-9_.-]{0,62}$");
   if (!std::regex_match(name.begin(), name.end(), kUser) || is_uuid(name)) {
-    return invalid(ErrorCode::kInvalidUsername, "username must match ^[a-z][a-z0-9_.-]{0,62}$ and not be a UUID");
+    return invalid(ErrorCode::kInvalidUsername,
+                   "username must match ^[a-z][a-z0-9_.-]{0,62}$ and not be a UUID");
   }
   return {};
 }
 
 Expected<void> check_password(std::string_view pw) {
   if (pw.size() < kMinPasswordBytes || pw.size() > kMaxPasswordBytes) {
-    return invalid(ErrorCode::kInvalidPassword, "password must be " + std::to_string(kMinPasswordBytes) + " to " +
-                                           std::to_string(kMaxPasswordBytes) + " bytes");
+    return invalid(ErrorCode::kInvalidPassword, "password must be " +
+                                                    std::to_string(kMinPasswordBytes) + " to " +
+                                                    std::to_string(kMaxPasswordBytes) + " bytes");
   }
   return {};
 }
@@ -315,8 +355,10 @@ Expected<std::optional<std::vector<std::string>>> parse_user_grants(const json::
   if (!list) return list;
   std::vector<std::string> out;
   for (const auto& g : *list) {
-    if (std::find(std::begin(kKnownUserGrants), std::end(kKnownUserGrants), g) == std::end(kKnownUserGrants)) {
-      return invalid(ErrorCode::kUnknownGrant, "unknown grant \"" + g + "\" (known for users: deploy)");
+    if (std::find(std::begin(kKnownUserGrants), std::end(kKnownUserGrants), g) ==
+        std::end(kKnownUserGrants)) {
+      return invalid(ErrorCode::kUnknownGrant,
+                     "unknown grant \"" + g + "\" (known for users: deploy)");
     }
     if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
   }
@@ -326,7 +368,8 @@ Expected<std::optional<std::vector<std::string>>> parse_user_grants(const json::
 // RFC 3339 with a Z or ±HH:MM offset, optional fraction: microseconds since the epoch.
 std::optional<int64_t> parse_rfc3339(std::string_view s) {
   static const std::regex kTs(
-      "^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$");
+      "^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\\.[0-9]{1,9})?([Zz]|["
+      "+-][0-9]{2}:[0-9]{2})$");
   std::cmatch m;
   if (!std::regex_match(s.begin(), s.end(), m, kTs)) return std::nullopt;
   auto num = [&](int i) { return std::atoi(m[i].str().c_str()); };
@@ -337,7 +380,8 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
   tm.tm_hour = num(4);
   tm.tm_min = num(5);
   tm.tm_sec = num(6);
-  if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
+  if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60) {
     return std::nullopt;
   }
   int64_t secs = static_cast<int64_t>(timegm(&tm));
@@ -349,20 +393,22 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
   }
   std::string off = m[8].str();
   if (off != "Z" && off != "z") {
-    int64_t o = (std::atoi(off.substr(1, 2).c_str()) * 60 + std::atoi(off.substr(4, 2).c_str())) * 60;
+    int64_t o =
+        (std::atoi(off.substr(1, 2).c_str()) * 60 + std::atoi(off.substr(4, 2).c_str())) * 60;
     secs -= off[0] == '+' ? o : -o;
   }
   return secs * 1'000'000 + micros;
 }
 
-
-Expected<store::PageRequest> parse_page(const std::optional<std::string>& limit, const std::optional<std::string>& cursor) {
+Expected<store::PageRequest> parse_page(const std::optional<std::string>& limit,
+                                        const std::optional<std::string>& cursor) {
   store::PageRequest page;
   if (limit) {
     const std::string& v = *limit;
     char* end = nullptr;
     long n = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || n < 1 || n > 200) return invalid(ErrorCode::kInvalidLimit, "limit must be between 1 and 200");
+    if (v.empty() || *end != '\0' || n < 1 || n > 200)
+      return invalid(ErrorCode::kInvalidLimit, "limit must be between 1 and 200");
     page.limit = static_cast<uint32_t>(n);
   }
   if (cursor && !cursor->empty()) page.cursor = *cursor;
@@ -373,10 +419,12 @@ Expected<store::PageRequest> parse_page(const std::optional<std::string>& limit,
 
 namespace {
 
-Expected<std::string> source_from(const json::object& body, const std::string& language, bool required,
-                                  const FunctionRules& rules) {
+Expected<std::string> source_from(const json::object& body, const std::string& language,
+                                  bool required, const FunctionRules& rules) {
   if (language == "wasm") {
-    if (body.contains("source")) return invalid(ErrorCode::kInvalidField, "language \"wasm\" takes \"wasmBase64\", not \"source\"");
+    if (body.contains("source"))
+      return invalid(ErrorCode::kInvalidField,
+                     "language \"wasm\" takes \"wasmBase64\", not \"source\"");
     auto b64 = NIL_TRY(string_field(body, "wasmBase64"));
     if (!b64) {
       if (!required) return std::string();
@@ -387,7 +435,8 @@ Expected<std::string> source_from(const json::object& body, const std::string& l
     if (bytes->empty()) return invalid(ErrorCode::kInvalidField, "\"wasmBase64\" is empty");
     return std::move(*bytes);
   }
-  if (body.contains("wasmBase64")) return invalid(ErrorCode::kInvalidField, "\"wasmBase64\" is only for language \"wasm\"");
+  if (body.contains("wasmBase64"))
+    return invalid(ErrorCode::kInvalidField, "\"wasmBase64\" is only for language \"wasm\"");
   auto src = NIL_TRY(string_field(body, "source"));
   if (!src) {
     if (!required) return std::string();
@@ -401,7 +450,8 @@ Expected<std::string> source_from(const json::object& body, const std::string& l
   return std::move(*src);
 }
 
-Expected<std::string> language_from(const json::object& body, bool required, const FunctionRules& rules) {
+Expected<std::string> language_from(const json::object& body, bool required,
+                                    const FunctionRules& rules) {
   auto lang = NIL_TRY(string_field(body, "language"));
   if (!lang) {
     if (!required) return std::string();
@@ -412,7 +462,8 @@ Expected<std::string> language_from(const json::object& body, bool required, con
   if (std::find(languages.begin(), languages.end(), *lang) == languages.end()) {
     std::string list;
     for (const auto& l : languages) list += (list.empty() ? "" : ", ") + l;
-    return invalid(ErrorCode::kUnsupportedLanguage, "language \"" + *lang + "\" is not supported (supported: " + list + ")");
+    return invalid(ErrorCode::kUnsupportedLanguage,
+                   "language \"" + *lang + "\" is not supported (supported: " + list + ")");
   }
   return std::move(*lang);
 }
@@ -420,7 +471,8 @@ Expected<std::string> language_from(const json::object& body, bool required, con
 // Fields only an admin may set on a function: who may use it, and what it may reach.
 Expected<void> admin_fields_only(const json::object& body, bool admin) {
   if (admin) return {};
-  for (std::string_view f : {"allowedUsers", "allowedGroups", "public", "environments", "httpAllow", "grants", "managers"}) {
+  for (std::string_view f : {"allowedUsers", "allowedGroups", "public", "environments", "httpAllow",
+                             "grants", "managers"}) {
     if (body.contains(f)) return forbidden("only an admin may set \"" + std::string(f) + "\"");
   }
   return {};
@@ -428,9 +480,11 @@ Expected<void> admin_fields_only(const json::object& body, bool admin) {
 
 }  // namespace
 
-Expected<store::NewFunction> parse_new_function(const json::object& body, const FunctionRules& rules) {
-  NIL_TRY_VOID(only_fields(body, {"name", "language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
-                                  "allowedUsers", "allowedGroups", "public", "managers"}));
+Expected<store::NewFunction> parse_new_function(const json::object& body,
+                                                const FunctionRules& rules) {
+  NIL_TRY_VOID(only_fields(
+      body, {"name", "language", "source", "wasmBase64", "limits", "environments", "httpAllow",
+             "grants", "allowedUsers", "allowedGroups", "public", "managers"}));
   NIL_TRY_VOID(admin_fields_only(body, rules.admin));
   auto name = NIL_TRY(string_field(body, "name"));
   if (!name) return invalid(ErrorCode::kMissingField, "\"name\" is required");
@@ -443,17 +497,21 @@ Expected<store::NewFunction> parse_new_function(const json::object& body, const 
   nf.access.environments = NIL_TRY(parse_environments(body)).value_or(std::vector<std::string>{});
   nf.access.http_allow = NIL_TRY(parse_http_allow(body)).value_or(std::vector<std::string>{});
   nf.access.grants = NIL_TRY(parse_grants(body)).value_or(std::vector<std::string>{});
-  nf.allowed.users = NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
-  nf.allowed.groups = NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
+  nf.allowed.users =
+      NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
+  nf.allowed.groups =
+      NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
   nf.is_public = NIL_TRY(bool_field(body, "public")).value_or(false);
   nf.managers = NIL_TRY(string_list_field(body, "managers")).value_or(std::vector<std::string>{});
   return nf;
 }
 
-Expected<store::FunctionUpdate> parse_function_update(const json::object& body, const store::Function& current,
-                                                       const FunctionRules& rules) {
-  NIL_TRY_VOID(only_fields(body, {"language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
-                                  "allowedUsers", "allowedGroups", "public", "managers"}));
+Expected<store::FunctionUpdate> parse_function_update(const json::object& body,
+                                                      const store::Function& current,
+                                                      const FunctionRules& rules) {
+  NIL_TRY_VOID(
+      only_fields(body, {"language", "source", "wasmBase64", "limits", "environments", "httpAllow",
+                         "grants", "allowedUsers", "allowedGroups", "public", "managers"}));
   NIL_TRY_VOID(admin_fields_only(body, rules.admin));
   store::FunctionUpdate u;
   std::string lang = NIL_TRY(language_from(body, false, rules));
@@ -469,11 +527,13 @@ Expected<store::FunctionUpdate> parse_function_update(const json::object& body, 
   u.allowed_groups = NIL_TRY(string_list_field(body, "allowedGroups"));
   u.is_public = NIL_TRY(bool_field(body, "public"));
   u.managers = NIL_TRY(string_list_field(body, "managers"));
-  if (!u.language && !u.source && !u.limits && !u.environments && !u.http_allow && !u.grants && !u.allowed_users &&
-      !u.allowed_groups && !u.is_public && !u.managers) {
-    return invalid(ErrorCode::kInvalidBody,
-                   "nothing to update: give \"source\", \"language\", \"limits\", \"environments\", "
-                   "\"httpAllow\", \"grants\", \"allowedUsers\", \"allowedGroups\", \"public\" or \"managers\"");
+  if (!u.language && !u.source && !u.limits && !u.environments && !u.http_allow && !u.grants &&
+      !u.allowed_users && !u.allowed_groups && !u.is_public && !u.managers) {
+    return invalid(
+        ErrorCode::kInvalidBody,
+        "nothing to update: give \"source\", \"language\", \"limits\", \"environments\", "
+        "\"httpAllow\", \"grants\", \"allowedUsers\", \"allowedGroups\", \"public\" or "
+        "\"managers\"");
   }
   return u;
 }
@@ -487,12 +547,15 @@ Expected<store::NewEnvironment> parse_new_environment(const json::object& body) 
   // members already built (found by fuzz_request_json).
   auto vars = NIL_TRY(parse_vars(body, nullptr));
   store::NewEnvironment ne{*name, std::move(vars), {}};
-  ne.allowed.users = NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
-  ne.allowed.groups = NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
+  ne.allowed.users =
+      NIL_TRY(string_list_field(body, "allowedUsers")).value_or(std::vector<std::string>{});
+  ne.allowed.groups =
+      NIL_TRY(string_list_field(body, "allowedGroups")).value_or(std::vector<std::string>{});
   return ne;
 }
 
-Expected<store::EnvironmentUpdate> parse_environment_update(const json::object& body, const store::Environment& current) {
+Expected<store::EnvironmentUpdate> parse_environment_update(const json::object& body,
+                                                            const store::Environment& current) {
   NIL_TRY_VOID(only_fields(body, {"name", "vars", "allowedUsers", "allowedGroups"}));
   store::EnvironmentUpdate u;
   if (auto name = NIL_TRY(string_field(body, "name"))) {
@@ -503,7 +566,9 @@ Expected<store::EnvironmentUpdate> parse_environment_update(const json::object& 
   u.allowed_users = NIL_TRY(string_list_field(body, "allowedUsers"));
   u.allowed_groups = NIL_TRY(string_list_field(body, "allowedGroups"));
   if (!u.name && !u.vars && !u.allowed_users && !u.allowed_groups) {
-    return invalid(ErrorCode::kInvalidBody, "nothing to update: give \"vars\", \"name\", \"allowedUsers\" or \"allowedGroups\"");
+    return invalid(
+        ErrorCode::kInvalidBody,
+        "nothing to update: give \"vars\", \"name\", \"allowedUsers\" or \"allowedGroups\"");
   }
   return u;
 }
@@ -540,7 +605,9 @@ Expected<UserUpdateRequest> parse_user_update(const json::object& body) {
   }
   if (body.contains("role")) u.role = NIL_TRY(parse_role_field(body));
   u.grants = NIL_TRY(parse_user_grants(body));
-  if (!u.password && !u.role && !u.grants) return invalid(ErrorCode::kInvalidBody, "nothing to update: give \"password\", \"role\" or \"grants\"");
+  if (!u.password && !u.role && !u.grants)
+    return invalid(ErrorCode::kInvalidBody,
+                   "nothing to update: give \"password\", \"role\" or \"grants\"");
   return u;
 }
 
@@ -564,13 +631,17 @@ Expected<std::string> parse_group_member(const json::object& body) {
 Expected<NewApiKeyRequest> parse_new_api_key(const json::object& body, int64_t now_micros) {
   NIL_TRY_VOID(only_fields(body, {"name", "expiresAt", "userId"}));
   auto name = NIL_TRY(string_field(body, "name"));
-  if (!name || name->empty() || name->size() > 100) return invalid(ErrorCode::kInvalidField, "\"name\" is required, 1 to 100 characters");
+  if (!name || name->empty() || name->size() > 100)
+    return invalid(ErrorCode::kInvalidField, "\"name\" is required, 1 to 100 characters");
   NewApiKeyRequest k;
   k.name = std::move(*name);
   if (auto e = NIL_TRY(string_field(body, "expiresAt"))) {
     k.expires_at = parse_rfc3339(*e);
-    if (!k.expires_at) return invalid(ErrorCode::kInvalidField, "\"expiresAt\" must be an RFC 3339 time, e.g. 2027-01-31T12:00:00Z");
-    if (*k.expires_at <= now_micros) return invalid(ErrorCode::kInvalidField, "\"expiresAt\" is in the past");
+    if (!k.expires_at)
+      return invalid(ErrorCode::kInvalidField,
+                     "\"expiresAt\" must be an RFC 3339 time, e.g. 2027-01-31T12:00:00Z");
+    if (*k.expires_at <= now_micros)
+      return invalid(ErrorCode::kInvalidField, "\"expiresAt\" is in the past");
   }
   k.user_ref = NIL_TRY(string_field(body, "userId"));
   return k;
@@ -580,7 +651,8 @@ Expected<LoginRequest> parse_login(const json::object& body) {
   NIL_TRY_VOID(only_fields(body, {"username", "password"}));
   auto username = NIL_TRY(string_field(body, "username"));
   auto password = NIL_TRY(string_field(body, "password"));
-  if (!username || !password) return invalid(ErrorCode::kMissingField, "\"username\" and \"password\" are required");
+  if (!username || !password)
+    return invalid(ErrorCode::kMissingField, "\"username\" and \"password\" are required");
   return LoginRequest{std::move(*username), std::move(*password)};
 }
 

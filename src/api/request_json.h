@@ -12,7 +12,6 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -34,41 +33,52 @@ bool is_json_media(std::string_view media_type);
 Expected<boost::json::value> parse_json_text(std::string_view text);
 // A JSON body: the Content-Type must be JSON (unsupported_media_type otherwise). With
 // `empty_is_null` an empty body (without a Content-Type, or with a JSON one) is null.
-Expected<boost::json::value> parse_json_body(std::string_view content_type, std::string_view body, bool empty_is_null);
+Expected<boost::json::value> parse_json_body(std::string_view content_type, std::string_view body,
+                                             bool empty_is_null);
 // A JSON body that must be an object (invalid_body otherwise).
-Expected<boost::json::object> parse_json_object(std::string_view content_type, std::string_view body);
+Expected<boost::json::object> parse_json_object(std::string_view content_type,
+                                                std::string_view body);
 
 // --- fields --------------------------------------------------------------------------------------
 
-Expected<void> only_fields(const boost::json::object& o, std::initializer_list<std::string_view> known);
+Expected<void> only_fields(const boost::json::object& o,
+                           std::initializer_list<std::string_view> known);
 // Absent or null → nullopt.
-Expected<std::optional<std::string>> string_field(const boost::json::object& o, std::string_view key);
+Expected<std::optional<std::string>> string_field(const boost::json::object& o,
+                                                  std::string_view key);
 Expected<std::optional<bool>> bool_field(const boost::json::object& o, std::string_view key);
-Expected<std::optional<std::vector<std::string>>> string_list_field(const boost::json::object& o, std::string_view key);
+Expected<std::optional<std::vector<std::string>>> string_list_field(const boost::json::object& o,
+                                                                    std::string_view key);
 
 // "limits": {"timeoutMs", "memoryMb"} over `base` (absent or null: `base` unchanged).
 inline constexpr uint32_t kMaxTimeoutMs = 900'000;
 inline constexpr uint32_t kMaxMemoryMb = 4096;
-Expected<store::FunctionLimits> parse_limits(const boost::json::object& o, store::FunctionLimits base);
+Expected<store::FunctionLimits> parse_limits(const boost::json::object& o,
+                                             store::FunctionLimits base);
 
-Expected<void> check_function_name(std::string_view name);     // ^[a-z][a-z0-9-]{0,62}$, not "deploy"
-Expected<void> check_environment_name(std::string_view name);  // ^[a-z][a-z0-9-]{0,62}$ (groups too)
-Expected<void> check_username(std::string_view name);          // ^[a-z][a-z0-9_.-]{0,62}$, not a UUID
-Expected<void> check_password(std::string_view password);      // 8..1024 bytes
+Expected<void> check_function_name(std::string_view name);  // ^[a-z][a-z0-9-]{0,62}$, not "deploy"
+Expected<void> check_environment_name(
+    std::string_view name);                                // ^[a-z][a-z0-9-]{0,62}$ (groups too)
+Expected<void> check_username(std::string_view name);      // ^[a-z][a-z0-9_.-]{0,62}$, not a UUID
+Expected<void> check_password(std::string_view password);  // 8..1024 bytes
 
 Expected<std::optional<std::vector<std::string>>> parse_environments(const boost::json::object& o);
 Expected<std::optional<std::vector<std::string>>> parse_http_allow(const boost::json::object& o);
-Expected<std::optional<std::vector<std::string>>> parse_grants(const boost::json::object& o);       // functions
-Expected<std::optional<std::vector<std::string>>> parse_user_grants(const boost::json::object& o);  // users
+Expected<std::optional<std::vector<std::string>>> parse_grants(
+    const boost::json::object& o);  // functions
+Expected<std::optional<std::vector<std::string>>> parse_user_grants(
+    const boost::json::object& o);  // users
 Expected<store::Role> parse_role_field(const boost::json::object& o);
 // "vars": `current` (on PUT) lets a secret be kept by sending it without a value.
-Expected<std::vector<store::EnvironmentVar>> parse_vars(const boost::json::object& o, const store::Environment* current);
+Expected<std::vector<store::EnvironmentVar>> parse_vars(const boost::json::object& o,
+                                                        const store::Environment* current);
 
 // RFC 3339 with a Z or ±HH:MM offset and an optional fraction: microseconds since the epoch.
 std::optional<int64_t> parse_rfc3339(std::string_view s);
 
 // ?limit=1..200 (invalid_limit) and ?cursor= (empty: none). Absent parameters: nullopt.
-Expected<store::PageRequest> parse_page(const std::optional<std::string>& limit, const std::optional<std::string>& cursor);
+Expected<store::PageRequest> parse_page(const std::optional<std::string>& limit,
+                                        const std::optional<std::string>& cursor);
 
 // --- whole requests ------------------------------------------------------------------------------
 
@@ -81,10 +91,12 @@ struct FunctionRules {
 
 // POST /functions. `allowed` is as sent: the handler makes a developer's function theirs alone.
 // "managers" (admin only) holds user ids or usernames as sent: the handler resolves them to ids.
-Expected<store::NewFunction> parse_new_function(const boost::json::object& body, const FunctionRules& rules);
+Expected<store::NewFunction> parse_new_function(const boost::json::object& body,
+                                                const FunctionRules& rules);
 // PUT /functions/{ref} over the current function; an empty update is invalid_body.
-Expected<store::FunctionUpdate> parse_function_update(const boost::json::object& body, const store::Function& current,
-                                                       const FunctionRules& rules);
+Expected<store::FunctionUpdate> parse_function_update(const boost::json::object& body,
+                                                      const store::Function& current,
+                                                      const FunctionRules& rules);
 
 // POST /environments, PUT /environments/{ref}.
 Expected<store::NewEnvironment> parse_new_environment(const boost::json::object& body);

@@ -1,15 +1,14 @@
 #include "api/request_parser.h"
 
-#include "api/problem.h"
-
-#include <boost/asio/buffer.hpp>
-
 #include <algorithm>
+#include <boost/asio/buffer.hpp>
 #include <cctype>
 #include <exception>
 #include <new>
 #include <stdexcept>
 #include <vector>
+
+#include "api/problem.h"
 
 namespace nil::api {
 
@@ -22,7 +21,8 @@ std::string_view trim(std::string_view s) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
            return std::tolower(x) == std::tolower(y);
          });
 }
@@ -36,14 +36,17 @@ RequestParser::RequestParser(Limits limits) : limits_(limits) {
   parser_->eager(false);  // stop after the header: framing is checked before the body is read
 }
 
-std::optional<Rejection> RequestParser::check_framing(const http::request_parser<http::string_body>::value_type& h) {
+std::optional<Rejection> RequestParser::check_framing(
+    const http::request_parser<http::string_body>::value_type& h) {
   auto bad = [](std::string detail) {
-    return Rejection{status_for(ErrorCode::kMalformedRequest), ErrorCode::kMalformedRequest, std::move(detail)};
+    return Rejection{status_for(ErrorCode::kMalformedRequest), ErrorCode::kMalformedRequest,
+                     std::move(detail)};
   };
   // Every Transfer-Encoding field, as one list of codings (RFC 9110 §5.3: fields combine).
   std::vector<std::string_view> codings;
   size_t te_fields = 0;
-  for (auto range = h.equal_range(http::field::transfer_encoding); range.first != range.second; ++range.first) {
+  for (auto range = h.equal_range(http::field::transfer_encoding); range.first != range.second;
+       ++range.first) {
     ++te_fields;
     std::string_view v = range.first->value();
     while (true) {
@@ -56,11 +59,13 @@ std::optional<Rejection> RequestParser::check_framing(const http::request_parser
     }
   }
   size_t cl_fields = 0;
-  for (auto range = h.equal_range(http::field::content_length); range.first != range.second; ++range.first) {
+  for (auto range = h.equal_range(http::field::content_length); range.first != range.second;
+       ++range.first) {
     ++cl_fields;
     // Digits only: Beast also takes a list ("5, 5"), which another parser may read differently.
     std::string_view v = trim(range.first->value());
-    if (v.empty() || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return c >= '0' && c <= '9'; })) {
+    if (v.empty() ||
+        !std::all_of(v.begin(), v.end(), [](unsigned char c) { return c >= '0' && c <= '9'; })) {
       return bad("Content-Length must be a single decimal number");
     }
   }
@@ -70,9 +75,11 @@ std::optional<Rejection> RequestParser::check_framing(const http::request_parser
     if (codings.empty() || !iequals(codings.back(), "chunked")) {
       return bad("the last Transfer-Encoding must be chunked (RFC 9112 section 6.3)");
     }
-    if (cl_fields > 0) return bad("a request must not carry both Transfer-Encoding and Content-Length");
+    if (cl_fields > 0)
+      return bad("a request must not carry both Transfer-Encoding and Content-Length");
     if (codings.size() > 1) {
-      return Rejection{status_for(ErrorCode::kUnsupportedTransferEncoding), ErrorCode::kUnsupportedTransferEncoding,
+      return Rejection{status_for(ErrorCode::kUnsupportedTransferEncoding),
+                       ErrorCode::kUnsupportedTransferEncoding,
                        "only the chunked transfer coding is supported"};
     }
   }
@@ -91,12 +98,15 @@ void RequestParser::on_error(const boost::system::error_code& ec) {
                   "request body is larger than " + std::to_string(limits_.body_limit) + " bytes");
   }
   if (ec == http::error::header_limit) {
-    return reject(http::status::request_header_fields_too_large, ErrorCode::kMalformedRequest, "request header is too large");
+    return reject(http::status::request_header_fields_too_large, ErrorCode::kMalformedRequest,
+                  "request header is too large");
   }
   if (ec == http::error::partial_message || ec == http::error::end_of_stream) {
-    return reject(http::status::unknown, ErrorCode::kMalformedRequest, "");  // the peer went away mid-request: just close
+    return reject(http::status::unknown, ErrorCode::kMalformedRequest,
+                  "");  // the peer went away mid-request: just close
   }
-  reject(status_for(ErrorCode::kMalformedRequest), ErrorCode::kMalformedRequest, "malformed HTTP request: " + ec.message());
+  reject(status_for(ErrorCode::kMalformedRequest), ErrorCode::kMalformedRequest,
+         "malformed HTTP request: " + ec.message());
 }
 
 size_t RequestParser::feed(std::string_view bytes) {
@@ -110,7 +120,8 @@ size_t RequestParser::feed(std::string_view bytes) {
       // its final "0\r\n\r\n", so waiting for 5 bytes never stalls a valid request.
       if (framing_checked_ && parser_->chunked() && bytes.size() - total < 5) break;
       boost::system::error_code ec;
-      size_t n = parser_->put(boost::asio::const_buffer(bytes.data() + total, bytes.size() - total), ec);
+      size_t n =
+          parser_->put(boost::asio::const_buffer(bytes.data() + total, bytes.size() - total), ec);
       total += n;
       if (n > 0) started_ = true;
       if (ec == http::error::need_more) break;
@@ -135,11 +146,14 @@ size_t RequestParser::feed(std::string_view bytes) {
     }
   } catch (const std::length_error&) {
     // Beast's fields hold at most 64 KiB per name or value (trailers are not under header_limit).
-    reject(http::status::request_header_fields_too_large, ErrorCode::kMalformedRequest, "a header or trailer field is too large");
+    reject(http::status::request_header_fields_too_large, ErrorCode::kMalformedRequest,
+           "a header or trailer field is too large");
   } catch (const std::bad_alloc&) {
-    reject(status_for(ErrorCode::kOverloaded), ErrorCode::kOverloaded, "out of memory while reading the request");
+    reject(status_for(ErrorCode::kOverloaded), ErrorCode::kOverloaded,
+           "out of memory while reading the request");
   } catch (const std::exception& e) {
-    reject(status_for(ErrorCode::kMalformedRequest), ErrorCode::kMalformedRequest, std::string("malformed HTTP request: ") + e.what());
+    reject(status_for(ErrorCode::kMalformedRequest), ErrorCode::kMalformedRequest,
+           std::string("malformed HTTP request: ") + e.what());
   }
   return total;
 }

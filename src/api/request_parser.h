@@ -17,7 +17,6 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -62,7 +61,8 @@ class RequestParser {
   size_t max_buffered() const { return limits_.header_limit + 4096; }
 
   // The framing rules above, on a complete header: nullopt when acceptable.
-  static std::optional<Rejection> check_framing(const http::request_parser<http::string_body>::value_type& h);
+  static std::optional<Rejection> check_framing(
+      const http::request_parser<http::string_body>::value_type& h);
 
  private:
   void reject(http::status status, ErrorCode code, std::string detail);

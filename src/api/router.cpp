@@ -1,7 +1,6 @@
 #include "api/router.h"
 
 #include <boost/url/parse.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 
@@ -11,9 +10,7 @@ namespace nil::api {
 
 namespace {
 
-Error invalid(ErrorCode code, std::string msg) {
-  return make_error(code, std::move(msg));
-}
+Error invalid(ErrorCode code, std::string msg) { return make_error(code, std::move(msg)); }
 
 std::vector<std::string_view> split_pattern(std::string_view pattern) {
   std::vector<std::string_view> out;
@@ -40,7 +37,8 @@ Expected<Target> parse_target(std::string_view target) {
   if (!parsed) return invalid(ErrorCode::kMalformedRequest, "malformed request target");
   Target t{*parsed, {}};
   for (auto s : t.url.segments()) t.segments.push_back(s);
-  if (!t.segments.empty() && t.segments.back().empty()) t.segments.pop_back();  // tolerate a trailing slash
+  if (!t.segments.empty() && t.segments.back().empty())
+    t.segments.pop_back();  // tolerate a trailing slash
   return t;
 }
 
@@ -91,7 +89,8 @@ RouteMatch Router::match(http::verb method, const std::vector<std::string>& segm
   for (const auto& p : patterns_) {
     if (p.segments.size() != segments.size() || (best && best->rank >= p.rank)) continue;
     bool ok = true;
-    for (size_t s = 0; s < segments.size() && ok; ++s) ok = p.is_param[s] || p.segments[s] == segments[s];
+    for (size_t s = 0; s < segments.size() && ok; ++s)
+      ok = p.is_param[s] || p.segments[s] == segments[s];
     if (ok) best = &p;
   }
   RouteMatch m;
@@ -109,9 +108,11 @@ RouteMatch Router::match(http::verb method, const std::vector<std::string>& segm
 }
 
 Response method_not_allowed(const Request& req, std::string_view allow) {
-  Response res = problem(make_error(ErrorCode::kMethodNotAllowed,
-                                    std::string(req.method_string()) + " is not allowed here (allowed: " + std::string(allow) + ")"),
-                         std::string_view(req.target().data(), req.target().size()), req.version(), req.keep_alive());
+  Response res = problem(
+      make_error(ErrorCode::kMethodNotAllowed,
+                 std::string(req.method_string()) +
+                     " is not allowed here (allowed: " + std::string(allow) + ")"),
+      std::string_view(req.target().data(), req.target().size()), req.version(), req.keep_alive());
   res.set(http::field::allow, allow);
   return res;
 }

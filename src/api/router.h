@@ -13,9 +13,8 @@
 // Built once before serving; match() is const and called from every I/O thread.
 #pragma once
 
-#include <boost/url/url_view.hpp>
-
 #include <array>
+#include <boost/url/url_view.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -58,7 +57,9 @@ enum class Runs : uint8_t {
 class PathParams {
  public:
   static constexpr size_t kMax = 4;
-  std::string_view operator[](size_t i) const { return i < size_ ? values_[i] : std::string_view{}; }
+  std::string_view operator[](size_t i) const {
+    return i < size_ ? values_[i] : std::string_view{};
+  }
   size_t size() const { return size_; }
   void push(std::string_view v) {
     if (size_ < kMax) values_[size_++] = v;
@@ -74,7 +75,8 @@ struct Call {
   const Request& req;
   const boost::urls::url_view& url;
   PathParams params;
-  const auth::Principal* principal = nullptr;  // null only on kPublic and anonymous kAnonymous calls
+  const auth::Principal* principal =
+      nullptr;  // null only on kPublic and anonymous kAnonymous calls
 
   const auth::Principal& who() const { return *principal; }  // routes with kPrincipal or kAdmin
   std::string_view target() const { return {req.target().data(), req.target().size()}; }
@@ -92,11 +94,12 @@ struct Route {
 };
 
 // A table line; the CSRF rule follows from the method unless given.
-constexpr Route route(http::verb method, std::string_view pattern, Access access, RouteHandler handler,
-                      Runs runs = Runs::kInline) {
-  bool changes = method == http::verb::post || method == http::verb::put || method == http::verb::patch ||
-                 method == http::verb::delete_;
-  return Route{method, pattern, access, changes && access != Access::kPublic ? Csrf::kRequired : Csrf::kNotRequired,
+constexpr Route route(http::verb method, std::string_view pattern, Access access,
+                      RouteHandler handler, Runs runs = Runs::kInline) {
+  bool changes = method == http::verb::post || method == http::verb::put ||
+                 method == http::verb::patch || method == http::verb::delete_;
+  return Route{method,  pattern,
+               access,  changes && access != Access::kPublic ? Csrf::kRequired : Csrf::kNotRequired,
                handler, runs};
 }
 
@@ -108,10 +111,10 @@ struct Target {
 Expected<Target> parse_target(std::string_view target);
 
 struct RouteMatch {
-  const Route* route = nullptr;     // the pattern and the method matched
-  bool path_found = false;          // a pattern matched (route null: 405)
-  bool public_path = false;         // the pattern's routes are all kPublic
-  std::string_view allow;           // the pattern's methods, "GET, POST"
+  const Route* route = nullptr;  // the pattern and the method matched
+  bool path_found = false;       // a pattern matched (route null: 405)
+  bool public_path = false;      // the pattern's routes are all kPublic
+  std::string_view allow;        // the pattern's methods, "GET, POST"
   PathParams params;
 };
 

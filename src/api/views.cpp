@@ -46,7 +46,9 @@ json::value optional_string(const std::optional<std::string>& s) {
   return s ? json::value(*s) : json::value(nullptr);
 }
 
-json::value optional_time(const std::optional<int64_t>& t) { return t ? json::value(format_rfc3339(*t)) : json::value(nullptr); }
+json::value optional_time(const std::optional<int64_t>& t) {
+  return t ? json::value(format_rfc3339(*t)) : json::value(nullptr);
+}
 
 json::object user_json(const store::User& u) {
   json::array groups;
@@ -63,12 +65,16 @@ json::object user_json(const store::User& u) {
 
 json::array members_json(const store::Group& g) {
   json::array members;
-  for (const auto& m : g.members) members.push_back(json::object{{"id", m.id}, {"username", m.username}});
+  for (const auto& m : g.members)
+    members.push_back(json::object{{"id", m.id}, {"username", m.username}});
   return members;
 }
 
 json::object group_json(const store::Group& g) {
-  return json::object{{"id", g.id}, {"name", g.name}, {"members", members_json(g)}, {"createdAt", format_rfc3339(g.created_at)}};
+  return json::object{{"id", g.id},
+                      {"name", g.name},
+                      {"members", members_json(g)},
+                      {"createdAt", format_rfc3339(g.created_at)}};
 }
 
 json::object api_key_json(const store::ApiKey& k) {
@@ -86,7 +92,9 @@ json::object api_key_json(const store::ApiKey& k) {
 json::object environment_json(const store::Environment& e) {
   json::array vars;
   for (const auto& v : e.vars) {
-    vars.push_back(json::object{{"key", v.key}, {"value", v.secret ? kSecretMask : std::string_view(v.value)}, {"secret", v.secret}});
+    vars.push_back(json::object{{"key", v.key},
+                                {"value", v.secret ? kSecretMask : std::string_view(v.value)},
+                                {"secret", v.secret}});
   }
   json::object o;
   o["id"] = e.id;
@@ -165,8 +173,9 @@ std::string execute_body(const store::Execution& e) {
 }
 
 std::string function_failed_body(const store::Execution& ex, std::string_view instance) {
-  json::object o = problem_json(ErrorCode::kFunctionFailed,
-                                ex.error ? ex.error->type + ": " + ex.error->message : "the function failed", instance);
+  json::object o = problem_json(
+      ErrorCode::kFunctionFailed,
+      ex.error ? ex.error->type + ": " + ex.error->message : "the function failed", instance);
   o["executionId"] = ex.id;
   o["errorType"] = ex.error ? ex.error->type : "";
   return json::serialize(o);
@@ -175,23 +184,28 @@ std::string function_failed_body(const store::Execution& ex, std::string_view in
 json::object queues_json(const store::QueueStats& q) {
   json::array jobs;
   for (const auto& j : q.jobs) {
-    jobs.push_back(json::object{{"id", j.id},
-                                {"functionId", j.function_id},
-                                {"functionName", j.function_name},
-                                {"functionVersion", j.function_version},
-                                {"language", j.language},
-                                {"state", store::to_string(j.state)},
-                                {"attempts", j.attempts},
-                                {"claimedBy", j.claimed_by.empty() ? json::value(nullptr) : json::value(j.claimed_by)},
-                                {"enqueuedAt", format_rfc3339(j.enqueued_at)},
-                                {"claimedAt", j.claimed_at ? json::value(format_rfc3339(j.claimed_at)) : json::value(nullptr)},
-                                {"leaseUntil", j.lease_until ? json::value(format_rfc3339(j.lease_until)) : json::value(nullptr)}});
+    jobs.push_back(json::object{
+        {"id", j.id},
+        {"functionId", j.function_id},
+        {"functionName", j.function_name},
+        {"functionVersion", j.function_version},
+        {"language", j.language},
+        {"state", store::to_string(j.state)},
+        {"attempts", j.attempts},
+        {"claimedBy", j.claimed_by.empty() ? json::value(nullptr) : json::value(j.claimed_by)},
+        {"enqueuedAt", format_rfc3339(j.enqueued_at)},
+        {"claimedAt",
+         j.claimed_at ? json::value(format_rfc3339(j.claimed_at)) : json::value(nullptr)},
+        {"leaseUntil",
+         j.lease_until ? json::value(format_rfc3339(j.lease_until)) : json::value(nullptr)}});
   }
-  json::object queue{{"name", q.name},
-                     {"pending", q.pending},
-                     {"running", q.running},
-                     {"oldestPendingAt", q.oldest_pending_at ? json::value(format_rfc3339(q.oldest_pending_at)) : json::value(nullptr)},
-                     {"jobs", std::move(jobs)}};
+  json::object queue{
+      {"name", q.name},
+      {"pending", q.pending},
+      {"running", q.running},
+      {"oldestPendingAt", q.oldest_pending_at ? json::value(format_rfc3339(q.oldest_pending_at))
+                                              : json::value(nullptr)},
+      {"jobs", std::move(jobs)}};
   return json::object{{"queues", json::array{std::move(queue)}}};
 }
 

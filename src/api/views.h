@@ -6,7 +6,6 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,7 +41,8 @@ template <typename T, typename Shape>
 boost::json::object page_json(const store::Page<T>& page, Shape shape) {
   boost::json::array items;
   for (const auto& item : page.items) items.push_back(shape(item));
-  return boost::json::object{{"items", std::move(items)}, {"nextCursor", optional_string(page.next_cursor)}};
+  return boost::json::object{{"items", std::move(items)},
+                             {"nextCursor", optional_string(page.next_cursor)}};
 }
 
 }  // namespace nil::api

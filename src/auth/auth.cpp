@@ -13,9 +13,7 @@ namespace nil::auth {
 
 namespace {
 
-Error unauthorized(std::string msg) {
-  return make_error(ErrorCode::kUnauthorized, std::move(msg));
-}
+Error unauthorized(std::string msg) { return make_error(ErrorCode::kUnauthorized, std::move(msg)); }
 
 bool is_base64url_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -145,7 +143,8 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) {
   constexpr std::string_view kBearer = "bearer ";
   if (authorization.size() <= kBearer.size()) return std::nullopt;
   for (size_t i = 0; i < kBearer.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kBearer[i]) return std::nullopt;
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kBearer[i])
+      return std::nullopt;
   }
   std::string_view token = authorization.substr(kBearer.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
@@ -191,7 +190,8 @@ Expected<std::optional<std::string>> ensure_admin(store::Store& store, std::stri
   std::string pw(password);
   bool generated = pw.empty();
   if (generated) pw = random_token(18);  // 24 characters, 144 bits
-  std::string hash = NIL_TRY(hash_password(pw));  // not inside the braces (see parse_new_environment)
+  std::string hash =
+      NIL_TRY(hash_password(pw));  // not inside the braces (see parse_new_environment)
   store::NewUser nu{"admin", std::move(hash), store::Role::kAdmin, {}};
   auto created = store.create_user(nu);
   // Two processes bootstrapping at once (nild and `nild keys create`): the loser finds the name
@@ -275,7 +275,8 @@ Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_key(std::
   if (row.expires_at && *row.expires_at <= now) return unauthorized("the API key has expired");
   auto user = store_.get_user(row.user_id);
   if (!user) {
-    if (user.error().code == ErrorCode::kUserNotFound) return unauthorized("the API key's user no longer exists");
+    if (user.error().code == ErrorCode::kUserNotFound)
+      return unauthorized("the API key's user no longer exists");
     return user.error();
   }
   auto principal = std::make_shared<const Principal>(
@@ -298,7 +299,8 @@ Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_key(std::
 
 void Authenticator::note_use(const CachedKey& k, int64_t now) {
   int64_t last = k.last_touch->load(std::memory_order_relaxed);
-  int64_t interval = std::chrono::duration_cast<std::chrono::microseconds>(settings_.key_touch_interval).count();
+  int64_t interval =
+      std::chrono::duration_cast<std::chrono::microseconds>(settings_.key_touch_interval).count();
   if (last != 0 && now - last < interval) return;
   if (!k.last_touch->compare_exchange_strong(last, now)) return;  // another thread queued it
   std::lock_guard lk(touch_mu_);
@@ -341,7 +343,8 @@ void Authenticator::invalidate_key(std::string_view key_id) {
   ++generation_;
   for (auto it = by_prefix_.begin(); it != by_prefix_.end();) {
     auto& list = it->second;
-    list.erase(std::remove_if(list.begin(), list.end(), [&](const CachedKey& k) { return k.key_id == key_id; }),
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const CachedKey& k) { return k.key_id == key_id; }),
                list.end());
     it = list.empty() ? by_prefix_.erase(it) : std::next(it);
   }
@@ -353,16 +356,20 @@ void Authenticator::invalidate_all() {
   by_prefix_.clear();
 }
 
-Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_session(std::string_view token) {
+Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_session(
+    std::string_view token) {
   if (token.empty() || token.size() > 128) return unauthorized("invalid session");
   auto s = store_.get_session_by_token_hash(to_hex(sha256_raw(token)));
   if (!s) {
-    if (s.error().code == ErrorCode::kSessionNotFound) return unauthorized("the session is unknown or has ended");
+    if (s.error().code == ErrorCode::kSessionNotFound)
+      return unauthorized("the session is unknown or has ended");
     return s.error();
   }
   const int64_t now = now_micros();
-  const int64_t idle = std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_idle).count();
-  const int64_t absolute = std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_absolute).count();
+  const int64_t idle =
+      std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_idle).count();
+  const int64_t absolute =
+      std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_absolute).count();
   if (now - s->created_at >= absolute || now - s->last_seen_at >= idle) {
     (void)store_.delete_session(s->id);
     return unauthorized("the session has expired; log in again");
@@ -374,7 +381,8 @@ Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_session(s
   }
   auto user = store_.get_user(s->user_id);
   if (!user) {
-    if (user.error().code == ErrorCode::kUserNotFound) return unauthorized("the session's user no longer exists");
+    if (user.error().code == ErrorCode::kUserNotFound)
+      return unauthorized("the session's user no longer exists");
     return user.error();
   }
   Principal p = NIL_TRY(principal_for(*user, Principal::Method::kSession, s->id));
@@ -383,7 +391,8 @@ Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_session(s
 }
 
 bool Authenticator::check_csrf(const Principal& p, std::string_view csrf_token) {
-  if (p.method != Principal::Method::kSession || csrf_token.empty() || p.csrf_hash_hex.empty()) return false;
+  if (p.method != Principal::Method::kSession || csrf_token.empty() || p.csrf_hash_hex.empty())
+    return false;
   auto expected = from_hex(p.csrf_hash_hex);
   if (!expected) return false;
   return constant_time_equal(sha256_raw(csrf_token), *expected);
@@ -408,13 +417,16 @@ Expected<LoginResult> Authenticator::login(std::string_view username, std::strin
   r.session_token = random_token(32);
   r.csrf_token = random_token(32);
   const int64_t now = now_micros();
-  store::Session s{new_uuid(), user->id, to_hex(sha256_raw(r.session_token)),
-                   to_hex(sha256_raw(r.csrf_token)), now, now};
+  store::Session s{
+      new_uuid(), user->id, to_hex(sha256_raw(r.session_token)), to_hex(sha256_raw(r.csrf_token)),
+      now,        now};
   NIL_TRY_VOID(store_.create_session(s));
   r.user = std::move(user).value();
   // Housekeeping: drop sessions that can no longer be used.
-  const int64_t idle = std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_idle).count();
-  const int64_t absolute = std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_absolute).count();
+  const int64_t idle =
+      std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_idle).count();
+  const int64_t absolute =
+      std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_absolute).count();
   (void)store_.delete_expired_sessions(now - absolute, now - idle);
   return r;
 }
@@ -449,11 +461,12 @@ int64_t RateLimiter::acquire(std::string_view key) {
 
 // --- LoginThrottle -------------------------------------------------------------------------------
 
-LoginThrottle::LoginThrottle(int max_per_user, int max_per_address, std::chrono::milliseconds window)
+LoginThrottle::LoginThrottle(int max_per_user, int max_per_address,
+                             std::chrono::milliseconds window)
     : max_user_(max_per_user), max_address_(max_per_address), window_(window) {}
 
-int64_t LoginThrottle::blocked(std::unordered_map<std::string, Counter>& m, const std::string& k, int max,
-                               std::chrono::steady_clock::time_point now) {
+int64_t LoginThrottle::blocked(std::unordered_map<std::string, Counter>& m, const std::string& k,
+                               int max, std::chrono::steady_clock::time_point now) {
   auto it = m.find(k);
   if (it == m.end()) return 0;
   if (now - it->second.since >= window_) {
@@ -461,7 +474,8 @@ int64_t LoginThrottle::blocked(std::unordered_map<std::string, Counter>& m, cons
     return 0;
   }
   if (it->second.failures < max) return 0;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(it->second.since + window_ - now);
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(it->second.since + window_ - now);
   return std::max<int64_t>(1, (left.count() + 999) / 1000);
 }
 

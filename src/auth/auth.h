@@ -46,7 +46,7 @@ struct Principal {
   std::string user_id;
   std::string username;
   store::Role role = store::Role::kDev;
-  std::vector<std::string> grants;     // "deploy"
+  std::vector<std::string> grants;  // "deploy"
   std::vector<std::string> group_ids;
   Method method = Method::kApiKey;
   std::string credential_id;  // the API key id or the session id

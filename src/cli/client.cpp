@@ -30,14 +30,16 @@ struct ApiClient::Handle {
 };
 
 ApiClient::ApiClient(std::string base_url, std::string api_key)
-    : base_url_(std::move(base_url)), api_key_(std::move(api_key)), handle_(std::make_unique<Handle>()) {
+    : base_url_(std::move(base_url)),
+      api_key_(std::move(api_key)),
+      handle_(std::make_unique<Handle>()) {
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
 }
 
 ApiClient::~ApiClient() = default;
 
-Expected<HttpReply> ApiClient::send(std::string_view method, std::string_view path, std::string_view body,
-                                    std::string_view content_type) {
+Expected<HttpReply> ApiClient::send(std::string_view method, std::string_view path,
+                                    std::string_view body, std::string_view content_type) {
   if (!handle_->curl) handle_->curl = curl_easy_init();
   CURL* c = handle_->curl;
   if (!c) return make_foreign_error("internal_error", "libcurl failed to initialise");
@@ -82,7 +84,8 @@ Expected<HttpReply> ApiClient::send(std::string_view method, std::string_view pa
     long os_errno = 0;
     curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
     std::string why;
-    if ((rc == CURLE_COULDNT_CONNECT || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) && os_errno != 0) {
+    if ((rc == CURLE_COULDNT_CONNECT || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) &&
+        os_errno != 0) {
       why = lower_first(std::strerror(static_cast<int>(os_errno)));
     } else if (rc == CURLE_COULDNT_RESOLVE_HOST) {
       why = "unknown host";
@@ -115,8 +118,8 @@ Error error_from_reply(const HttpReply& reply) {
     std::string detail = text("detail");
     if (detail.empty()) detail = text("title");
     if (!code.empty()) {
-      return make_foreign_error(code,
-                                (detail.empty() ? "the server refused the request" : detail) + " (" + code + ")");
+      return make_foreign_error(
+          code, (detail.empty() ? "the server refused the request" : detail) + " (" + code + ")");
     }
   }
   std::string snippet = reply.body.substr(0, 200);
@@ -125,10 +128,11 @@ Error error_from_reply(const HttpReply& reply) {
   }
   return make_foreign_error("http_" + std::to_string(reply.status),
                             "the server answered HTTP " + std::to_string(reply.status) +
-                        (snippet.empty() ? "" : ": " + snippet));
+                                (snippet.empty() ? "" : ": " + snippet));
 }
 
-Expected<JsonReply> ApiClient::call(std::string_view method, std::string_view path, const json::value* body) {
+Expected<JsonReply> ApiClient::call(std::string_view method, std::string_view path,
+                                    const json::value* body) {
   std::string text = body ? json::serialize(*body) : std::string();
   HttpReply reply = NIL_TRY(send(method, path, text, body ? "application/json" : ""));
   if (reply.status < 200 || reply.status >= 300) return error_from_reply(reply);
@@ -138,8 +142,8 @@ Expected<JsonReply> ApiClient::call(std::string_view method, std::string_view pa
   boost::system::error_code ec;
   out.value = json::parse(reply.body, ec);
   if (ec) {
-    return make_foreign_error("bad_response",
-                              "the server at " + base_url_ + " did not answer JSON (is it a NIL server?)");
+    return make_foreign_error("bad_response", "the server at " + base_url_ +
+                                                  " did not answer JSON (is it a NIL server?)");
   }
   out.text = std::move(reply.body);
   return out;

@@ -42,16 +42,20 @@ class ApiClient {
   const std::string& base_url() const { return base_url_; }
 
   // Sends one request; any HTTP status is a value here (only transport failures are errors).
-  Expected<HttpReply> send(std::string_view method, std::string_view path, std::string_view body = {},
-                           std::string_view content_type = {});
+  Expected<HttpReply> send(std::string_view method, std::string_view path,
+                           std::string_view body = {}, std::string_view content_type = {});
 
   // Sends `body` (if not null) as JSON; a 2xx answer is parsed, anything else becomes the
   // server's problem as an Error.
   Expected<JsonReply> call(std::string_view method, std::string_view path,
                            const json::value* body = nullptr);
   Expected<JsonReply> get(std::string_view path) { return call("GET", path); }
-  Expected<JsonReply> post(std::string_view path, const json::value& body) { return call("POST", path, &body); }
-  Expected<JsonReply> put(std::string_view path, const json::value& body) { return call("PUT", path, &body); }
+  Expected<JsonReply> post(std::string_view path, const json::value& body) {
+    return call("POST", path, &body);
+  }
+  Expected<JsonReply> put(std::string_view path, const json::value& body) {
+    return call("PUT", path, &body);
+  }
   Expected<JsonReply> del(std::string_view path) { return call("DELETE", path); }
 
  private:

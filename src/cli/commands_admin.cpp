@@ -83,7 +83,8 @@ Expected<void> login(Context& ctx, const LoginFlags& f) {
     return {};
   }
   print_line("logged in to " + login.url + (user.is_null() ? "" : " as " + user_line(user)));
-  if (!verified) std::fprintf(stderr, "nil: note: this server has no authentication; the key was not checked\n");
+  if (!verified)
+    std::fprintf(stderr, "nil: note: this server has no authentication; the key was not checked\n");
   std::fprintf(stderr, "nil: saved to %s\n", config_path().c_str());
   return {};
 }
@@ -98,7 +99,8 @@ Expected<void> whoami(Context& ctx) {
   if (ctx.json) {
     print_json_reply(*me);
   } else {
-    print_line(user_line(me->value) + " at " + c.base_url() + " (" + str(me->value, "authenticatedBy") + ")");
+    print_line(user_line(me->value) + " at " + c.base_url() + " (" +
+               str(me->value, "authenticatedBy") + ")");
   }
   return {};
 }
@@ -119,7 +121,8 @@ void print_user(const json::value& u) {
 
 Expected<std::string> new_password(Context& ctx, bool from_stdin) {
   if (from_stdin) return read_line("");
-  if (!ctx.stdin_terminal) return usage_error("give --password-stdin (and the password on stdin), or run on a terminal");
+  if (!ctx.stdin_terminal)
+    return usage_error("give --password-stdin (and the password on stdin), or run on a terminal");
   std::string a = NIL_TRY(read_secret("Password: ", true));
   std::string b = NIL_TRY(read_secret("Password (again): ", true));
   if (a != b) return usage_error("the passwords differ");
@@ -135,7 +138,8 @@ struct UserFlags {
   bool password_prompt = false;
 };
 
-Expected<void> print_reply(Context& ctx, const JsonReply& r, const std::function<void(const json::value&)>& human) {
+Expected<void> print_reply(Context& ctx, const JsonReply& r,
+                           const std::function<void(const json::value&)>& human) {
   if (ctx.json) {
     print_json_reply(r);
   } else {
@@ -153,8 +157,8 @@ Expected<void> users_ls(Context& ctx) {
   }
   Table t({"USERNAME", "ROLE", "GRANTS", "GROUPS", "ID", "CREATED"});
   for (const auto& u : items) {
-    t.add({str(u, "username"), str(u, "role"), names_of(u, "grants", ""), names_of(u, "groups", "name"), str(u, "id"),
-           short_time(str(u, "createdAt"))});
+    t.add({str(u, "username"), str(u, "role"), names_of(u, "grants", ""),
+           names_of(u, "groups", "name"), str(u, "id"), short_time(str(u, "createdAt"))});
   }
   t.print();
   return {};
@@ -162,7 +166,8 @@ Expected<void> users_ls(Context& ctx) {
 
 Expected<void> users_create(Context& ctx, const UserFlags& f) {
   std::string password = NIL_TRY(new_password(ctx, f.password_stdin));
-  json::object body{{"username", f.username}, {"password", password}, {"role", f.role.value_or("dev")}};
+  json::object body{
+      {"username", f.username}, {"password", password}, {"role", f.role.value_or("dev")}};
   if (!f.grants.empty()) {
     json::array g;
     for (const auto& s : f.grants) g.push_back(json::string(s));
@@ -170,7 +175,9 @@ Expected<void> users_create(Context& ctx, const UserFlags& f) {
   }
   ApiClient& c = *NIL_TRY(ctx.client());
   JsonReply r = NIL_TRY(c.post("/users", body));
-  return print_reply(ctx, r, [](const json::value& u) { print_line("created user " + user_line(u) + " " + str(u, "id")); });
+  return print_reply(ctx, r, [](const json::value& u) {
+    print_line("created user " + user_line(u) + " " + str(u, "id"));
+  });
 }
 
 Expected<void> users_set(Context& ctx, const UserFlags& f) {
@@ -181,11 +188,14 @@ Expected<void> users_set(Context& ctx, const UserFlags& f) {
     for (const auto& s : f.grants) g.push_back(json::string(s));
     body["grants"] = std::move(g);
   }
-  if (f.password_stdin || f.password_prompt) body["password"] = NIL_TRY(new_password(ctx, f.password_stdin));
-  if (body.empty()) return usage_error("nothing to change: give --role, --grant, --no-grants or --password");
+  if (f.password_stdin || f.password_prompt)
+    body["password"] = NIL_TRY(new_password(ctx, f.password_stdin));
+  if (body.empty())
+    return usage_error("nothing to change: give --role, --grant, --no-grants or --password");
   ApiClient& c = *NIL_TRY(ctx.client());
   JsonReply r = NIL_TRY(c.put(user_path(f.username), body));
-  return print_reply(ctx, r, [](const json::value& u) { print_line("updated user " + user_line(u)); });
+  return print_reply(ctx, r,
+                     [](const json::value& u) { print_line("updated user " + user_line(u)); });
 }
 
 // --- groups ---
@@ -197,7 +207,8 @@ json::object member_ref(const std::string& user) {
 }
 
 void print_group(const json::value& g) {
-  print_line("name: " + str(g, "name") + "   id: " + str(g, "id") + "   created: " + short_time(str(g, "createdAt")));
+  print_line("name: " + str(g, "name") + "   id: " + str(g, "id") +
+             "   created: " + short_time(str(g, "createdAt")));
   print_line("members: " + names_of(g, "members", "username"));
 }
 
@@ -217,18 +228,22 @@ struct KeyFlags {
 };
 
 // Registers `name` with one required positional and an action taking it.
-void simple(CLI::App* parent, Context& ctx, const std::string& name, const std::string& help, const std::string& arg,
+void simple(CLI::App* parent, Context& ctx, const std::string& name, const std::string& help,
+            const std::string& arg,
             std::function<Expected<void>(Context&, const std::string&)> action) {
   auto value = std::make_shared<std::string>();
   CLI::App* cmd = parent->add_subcommand(name, help);
   cmd->add_option(arg, *value, arg)->required();
-  cmd->callback([&ctx, value, action] { ctx.run = [&ctx, value, action] { return action(ctx, *value); }; });
+  cmd->callback(
+      [&ctx, value, action] { ctx.run = [&ctx, value, action] { return action(ctx, *value); }; });
 }
 
-Expected<void> removed(Context& ctx, const std::string& what, const std::string& path, const std::string& name) {
+Expected<void> removed(Context& ctx, const std::string& what, const std::string& path,
+                       const std::string& name) {
   ApiClient& c = *NIL_TRY(ctx.client());
   NIL_TRY(c.del(path));
-  print_line(ctx.json ? json_text(json::object{{"removed", name}}) : "removed " + what + " " + name);
+  print_line(ctx.json ? json_text(json::object{{"removed", name}})
+                      : "removed " + what + " " + name);
   return {};
 }
 
@@ -236,8 +251,10 @@ Expected<void> removed(Context& ctx, const std::string& what, const std::string&
 
 void add_admin_commands(CLI::App& app, Context& ctx) {
   auto lf = std::make_shared<LoginFlags>();
-  CLI::App* lg = app.add_subcommand("login", "Check and save the server URL (--url) and API key in ~/.config/nil/config.toml");
-  lg->add_option("--api-key", lf->api_key, "the API key (nil_...); - reads it from stdin; prompted on a terminal");
+  CLI::App* lg = app.add_subcommand(
+      "login", "Check and save the server URL (--url) and API key in ~/.config/nil/config.toml");
+  lg->add_option("--api-key", lf->api_key,
+                 "the API key (nil_...); - reads it from stdin; prompted on a terminal");
   lg->callback([&ctx, lf] { ctx.run = [&ctx, lf] { return login(ctx, *lf); }; });
 
   app.add_subcommand("whoami", "Show the user the API key belongs to")->callback([&ctx] {
@@ -247,26 +264,35 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
   // users
   CLI::App* users = app.add_subcommand("users", "Users (admin)");
   users->require_subcommand(1);
-  users->add_subcommand("ls", "List users")->callback([&ctx] { ctx.run = [&ctx] { return users_ls(ctx); }; });
-  simple(users, ctx, "get", "Show a user", "user", [](Context& ctx, const std::string& u) -> Expected<void> {
-    ApiClient& c = *NIL_TRY(ctx.client());
-    JsonReply r = NIL_TRY(c.get(user_path(u)));
-    return print_reply(ctx, r, print_user);
+  users->add_subcommand("ls", "List users")->callback([&ctx] {
+    ctx.run = [&ctx] { return users_ls(ctx); };
   });
+  simple(users, ctx, "get", "Show a user", "user",
+         [](Context& ctx, const std::string& u) -> Expected<void> {
+           ApiClient& c = *NIL_TRY(ctx.client());
+           JsonReply r = NIL_TRY(c.get(user_path(u)));
+           return print_reply(ctx, r, print_user);
+         });
   for (bool create : {true, false}) {
     auto uf = std::make_shared<UserFlags>();
-    CLI::App* cmd = users->add_subcommand(create ? "create" : "set", create ? "Create a user" : "Change a user's role, grants or password");
+    CLI::App* cmd = users->add_subcommand(
+        create ? "create" : "set",
+        create ? "Create a user" : "Change a user's role, grants or password");
     cmd->add_option("user", uf->username, create ? "user name" : "user name or id")->required();
-    cmd->add_option("--role", uf->role, create ? "admin or dev (default dev)" : "admin or dev")->check(CLI::IsMember({"admin", "dev"}));
+    cmd->add_option("--role", uf->role, create ? "admin or dev (default dev)" : "admin or dev")
+        ->check(CLI::IsMember({"admin", "dev"}));
     cmd->add_option("--grant", uf->grants, "a grant, e.g. deploy (repeatable; replaces the list)")
-      ->allow_extra_args(false);
-    cmd->add_flag("--password-stdin", uf->password_stdin, "read the password from stdin (one line)");
+        ->allow_extra_args(false);
+    cmd->add_flag("--password-stdin", uf->password_stdin,
+                  "read the password from stdin (one line)");
     if (!create) {
       cmd->add_flag("--no-grants", uf->no_grants, "remove every grant");
       cmd->add_flag("--password", uf->password_prompt, "prompt for a new password");
     }
     cmd->callback([&ctx, uf, create] {
-      ctx.run = [&ctx, uf, create] { return create ? users_create(ctx, *uf) : users_set(ctx, *uf); };
+      ctx.run = [&ctx, uf, create] {
+        return create ? users_create(ctx, *uf) : users_set(ctx, *uf);
+      };
     });
   }
   simple(users, ctx, "rm", "Delete a user (revokes their keys and sessions)", "user",
@@ -285,39 +311,49 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
       }
       Table t({"NAME", "MEMBERS", "ID", "CREATED"});
       for (const auto& g : items) {
-        t.add({str(g, "name"), names_of(g, "members", "username"), str(g, "id"), short_time(str(g, "createdAt"))});
+        t.add({str(g, "name"), names_of(g, "members", "username"), str(g, "id"),
+               short_time(str(g, "createdAt"))});
       }
       t.print();
       return {};
     };
   });
-  simple(groups, ctx, "get", "Show a group and its members", "group", [](Context& ctx, const std::string& g) -> Expected<void> {
-    ApiClient& c = *NIL_TRY(ctx.client());
-    JsonReply r = NIL_TRY(c.get(group_path(g)));
-    return print_reply(ctx, r, print_group);
+  simple(groups, ctx, "get", "Show a group and its members", "group",
+         [](Context& ctx, const std::string& g) -> Expected<void> {
+           ApiClient& c = *NIL_TRY(ctx.client());
+           JsonReply r = NIL_TRY(c.get(group_path(g)));
+           return print_reply(ctx, r, print_group);
+         });
+  simple(groups, ctx, "create", "Create a group", "name",
+         [](Context& ctx, const std::string& g) -> Expected<void> {
+           ApiClient& c = *NIL_TRY(ctx.client());
+           JsonReply r = NIL_TRY(c.post("/groups", json::object{{"name", g}}));
+           return print_reply(ctx, r, [](const json::value& v) {
+             print_line("created group " + str(v, "name") + " " + str(v, "id"));
+           });
+         });
+  simple(groups, ctx, "rm", "Delete a group", "group", [](Context& ctx, const std::string& g) {
+    return removed(ctx, "group", group_path(g), g);
   });
-  simple(groups, ctx, "create", "Create a group", "name", [](Context& ctx, const std::string& g) -> Expected<void> {
-    ApiClient& c = *NIL_TRY(ctx.client());
-    JsonReply r = NIL_TRY(c.post("/groups", json::object{{"name", g}}));
-    return print_reply(ctx, r, [](const json::value& v) { print_line("created group " + str(v, "name") + " " + str(v, "id")); });
-  });
-  simple(groups, ctx, "rm", "Delete a group", "group",
-         [](Context& ctx, const std::string& g) { return removed(ctx, "group", group_path(g), g); });
-  simple(groups, ctx, "members", "List a group's members", "group", [](Context& ctx, const std::string& g) -> Expected<void> {
-    ApiClient& c = *NIL_TRY(ctx.client());
-    JsonReply r = NIL_TRY(c.get(group_path(g) + "/members"));
-    return print_reply(ctx, r, [](const json::value& v) {
-      Table t({"USERNAME", "ID"});
-      if (const json::value* items = v.is_object() ? v.as_object().if_contains("items") : nullptr; items && items->is_array()) {
-        for (const auto& m : items->as_array()) t.add({str(m, "username"), str(m, "id")});
-      }
-      t.print();
-    });
-  });
+  simple(groups, ctx, "members", "List a group's members", "group",
+         [](Context& ctx, const std::string& g) -> Expected<void> {
+           ApiClient& c = *NIL_TRY(ctx.client());
+           JsonReply r = NIL_TRY(c.get(group_path(g) + "/members"));
+           return print_reply(ctx, r, [](const json::value& v) {
+             Table t({"USERNAME", "ID"});
+             if (const json::value* items =
+                     v.is_object() ? v.as_object().if_contains("items") : nullptr;
+                 items && items->is_array()) {
+               for (const auto& m : items->as_array()) t.add({str(m, "username"), str(m, "id")});
+             }
+             t.print();
+           });
+         });
   for (bool add : {true, false}) {
     auto group = std::make_shared<std::string>();
     auto members = std::make_shared<std::vector<std::string>>();
-    CLI::App* cmd = groups->add_subcommand(add ? "add" : "remove", add ? "Add users to a group" : "Remove users from a group");
+    CLI::App* cmd = groups->add_subcommand(
+        add ? "add" : "remove", add ? "Add users to a group" : "Remove users from a group");
     cmd->add_option("group", *group, "group name or id")->required();
     cmd->add_option("users", *members, "user names or ids")->required();
     cmd->callback([&ctx, group, members, add] {
@@ -332,8 +368,10 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
         }
         json::array list;
         for (const auto& u : *members) list.push_back(json::string(u));
-        print_line(ctx.json ? json_text(json::object{{"group", *group}, {add ? "added" : "removed", std::move(list)}})
-                            : (add ? "added to " : "removed from ") + *group + ": " + names_of(json::object{{"u", list}}, "u", ""));
+        print_line(ctx.json ? json_text(json::object{{"group", *group},
+                                                     {add ? "added" : "removed", std::move(list)}})
+                            : (add ? "added to " : "removed from ") + *group + ": " +
+                                  names_of(json::object{{"u", list}}, "u", ""));
         return {};
       };
     });
@@ -357,10 +395,12 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
       }
       Table t({"ID", "NAME", "USER", "PREFIX", "CREATED", "EXPIRES", "LAST USED", "REVOKED"});
       for (const auto& k : items) {
-        bool revoked = k.as_object().if_contains("revoked") && k.at("revoked").is_bool() && k.at("revoked").as_bool();
+        bool revoked = k.as_object().if_contains("revoked") && k.at("revoked").is_bool() &&
+                       k.at("revoked").as_bool();
         auto or_dash = [](std::string s) { return s.empty() ? std::string("-") : s; };
-        t.add({str(k, "id"), str(k, "name"), str(k, "username"), str(k, "prefix"), short_time(str(k, "createdAt")),
-               or_dash(short_time(str(k, "expiresAt"))), or_dash(short_time(str(k, "lastUsedAt"))), revoked ? "yes" : "no"});
+        t.add({str(k, "id"), str(k, "name"), str(k, "username"), str(k, "prefix"),
+               short_time(str(k, "createdAt")), or_dash(short_time(str(k, "expiresAt"))),
+               or_dash(short_time(str(k, "lastUsedAt"))), revoked ? "yes" : "no"});
       }
       t.print();
       return {};
@@ -380,13 +420,14 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
       JsonReply r = NIL_TRY(c.post("/api-keys", body));
       return print_reply(ctx, r, [](const json::value& k) {
         print_line(str(k, "key"));
-        std::fprintf(stderr, "nil: key %s (%s) for %s; it is shown only once: store it now\n", str(k, "name").c_str(),
-                     str(k, "id").c_str(), str(k, "username").c_str());
+        std::fprintf(stderr, "nil: key %s (%s) for %s; it is shown only once: store it now\n",
+                     str(k, "name").c_str(), str(k, "id").c_str(), str(k, "username").c_str());
       });
     };
   });
-  simple(keys, ctx, "rm", "Revoke an API key", "id",
-         [](Context& ctx, const std::string& id) { return removed(ctx, "key", "/api-keys/" + path_segment(id), id); });
+  simple(keys, ctx, "rm", "Revoke an API key", "id", [](Context& ctx, const std::string& id) {
+    return removed(ctx, "key", "/api-keys/" + path_segment(id), id);
+  });
 }
 
 }  // namespace nil::cli

@@ -33,7 +33,8 @@ Expected<json::array> vars_from(const EnvFlags& f) {
 }
 
 void print_environment(const json::value& e) {
-  print_line("name: " + str(e, "name") + "   id: " + str(e, "id") + "   updated: " + short_time(str(e, "updatedAt")));
+  print_line("name: " + str(e, "name") + "   id: " + str(e, "id") +
+             "   updated: " + short_time(str(e, "updatedAt")));
   const json::value* vars = e.is_object() ? e.as_object().if_contains("vars") : nullptr;
   if (!vars || !vars->is_array() || vars->as_array().empty()) {
     print_line("(no variables)");
@@ -41,7 +42,8 @@ void print_environment(const json::value& e) {
   }
   Table t({"KEY", "VALUE", "SECRET"});
   for (const auto& v : vars->as_array()) {
-    bool secret = v.is_object() && v.as_object().if_contains("secret") && v.at("secret").is_bool() && v.at("secret").as_bool();
+    bool secret = v.is_object() && v.as_object().if_contains("secret") &&
+                  v.at("secret").is_bool() && v.at("secret").as_bool();
     t.add({str(v, "key"), str(v, "value"), secret ? "yes" : ""});
   }
   t.print();
@@ -82,7 +84,8 @@ Expected<void> env_get(Context& ctx, const std::string& name) {
 Expected<void> env_create(Context& ctx, const EnvFlags& f) {
   json::array vars = NIL_TRY(vars_from(f));
   ApiClient& c = *NIL_TRY(ctx.client());
-  JsonReply r = NIL_TRY(c.post("/environments", json::object{{"name", f.name}, {"vars", std::move(vars)}}));
+  JsonReply r =
+      NIL_TRY(c.post("/environments", json::object{{"name", f.name}, {"vars", std::move(vars)}}));
   if (ctx.json) {
     print_json_reply(r);
   } else {
@@ -93,12 +96,14 @@ Expected<void> env_create(Context& ctx, const EnvFlags& f) {
 
 Expected<void> env_set(Context& ctx, const EnvFlags& f) {
   json::array changes = NIL_TRY(vars_from(f));
-  if (changes.empty() && f.unset.empty()) return usage_error("nothing to change: give KEY=VALUE, --secret KEY=VALUE or --unset KEY");
+  if (changes.empty() && f.unset.empty())
+    return usage_error("nothing to change: give KEY=VALUE, --secret KEY=VALUE or --unset KEY");
   ApiClient& c = *NIL_TRY(ctx.client());
   JsonReply current = NIL_TRY(c.get(env_path(f.name)));
   // The current variables, with secrets as {"key","secret":true} (the server keeps their value).
   json::array merged;
-  const json::value* vars = current.value.is_object() ? current.value.as_object().if_contains("vars") : nullptr;
+  const json::value* vars =
+      current.value.is_object() ? current.value.as_object().if_contains("vars") : nullptr;
   auto changed = [&](const std::string& key) {
     for (const auto& ch : changes) {
       if (str(ch, "key") == key) return true;
@@ -109,7 +114,8 @@ Expected<void> env_set(Context& ctx, const EnvFlags& f) {
     for (const auto& v : vars->as_array()) {
       std::string key = str(v, "key");
       if (changed(key)) continue;
-      bool secret = v.as_object().if_contains("secret") && v.at("secret").is_bool() && v.at("secret").as_bool();
+      bool secret = v.as_object().if_contains("secret") && v.at("secret").is_bool() &&
+                    v.at("secret").as_bool();
       if (secret) {
         merged.push_back(json::object{{"key", key}, {"secret", true}});
       } else {
@@ -141,10 +147,13 @@ Expected<void> env_rm(Context& ctx, const std::string& name) {
 }  // namespace
 
 void add_env_commands(CLI::App& app, Context& ctx) {
-  CLI::App* env = app.add_subcommand("env", "Environments: configuration and secrets attached to functions");
+  CLI::App* env =
+      app.add_subcommand("env", "Environments: configuration and secrets attached to functions");
   env->require_subcommand(1);
 
-  env->add_subcommand("ls", "List environments")->callback([&ctx] { ctx.run = [&ctx] { return env_ls(ctx); }; });
+  env->add_subcommand("ls", "List environments")->callback([&ctx] {
+    ctx.run = [&ctx] { return env_ls(ctx); };
+  });
 
   auto get_name = std::make_shared<std::string>();
   CLI::App* g = env->add_subcommand("get", "Show an environment's variables (secrets as ***)");
@@ -160,13 +169,13 @@ void add_env_commands(CLI::App& app, Context& ctx) {
   cr->callback([&ctx, cf] { ctx.run = [&ctx, cf] { return env_create(ctx, *cf); }; });
 
   auto sf = std::make_shared<EnvFlags>();
-  CLI::App* s = env->add_subcommand("set", "Set or remove variables of an environment (others are kept)");
+  CLI::App* s =
+      env->add_subcommand("set", "Set or remove variables of an environment (others are kept)");
   s->add_option("name", sf->name, "environment name or id")->required();
   s->add_option("vars", sf->vars, "KEY=VALUE variables");
   s->add_option("--secret", sf->secrets, "KEY=VALUE stored as a secret (repeatable)")
       ->allow_extra_args(false);
-  s->add_option("--unset", sf->unset, "remove KEY (repeatable)")
-      ->allow_extra_args(false);
+  s->add_option("--unset", sf->unset, "remove KEY (repeatable)")->allow_extra_args(false);
   s->callback([&ctx, sf] { ctx.run = [&ctx, sf] { return env_set(ctx, *sf); }; });
 
   auto rm_name = std::make_shared<std::string>();

@@ -57,7 +57,8 @@ Expected<void> get(Context& ctx, const std::string& name) {
     return {};
   }
   const json::value& f = r.value;
-  json::value limits = f.is_object() && f.as_object().contains("limits") ? f.at("limits") : json::value();
+  json::value limits =
+      f.is_object() && f.as_object().contains("limits") ? f.at("limits") : json::value();
   Table t({"name:", str(f, "name")});
   t.add({"id:", str(f, "id")});
   t.add({"status:", str(f, "status")});
@@ -68,7 +69,8 @@ Expected<void> get(Context& ctx, const std::string& name) {
   t.add({"environments:", joined(f, "environments")});
   t.add({"httpAllow:", joined(f, "httpAllow")});
   t.add({"grants:", joined(f, "grants")});
-  if (f.is_object() && f.as_object().contains("public")) t.add({"public:", json_text(f.at("public"))});
+  if (f.is_object() && f.as_object().contains("public"))
+    t.add({"public:", json_text(f.at("public"))});
   t.add({"wasmSha256:", str(f, "wasmSha256").empty() ? "-" : str(f, "wasmSha256")});
   t.add({"created:", short_time(str(f, "createdAt"))});
   t.add({"updated:", short_time(str(f, "updatedAt"))});
@@ -85,11 +87,13 @@ struct InvokeFlags {
 Expected<void> invoke(Context& ctx, const InvokeFlags& f) {
   std::string input = NIL_TRY(invocation_input(f.data, ctx.stdin_terminal));
   ApiClient& c = *NIL_TRY(ctx.client());
-  HttpReply reply = NIL_TRY(c.send("POST", fn_path(f.name) + "/execute", input, "application/json"));
+  HttpReply reply =
+      NIL_TRY(c.send("POST", fn_path(f.name) + "/execute", input, "application/json"));
   if (reply.status < 200 || reply.status >= 300) return error_from_reply(reply);
   boost::system::error_code ec;
   json::value v = json::parse(reply.body, ec);
-  if (ec || !v.is_object()) return failure("unexpected answer from the server: " + reply.body.substr(0, 200));
+  if (ec || !v.is_object())
+    return failure("unexpected answer from the server: " + reply.body.substr(0, 200));
   bool ok = str(v, "status") == "SUCCEEDED";
   if (ctx.json) {
     print_line(reply.body);
@@ -99,8 +103,10 @@ Expected<void> invoke(Context& ctx, const InvokeFlags& f) {
   }
   if (ok) return {};
   const json::value* err = v.as_object().if_contains("error");
-  std::string what = err && err->is_object() ? str(*err, "type") + ": " + str(*err, "message") : "the function failed";
-  return function_failed(f.name + " failed: " + what + " (execution " + str(v, "executionId") + ")");
+  std::string what = err && err->is_object() ? str(*err, "type") + ": " + str(*err, "message")
+                                             : "the function failed";
+  return function_failed(f.name + " failed: " + what + " (execution " + str(v, "executionId") +
+                         ")");
 }
 
 void print_execution(const json::value& e) {
@@ -133,7 +139,8 @@ Expected<void> logs(Context& ctx, const LogsFlags& f) {
   JsonReply first = NIL_TRY(c.get(path + std::to_string(f.limit)));
   auto items_of = [](const json::value& v) -> json::array {
     if (v.is_object()) {
-      if (const json::value* it = v.as_object().if_contains("items"); it && it->is_array()) return it->as_array();
+      if (const json::value* it = v.as_object().if_contains("items"); it && it->is_array())
+        return it->as_array();
     }
     return {};
   };
@@ -150,7 +157,9 @@ Expected<void> logs(Context& ctx, const LogsFlags& f) {
     return {};
   }
   // --follow: one execution per line with --json (JSON Lines), polled every second until ^C.
-  auto emit = [&](const json::value& e) { ctx.json ? print_line(json_text(e)) : print_execution(e); };
+  auto emit = [&](const json::value& e) {
+    ctx.json ? print_line(json_text(e)) : print_execution(e);
+  };
   for (auto it = items.rbegin(); it != items.rend(); ++it) emit(*it);
   for (;;) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -177,7 +186,8 @@ Expected<void> stats(Context& ctx, const std::string& name) {
   ApiClient& c = *NIL_TRY(ctx.client());
   auto r = c.get(fn_path(name) + "/stats");
   if (!r && r.error().wire_code() == "route_not_found") {
-    return failure("stats are not available on this server (it has no GET /functions/{name}/stats yet)");
+    return failure(
+        "stats are not available on this server (it has no GET /functions/{name}/stats yet)");
   }
   if (!r) return r.error();
   print_json_reply(*r);
@@ -189,24 +199,30 @@ Expected<void> stats(Context& ctx, const std::string& name) {
 void add_function_commands(CLI::App& app, Context& ctx) {
   add_deploy_command(app, ctx);
 
-  app.add_subcommand("ls", "List functions")->callback([&ctx] { ctx.run = [&ctx] { return ls(ctx); }; });
+  app.add_subcommand("ls", "List functions")->callback([&ctx] {
+    ctx.run = [&ctx] { return ls(ctx); };
+  });
 
   auto name = std::make_shared<std::string>();
-  CLI::App* g = app.add_subcommand("get", "Show a function: status, compile error, limits, settings");
+  CLI::App* g =
+      app.add_subcommand("get", "Show a function: status, compile error, limits, settings");
   g->add_option("name", *name, "function name or id")->required();
   g->callback([&ctx, name] { ctx.run = [&ctx, name] { return get(ctx, *name); }; });
 
   auto inv = std::make_shared<InvokeFlags>();
   CLI::App* i = app.add_subcommand("invoke", "Run a function and print its output");
   i->add_option("name", inv->name, "function name or id")->required();
-  i->add_option("-d,--data", inv->data, "input JSON, @FILE, or @- for stdin (default: stdin when it is not a terminal)");
+  i->add_option("-d,--data", inv->data,
+                "input JSON, @FILE, or @- for stdin (default: stdin when it is not a terminal)");
   i->callback([&ctx, inv] { ctx.run = [&ctx, inv] { return invoke(ctx, *inv); }; });
 
   auto lf = std::make_shared<LogsFlags>();
   CLI::App* l = app.add_subcommand("logs", "Show a function's recent executions with their logs");
   l->add_option("name", lf->name, "function name or id")->required();
-  l->add_flag("-f,--follow", lf->follow, "keep printing new executions (polls every second; ^C to stop)");
-  l->add_option("-n,--limit", lf->limit, "how many recent executions (1..200)")->check(CLI::Range(1, 200));
+  l->add_flag("-f,--follow", lf->follow,
+              "keep printing new executions (polls every second; ^C to stop)");
+  l->add_option("-n,--limit", lf->limit, "how many recent executions (1..200)")
+      ->check(CLI::Range(1, 200));
   l->callback([&ctx, lf] { ctx.run = [&ctx, lf] { return logs(ctx, *lf); }; });
 
   auto rm_name = std::make_shared<std::string>();
@@ -215,7 +231,8 @@ void add_function_commands(CLI::App& app, Context& ctx) {
   r->callback([&ctx, rm_name] { ctx.run = [&ctx, rm_name] { return rm(ctx, *rm_name); }; });
 
   auto st_name = std::make_shared<std::string>();
-  CLI::App* s = app.add_subcommand("stats", "A function's execution statistics (when the server has them)");
+  CLI::App* s =
+      app.add_subcommand("stats", "A function's execution statistics (when the server has them)");
   s->add_option("name", *st_name, "function name or id")->required();
   s->callback([&ctx, st_name] { ctx.run = [&ctx, st_name] { return stats(ctx, *st_name); }; });
 }

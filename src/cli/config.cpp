@@ -2,13 +2,13 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "cli/errors.h"
 
@@ -70,8 +70,10 @@ Expected<void> save_login(const Login& login) {
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) return failure("cannot write " + tmp.string() + ": " + std::strerror(errno));
-  if (::rename(tmp.c_str(), p.c_str()) != 0) return failure("cannot write " + p.string() + ": " + std::strerror(errno));
+  if (::fsync(fd) != 0 || ::close(fd) != 0)
+    return failure("cannot write " + tmp.string() + ": " + std::strerror(errno));
+  if (::rename(tmp.c_str(), p.c_str()) != 0)
+    return failure("cannot write " + p.string() + ": " + std::strerror(errno));
   return {};
 }
 

@@ -24,8 +24,8 @@ namespace {
 struct Spec {
   std::string name;
   std::string language;
-  std::string bytes;                // source text, or module bytes for wasm
-  std::string display;              // the file as the user named it
+  std::string bytes;    // source text, or module bytes for wasm
+  std::string display;  // the file as the user named it
   std::optional<std::vector<std::string>> environments;
   std::optional<int64_t> timeout_ms;
   std::optional<int64_t> memory_mb;
@@ -67,8 +67,8 @@ Expected<json::value> find_function(ApiClient& c, const std::string& name) {
 bool terminal_status(const std::string& s) { return s == "READY" || s == "FAILED"; }
 
 // Polls until READY or FAILED (10 minutes at most: the compile queue may be long).
-Expected<json::value> wait_compiled(ApiClient& c, const json::value& submitted, bool progress_on_terminal,
-                                    bool quiet) {
+Expected<json::value> wait_compiled(ApiClient& c, const json::value& submitted,
+                                    bool progress_on_terminal, bool quiet) {
   const std::string id = str(submitted, "id");
   const std::string name = str(submitted, "name");
   json::value fn = submitted;
@@ -79,7 +79,8 @@ Expected<json::value> wait_compiled(ApiClient& c, const json::value& submitted, 
     if (!quiet) progress.update(name + ": " + str(fn, "status"));
     if (std::chrono::steady_clock::now() > deadline) {
       progress.finish();
-      return failure(name + " is still " + str(fn, "status") + " after 10 minutes (see `nil get " + name + "`)");
+      return failure(name + " is still " + str(fn, "status") + " after 10 minutes (see `nil get " +
+                     name + "`)");
     }
     std::this_thread::sleep_for(interval);
     interval = std::min(interval * 2, std::chrono::milliseconds(400));
@@ -149,8 +150,8 @@ Expected<void> deploy_file(Context& ctx, const DeployFlags& f) {
     return function_failed("");
   }
   if (!ctx.json) {
-    print_line(f.no_wait ? s.name + ": submitted (version " + std::to_string(num(fn, "version")) + ", " +
-                               str(fn, "status") + ")"
+    print_line(f.no_wait ? s.name + ": submitted (version " + std::to_string(num(fn, "version")) +
+                               ", " + str(fn, "status") + ")"
                          : describe_ready(fn));
   }
   return {};
@@ -168,7 +169,8 @@ struct Outcome {
 Expected<void> deploy_project(Context& ctx, const DeployFlags& flags) {
   auto file = find_project_file(fs::current_path());
   if (!file) {
-    return usage_error("no FILE given and no nil.toml in this directory or its parents (see `nil deploy --help`)");
+    return usage_error(
+        "no FILE given and no nil.toml in this directory or its parents (see `nil deploy --help`)");
   }
   Project project = NIL_TRY(load_project(*file));
   ProjectState state = load_state(project);
@@ -179,7 +181,8 @@ Expected<void> deploy_project(Context& ctx, const DeployFlags& flags) {
   std::vector<std::string> fingerprints;
   for (const ProjectFunction& pf : project.functions) {
     Outcome o{pf.name, "failed", nullptr, "", false};
-    Spec s{pf.name, pf.language, "", pf.source_display, pf.environments, pf.timeout_ms, pf.memory_mb};
+    Spec s{pf.name,         pf.language,   "",          pf.source_display,
+           pf.environments, pf.timeout_ms, pf.memory_mb};
     auto bytes = read_file(pf.source.string());
     if (!bytes) {
       o.error = bytes.error().message;
@@ -193,8 +196,8 @@ Expected<void> deploy_project(Context& ctx, const DeployFlags& flags) {
     // Unchanged: same fingerprint, and the server still has that deploy (same id and version,
     // not FAILED — a version still compiling is that deploy in flight).
     if (!existing.is_null() && known != state.end() && known->second.fingerprint == fp &&
-        known->second.id == str(existing, "id") && known->second.version == num(existing, "version") &&
-        str(existing, "status") != "FAILED") {
+        known->second.id == str(existing, "id") &&
+        known->second.version == num(existing, "version") && str(existing, "status") != "FAILED") {
       o.result = "unchanged";
       o.function = existing;
       outcomes.push_back(std::move(o));
@@ -257,10 +260,11 @@ Expected<void> deploy_project(Context& ctx, const DeployFlags& flags) {
   if (ctx.json) {
     json::array items;
     for (const auto& o : outcomes) {
-      items.push_back(json::object{{"name", o.name},
-                                   {"result", o.result},
-                                   {"function", o.function},
-                                   {"error", o.error.empty() ? json::value(nullptr) : json::value(o.error)}});
+      items.push_back(
+          json::object{{"name", o.name},
+                       {"result", o.result},
+                       {"function", o.function},
+                       {"error", o.error.empty() ? json::value(nullptr) : json::value(o.error)}});
     }
     print_line(json_text(json::object{{"functions", std::move(items)},
                                       {"unchanged", unchanged},
@@ -271,17 +275,21 @@ Expected<void> deploy_project(Context& ctx, const DeployFlags& flags) {
     for (const auto& o : outcomes) {
       std::string detail = o.error;
       if (detail.empty() && !o.function.is_null()) {
-        detail = "version " + std::to_string(num(o.function, "version")) + ", " + str(o.function, "status");
+        detail = "version " + std::to_string(num(o.function, "version")) + ", " +
+                 str(o.function, "status");
       }
       t.add({o.result, o.name, detail});
     }
     t.print();
-    print_line(std::to_string(outcomes.size()) + " functions: " + std::to_string(unchanged) + " unchanged, " +
-               std::to_string(deployed) + " deployed, " + std::to_string(failed) + " failed");
+    print_line(std::to_string(outcomes.size()) + " functions: " + std::to_string(unchanged) +
+               " unchanged, " + std::to_string(deployed) + " deployed, " + std::to_string(failed) +
+               " failed");
   }
   if (!saved) return saved.error();
   if (compile_failed) return function_failed("");
-  if (failed) return failure(std::to_string(failed) + " of " + std::to_string(outcomes.size()) + " functions failed to deploy");
+  if (failed)
+    return failure(std::to_string(failed) + " of " + std::to_string(outcomes.size()) +
+                   " functions failed to deploy");
   return {};
 }
 
@@ -289,21 +297,29 @@ Expected<void> deploy_project(Context& ctx, const DeployFlags& flags) {
 
 void add_deploy_command(CLI::App& app, Context& ctx) {
   auto flags = std::make_shared<DeployFlags>();
-  CLI::App* cmd = app.add_subcommand("deploy", "Deploy FILE as a function, or every function of nil.toml");
-  cmd->add_option("file", flags->file, "source (.ts .c .cpp .cc .wat) or module (.wasm); none: the nil.toml project");
-  cmd->add_option("--name", flags->name, "function name (default: the file name without extension)");
-  cmd->add_option("--lang", flags->lang, "language: assemblyscript, c, cpp, wat, wasm (default: from the extension)")
+  CLI::App* cmd =
+      app.add_subcommand("deploy", "Deploy FILE as a function, or every function of nil.toml");
+  cmd->add_option("file", flags->file,
+                  "source (.ts .c .cpp .cc .wat) or module (.wasm); none: the nil.toml project");
+  cmd->add_option("--name", flags->name,
+                  "function name (default: the file name without extension)");
+  cmd->add_option("--lang", flags->lang,
+                  "language: assemblyscript, c, cpp, wat, wasm (default: from the extension)")
       ->check(CLI::IsMember({"assemblyscript", "c", "cpp", "wat", "wasm"}));
-  cmd->add_option("--env", flags->envs, "attach this environment (repeatable; replaces the attached list)")
+  cmd->add_option("--env", flags->envs,
+                  "attach this environment (repeatable; replaces the attached list)")
       ->allow_extra_args(false);
   cmd->add_option("--timeout-ms", flags->timeout_ms, "limit of one execution in milliseconds");
   cmd->add_option("--memory-mb", flags->memory_mb, "memory limit in MiB");
-  cmd->add_flag("--no-wait", flags->no_wait, "return once submitted, without waiting for the compile");
+  cmd->add_flag("--no-wait", flags->no_wait,
+                "return once submitted, without waiting for the compile");
   cmd->callback([&ctx, flags] {
     ctx.run = [&ctx, flags]() -> Expected<void> {
       if (flags->file) return deploy_file(ctx, *flags);
-      if (flags->name || flags->lang || !flags->envs.empty() || flags->timeout_ms || flags->memory_mb) {
-        return usage_error("--name, --lang, --env and limits need a FILE (a project's settings are in nil.toml)");
+      if (flags->name || flags->lang || !flags->envs.empty() || flags->timeout_ms ||
+          flags->memory_mb) {
+        return usage_error(
+            "--name, --lang, --env and limits need a FILE (a project's settings are in nil.toml)");
       }
       return deploy_project(ctx, *flags);
     };

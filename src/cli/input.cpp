@@ -33,11 +33,12 @@ Expected<void> check_json(std::string_view text, std::string_view what) {
   if (!ec) p.finish(ec);
   if (!ec) return {};
   size_t at = std::min(n, text.size());
-  size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
+  size_t line =
+      1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
   size_t last_nl = at == 0 ? std::string_view::npos : text.rfind('\n', at - 1);
   size_t col = last_nl == std::string_view::npos ? at + 1 : at - last_nl;
-  return usage_error(std::string(what) + " is not valid JSON (line " + std::to_string(line) + ", column " +
-                     std::to_string(col) + ": " + ec.message() + ")");
+  return usage_error(std::string(what) + " is not valid JSON (line " + std::to_string(line) +
+                     ", column " + std::to_string(col) + ": " + ec.message() + ")");
 }
 
 namespace {
@@ -45,11 +46,13 @@ std::string read_stdin() {
   return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
 }
 bool blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; });
 }
 }  // namespace
 
-Expected<std::string> invocation_input(const std::optional<std::string>& data, bool stdin_is_terminal) {
+Expected<std::string> invocation_input(const std::optional<std::string>& data,
+                                       bool stdin_is_terminal) {
   std::string text;
   std::string what;
   if (data && *data == "@-") {
@@ -61,7 +64,8 @@ Expected<std::string> invocation_input(const std::optional<std::string>& data, b
   } else if (data) {
     text = *data;
     what = "--data";
-    if (blank(text)) return usage_error("--data is empty (give a JSON value, e.g. --data '{}' or --data null)");
+    if (blank(text))
+      return usage_error("--data is empty (give a JSON value, e.g. --data '{}' or --data null)");
   } else if (!stdin_is_terminal) {
     text = read_stdin();
     what = "the input on stdin";
@@ -76,7 +80,8 @@ Expected<std::pair<std::string, std::string>> parse_assignment(std::string_view 
   if (eq == std::string_view::npos || eq == 0) {
     return usage_error("\"" + std::string(s) + "\" is not KEY=VALUE");
   }
-  return std::pair<std::string, std::string>(std::string(s.substr(0, eq)), std::string(s.substr(eq + 1)));
+  return std::pair<std::string, std::string>(std::string(s.substr(0, eq)),
+                                             std::string(s.substr(eq + 1)));
 }
 
 Expected<std::string> read_line(std::string_view prompt) {

@@ -18,7 +18,8 @@ Expected<void> check_json(std::string_view text, std::string_view what);
 
 // The invocation input: `data` ("JSON", "@file", "@-" for stdin) or, without it, stdin when it
 // is not a terminal. Empty means no input (the function sees null). Invalid JSON is a usage error.
-Expected<std::string> invocation_input(const std::optional<std::string>& data, bool stdin_is_terminal);
+Expected<std::string> invocation_input(const std::optional<std::string>& data,
+                                       bool stdin_is_terminal);
 
 // "KEY=VALUE" → {KEY, VALUE}; no '=' is a usage error.
 Expected<std::pair<std::string, std::string>> parse_assignment(std::string_view s);

@@ -59,14 +59,16 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the command: `nil ls --json`
   app.set_version_flag("--version", "nil 0.1.0");
-  app.add_option("--url", ctx.url_flag, "server URL (default: $NIL_URL, then `nil login`'s, then http://127.0.0.1:8080)");
+  app.add_option("--url", ctx.url_flag,
+                 "server URL (default: $NIL_URL, then `nil login`'s, then http://127.0.0.1:8080)");
   app.add_flag("--json", ctx.json, "machine-readable JSON on stdout");
   add_function_commands(app, ctx);
   add_env_commands(app, ctx);
   add_admin_commands(app, ctx);
 
   if (std::string unknown = unknown_command(app, command_words(argc, argv)); !unknown.empty()) {
-    std::fprintf(stderr, "nil: unknown command \"%s\" (run `nil --help` for the list)\n", unknown.c_str());
+    std::fprintf(stderr, "nil: unknown command \"%s\" (run `nil --help` for the list)\n",
+                 unknown.c_str());
     return kExitUsage;
   }
   try {

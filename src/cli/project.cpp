@@ -1,9 +1,10 @@
 #include "cli/project.h"
 
+#include <toml++/toml.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "cli/errors.h"
 #include "cli/output.h"
@@ -31,10 +32,11 @@ namespace {
 Expected<ProjectFunction> parse_function(const toml::table& t, size_t index, const fs::path& dir,
                                          const std::string& file) {
   std::string where = file + ": [[function]] #" + std::to_string(index + 1);
-  static const std::set<std::string> kKnown = {"name",        "source",     "language", "environment",
-                                               "environments", "timeout_ms", "memory_mb"};
+  static const std::set<std::string> kKnown = {
+      "name", "source", "language", "environment", "environments", "timeout_ms", "memory_mb"};
   for (const auto& [k, v] : t) {
-    if (!kKnown.count(std::string(k.str()))) return failure(where + ": unknown key \"" + std::string(k.str()) + "\"");
+    if (!kKnown.count(std::string(k.str())))
+      return failure(where + ": unknown key \"" + std::string(k.str()) + "\"");
   }
   ProjectFunction f;
   auto name = t["name"].value<std::string>();
@@ -45,14 +47,16 @@ Expected<ProjectFunction> parse_function(const toml::table& t, size_t index, con
   if (!source || source->empty()) return failure(where + ": \"source\" (a path) is required");
   f.source_display = *source;
   f.source = fs::path(*source).is_absolute() ? fs::path(*source) : dir / *source;
-  if (auto lang = t["language"].value<std::string>(); lang && !lang->empty() && t["language"].is_string()) {
+  if (auto lang = t["language"].value<std::string>();
+      lang && !lang->empty() && t["language"].is_string()) {
     f.language = *lang;
   } else if (t.contains("language")) {  // found by fuzz_nil_toml: "" was taken as the language
     return failure(where + ": \"language\" must be a non-empty string");
   } else if (auto guessed = language_for_path(*source)) {
     f.language = *guessed;
   } else {
-    return failure(where + ": cannot tell the language of " + *source + " (set language = \"c\", \"cpp\", "
+    return failure(where + ": cannot tell the language of " + *source +
+                   " (set language = \"c\", \"cpp\", "
                    "\"assemblyscript\", \"wat\" or \"wasm\")");
   }
   if (t.contains("environment") && t.contains("environments")) {
@@ -88,16 +92,19 @@ Expected<Project> project_from(const toml::table& root, const fs::path& file) {
   p.file = file;
   p.dir = file.parent_path();
   for (const auto& [k, v] : root) {
-    if (k.str() != "function") return failure(file.string() + ": unknown table or key \"" + std::string(k.str()) + "\"");
+    if (k.str() != "function")
+      return failure(file.string() + ": unknown table or key \"" + std::string(k.str()) + "\"");
   }
   const toml::array* fns = root["function"].as_array();
   if (!fns || fns->empty()) return failure(file.string() + ": no [[function]] tables");
   std::set<std::string> names;
   for (size_t i = 0; i < fns->size(); ++i) {
     const toml::table* t = (*fns)[i].as_table();
-    if (!t) return failure(file.string() + ": \"function\" must be an array of tables ([[function]])");
+    if (!t)
+      return failure(file.string() + ": \"function\" must be an array of tables ([[function]])");
     ProjectFunction f = NIL_TRY(parse_function(*t, i, p.dir, file.string()));
-    if (!names.insert(f.name).second) return failure(file.string() + ": function \"" + f.name + "\" is listed twice");
+    if (!names.insert(f.name).second)
+      return failure(file.string() + ": function \"" + f.name + "\" is listed twice");
     p.functions.push_back(std::move(f));
   }
   return p;

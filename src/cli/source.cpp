@@ -51,7 +51,8 @@ std::vector<Mention> mentions(std::string_view text, std::string_view file) {
   while ((pos = text.find(file, pos)) != std::string_view::npos) {
     size_t i = pos + file.size();
     // A longer name ("function.cpp" when looking for "function.c") is not a match.
-    bool boundary_before = pos == 0 || !(std::isalnum(static_cast<unsigned char>(text[pos - 1])) || text[pos - 1] == '_');
+    bool boundary_before = pos == 0 || !(std::isalnum(static_cast<unsigned char>(text[pos - 1])) ||
+                                         text[pos - 1] == '_');
     if (boundary_before && i < text.size() && (text[i] == ':' || text[i] == '(')) {
       char open = text[i++];
       int line = read_int(text, i);
@@ -69,19 +70,23 @@ std::vector<Mention> mentions(std::string_view text, std::string_view file) {
 
 }  // namespace
 
-std::optional<SourceLocation> first_location(std::string_view compile_error, std::string_view server_file) {
+std::optional<SourceLocation> first_location(std::string_view compile_error,
+                                             std::string_view server_file) {
   auto m = mentions(compile_error, server_file);
   if (m.empty()) return std::nullopt;
   return m.front().loc;
 }
 
-std::string with_file_name(std::string compile_error, std::string_view server_file, std::string_view display_name) {
+std::string with_file_name(std::string compile_error, std::string_view server_file,
+                           std::string_view display_name) {
   auto m = mentions(compile_error, server_file);
-  for (auto it = m.rbegin(); it != m.rend(); ++it) compile_error.replace(it->at, server_file.size(), display_name);
+  for (auto it = m.rbegin(); it != m.rend(); ++it)
+    compile_error.replace(it->at, server_file.size(), display_name);
   return compile_error;
 }
 
-std::string source_excerpt(std::string_view source, SourceLocation at, std::string_view display_name) {
+std::string source_excerpt(std::string_view source, SourceLocation at,
+                           std::string_view display_name) {
   if (at.line < 1) return "";
   size_t begin = 0;
   for (int l = 1; l < at.line; ++l) {
@@ -90,7 +95,8 @@ std::string source_excerpt(std::string_view source, SourceLocation at, std::stri
     begin = nl + 1;
   }
   size_t end = source.find('\n', begin);
-  std::string_view text = source.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
+  std::string_view text =
+      source.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
   std::string num = std::to_string(at.line);
   std::string pad(num.size(), ' ');
@@ -100,7 +106,8 @@ std::string source_excerpt(std::string_view source, SourceLocation at, std::stri
   if (at.column > 0) {
     // Keep tabs so that the caret lands under the same character as the line above.
     std::string lead;
-    for (size_t i = 0; i + 1 < static_cast<size_t>(at.column) && i < text.size(); ++i) lead += text[i] == '\t' ? '\t' : ' ';
+    for (size_t i = 0; i + 1 < static_cast<size_t>(at.column) && i < text.size(); ++i)
+      lead += text[i] == '\t' ? '\t' : ' ';
     out += pad + " | " + lead + "^\n";
   }
   return out;

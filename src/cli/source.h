@@ -25,13 +25,16 @@ struct SourceLocation {
 };
 
 // The first line:column the diagnostics give for `server_file`.
-std::optional<SourceLocation> first_location(std::string_view compile_error, std::string_view server_file);
+std::optional<SourceLocation> first_location(std::string_view compile_error,
+                                             std::string_view server_file);
 
 // The diagnostics with `server_file` replaced by `display_name` where it names a position.
-std::string with_file_name(std::string compile_error, std::string_view server_file, std::string_view display_name);
+std::string with_file_name(std::string compile_error, std::string_view server_file,
+                           std::string_view display_name);
 
 // "  --> hello.c:2:11\n   |\n 2 |   return 0\n   |           ^\n" ("" if the line does not exist).
-std::string source_excerpt(std::string_view source, SourceLocation at, std::string_view display_name);
+std::string source_excerpt(std::string_view source, SourceLocation at,
+                           std::string_view display_name);
 
 // A function name from a file name: "hello_world.c" → "hello-world" (lower-case; the server
 // checks the rules).

@@ -63,7 +63,8 @@ class ManualClock final : public Clock {
     wall_.fetch_add(us, std::memory_order_acq_rel);
     steady_.fetch_add(us, std::memory_order_acq_rel);
   }
-  // Moves only the wall clock (an NTP step); the steady reading is unaffected, as on a real machine.
+  // Moves only the wall clock (an NTP step); the steady reading is unaffected, as on a real
+  // machine.
   void set_wall_micros(int64_t micros) { wall_.store(micros, std::memory_order_release); }
 
  private:

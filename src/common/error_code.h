@@ -51,7 +51,9 @@ constexpr const ErrorCodeInfo& info(ErrorCode code) {
   if (i >= kErrorCodeCount) i = static_cast<size_t>(ErrorCode::kInternalError);
   return kErrorCodes[i];
 }
-constexpr std::string_view to_string(ErrorCode code) { return code == ErrorCode::kForeign ? "" : info(code).wire; }
+constexpr std::string_view to_string(ErrorCode code) {
+  return code == ErrorCode::kForeign ? "" : info(code).wire;
+}
 constexpr int http_status(ErrorCode code) { return info(code).http_status; }
 
 // Prints the wire code (gtest failure messages, streams).

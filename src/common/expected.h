@@ -21,9 +21,9 @@ namespace nil {
 
 struct Error {
   ErrorCode code = ErrorCode::kInternalError;
-  std::string message;  // for humans; may change between versions
+  std::string message;        // for humans; may change between versions
   int64_t retry_after_s = 0;  // a 429: the Retry-After header's seconds
-  std::string foreign_code;  // ErrorCode::kForeign only: the wire code (the CLI's)
+  std::string foreign_code;   // ErrorCode::kForeign only: the wire code (the CLI's)
 
   // The wire string: for logs and JSON, never for comparisons (compare `code`).
   std::string_view wire_code() const {
@@ -114,16 +114,16 @@ class [[nodiscard]] Expected<void> {
 
 // NIL_TRY(expr): evaluates an Expected; on error returns the error from the enclosing function,
 // otherwise yields the value (GCC/Clang statement expression).
-#define NIL_TRY(expr)                                      \
-  ({                                                       \
-    auto nil_try_result_ = (expr);                         \
+#define NIL_TRY(expr)                                                     \
+  ({                                                                      \
+    auto nil_try_result_ = (expr);                                        \
     if (!nil_try_result_.ok()) return std::move(nil_try_result_).error(); \
-    std::move(nil_try_result_).value();                    \
+    std::move(nil_try_result_).value();                                   \
   })
 
-#define NIL_TRY_VOID(expr)                                 \
-  do {                                                     \
-    auto nil_try_result_ = (expr);                         \
+#define NIL_TRY_VOID(expr)                                                \
+  do {                                                                    \
+    auto nil_try_result_ = (expr);                                        \
     if (!nil_try_result_.ok()) return std::move(nil_try_result_).error(); \
   } while (0)
 
@@ -131,13 +131,13 @@ class [[nodiscard]] Expected<void> {
 //  - NIL_ASSERT(cond): our own invariants, checked in debug builds only.
 //  - NIL_CHECK(cond, why): must never happen, checked always; aborts with the reason.
 //  - user input is never asserted on: it gets an Error.
-#define NIL_CHECK(cond, why)                                                       \
-  do {                                                                             \
-    if (!(cond)) {                                                                 \
-      std::fprintf(stderr, "NIL_CHECK failed at %s:%d: %s (%s)\n", __FILE__, __LINE__, \
-                   #cond, why);                                                    \
-      std::abort();                                                                \
-    }                                                                              \
+#define NIL_CHECK(cond, why)                                                                  \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      std::fprintf(stderr, "NIL_CHECK failed at %s:%d: %s (%s)\n", __FILE__, __LINE__, #cond, \
+                   why);                                                                      \
+      std::abort();                                                                           \
+    }                                                                                         \
   } while (0)
 
 #ifdef NDEBUG

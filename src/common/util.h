@@ -25,7 +25,8 @@ std::string format_rfc3339(int64_t micros);
 std::string sha256_hex(std::string_view bytes);
 
 std::string base64_encode(std::string_view bytes);
-std::optional<std::string> base64_decode(std::string_view text);  // standard alphabet; padding optional
+std::optional<std::string> base64_decode(
+    std::string_view text);  // standard alphabet; padding optional
 std::string base64url_encode(std::string_view bytes);
 std::optional<std::string> base64url_decode(std::string_view text);
 

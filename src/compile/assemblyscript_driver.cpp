@@ -68,7 +68,8 @@ class AscDriver final : public Driver {
       // Start Node now and let it compile a small program while the server has nothing to do,
       // so the first user compile does not pay for start-up and optimizer warm-up.
       std::lock_guard lock(mu_);
-      if (spawn(CompileOptions{}) && send_request(kWarmupSource, Clock::now() + std::chrono::seconds(5))) {
+      if (spawn(CompileOptions{}) &&
+          send_request(kWarmupSource, Clock::now() + std::chrono::seconds(5))) {
         owed_responses_ = 1;
       }
     }
@@ -152,7 +153,8 @@ class AscDriver final : public Driver {
     }
     worker_ = std::make_unique<Subprocess>(std::move(p).value());
     owed_responses_ = 0;
-    log::info("AssemblyScript compile worker started", {{"pid", static_cast<int64_t>(worker_->pid())}});
+    log::info("AssemblyScript compile worker started",
+              {{"pid", static_cast<int64_t>(worker_->pid())}});
     return true;
   }
 
@@ -176,7 +178,9 @@ class AscDriver final : public Driver {
       if (n < 0 && errno == EAGAIN) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0) return false;
-        struct pollfd pfd{worker_->stdin_fd(), POLLOUT, 0};
+        struct pollfd pfd {
+          worker_->stdin_fd(), POLLOUT, 0
+        };
         ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
         continue;
       }
@@ -191,7 +195,9 @@ class AscDriver final : public Driver {
     while (got < len) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) return Wait::kTimeout;
-      struct pollfd pfd{worker_->stdout_fd(), POLLIN, 0};
+      struct pollfd pfd {
+        worker_->stdout_fd(), POLLIN, 0
+      };
       int r = ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
       if (r < 0 && errno != EINTR) return Wait::kError;
       if (r <= 0) {

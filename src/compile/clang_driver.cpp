@@ -8,10 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -126,7 +126,8 @@ class ClangDriver final : public Driver {
                      // Debian's clang runs the linker by its versioned name from PATH.
                      {(tc_.llvm_dir / "bin/wasm-ld").string(), "/usr/bin/wasm-ld-16"}};
     // No /proc in the sandbox, so the loader cannot expand clang's RUNPATH $ORIGIN/../lib.
-    spec.env = {{"PATH", "/usr/bin"}, {"LC_ALL", "C"},
+    spec.env = {{"PATH", "/usr/bin"},
+                {"LC_ALL", "C"},
                 {"LD_LIBRARY_PATH", (tc_.llvm_dir / "lib").string()}};
     spec.chdir = kWork;
     spec.argv = command(src_name);
@@ -157,14 +158,16 @@ class ClangDriver final : public Driver {
     }
     if (WEXITSTATUS(st) != 0) {
       if (diags.find("undefined symbol: main") != std::string::npos) {
-        diags = "the program has no main(): a NIL function is a WASI command whose _start calls "
-                "main(), which reads the input on stdin and writes the output on stdout\n" + diags;
+        diags =
+            "the program has no main(): a NIL function is a WASI command whose _start calls "
+            "main(), which reads the input on stdin and writes the output on stdout\n" +
+            diags;
       } else if (diags.find("LLVM ERROR: out of memory") != std::string::npos ||
                  diags.find("std::bad_alloc") != std::string::npos ||
                  diags.find("failed to map segment") != std::string::npos ||
                  diags.find("Cannot allocate memory") != std::string::npos) {
-        diags = "the compiler ran out of memory (limit " +
-                std::to_string(opts.memory_bytes >> 20) + " MiB)\n" + diags;
+        diags = "the compiler ran out of memory (limit " + std::to_string(opts.memory_bytes >> 20) +
+                " MiB)\n" + diags;
       }
       if (diags.empty()) diags = "the compiler failed (" + describe_wait_status(st) + ")";
       return compile_error(diags);
@@ -187,13 +190,12 @@ class ClangDriver final : public Driver {
       a = {llvm + "/bin/clang"};
     } else {
       // clang++ mode links libc++ and libc++abi.
-      a = {llvm + "/bin/clang++", "-nostdinc", "-isystem",
-           llvm + "/include/wasm32-wasi/c++/v1"};
+      a = {llvm + "/bin/clang++", "-nostdinc", "-isystem", llvm + "/include/wasm32-wasi/c++/v1"};
     }
     a.insert(a.end(), {"--target=wasm32-wasi", "-O2", "-s",  // -s: wasm-ld --strip-all
                        "-nostdinc", "-isystem", llvm + "/lib/clang/16/include", "-isystem",
-                       tc_.wasi_include.string(), "-isystem", kSdkGuest,
-                       "-fno-color-diagnostics", "-fmessage-length=0", "-ferror-limit=20"});
+                       tc_.wasi_include.string(), "-isystem", kSdkGuest, "-fno-color-diagnostics",
+                       "-fmessage-length=0", "-ferror-limit=20"});
     if (lang_ == ClangLanguage::kCpp) {
       // This libc++ has no exceptions (__cxa_throw is undefined) and RTTI only costs size.
       a.insert(a.end(), {"-std=c++20", "-fno-exceptions", "-fno-rtti"});
@@ -254,7 +256,8 @@ std::unique_ptr<Driver> make_clang_driver(ClangLanguage lang, const ClangToolcha
   }
   auto libs = shared_library_closure({clang, lld});
   if (libs.empty()) {
-    log::warn("compile driver disabled: cannot list clang's shared libraries", {{"language", name}});
+    log::warn("compile driver disabled: cannot list clang's shared libraries",
+              {{"language", name}});
     return nullptr;
   }
   return std::make_unique<ClangDriver>(lang, tc, std::move(libs));

@@ -39,11 +39,16 @@ Error build_failed(std::string message) {
 
 std::string c_type(char letter) {
   switch (letter) {
-    case 'i': return "u32";
-    case 'I': return "u64";
-    case 'f': return "f32";
-    case 'F': return "f64";
-    default: return "u32";
+    case 'i':
+      return "u32";
+    case 'I':
+      return "u64";
+    case 'f':
+      return "f32";
+    case 'F':
+      return "f64";
+    default:
+      return "u32";
   }
 }
 
@@ -51,7 +56,8 @@ std::string c_type(char letter) {
 // and 'Z' itself; the host interface's names need no escaping (checked here).
 bool plain_name(std::string_view s) {
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Y') || (c >= '0' && c <= '9') || c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Y') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -72,15 +78,23 @@ Expected<std::string> glue_source(const engine::ModuleInfo& info, bool has_memor
        "  for (uint32_t i = 0; i < params + results; ++i) kinds[i] = va_arg(ap, int);\n"
        "  va_end(ap);\n"
        "  return nil_rt->register_func_type(params, results, kinds);\n}\n"
-       "void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t i, uint32_t x) { nil_rt->allocate_memory(m, i, x); }\n"
-       "uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* m, uint32_t d) { return nil_rt->grow_memory(m, d); }\n"
+       "void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t i, uint32_t x) { "
+       "nil_rt->allocate_memory(m, i, x); }\n"
+       "uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* m, uint32_t d) { return "
+       "nil_rt->grow_memory(m, d); }\n"
        "void wasm_rt_free_memory(wasm_rt_memory_t* m) { nil_rt->free_memory(m); }\n"
-       "void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t* t, uint32_t n, uint32_t x) { nil_rt->allocate_funcref_table(t, n, x); }\n"
-       "void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t* t) { nil_rt->free_funcref_table(t); }\n"
-       "uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t* t, uint32_t d, wasm_rt_funcref_t v) { return nil_rt->grow_funcref_table(t, d, v); }\n"
-       "void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t* t, uint32_t n, uint32_t x) { nil_rt->allocate_externref_table(t, n, x); }\n"
-       "void wasm_rt_free_externref_table(wasm_rt_externref_table_t* t) { nil_rt->free_externref_table(t); }\n"
-       "uint32_t wasm_rt_grow_externref_table(wasm_rt_externref_table_t* t, uint32_t d, wasm_rt_externref_t v) { return nil_rt->grow_externref_table(t, d, v); }\n\n";
+       "void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t* t, uint32_t n, uint32_t x) { "
+       "nil_rt->allocate_funcref_table(t, n, x); }\n"
+       "void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t* t) { "
+       "nil_rt->free_funcref_table(t); }\n"
+       "uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t* t, uint32_t d, "
+       "wasm_rt_funcref_t v) { return nil_rt->grow_funcref_table(t, d, v); }\n"
+       "void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t* t, uint32_t n, uint32_t "
+       "x) { nil_rt->allocate_externref_table(t, n, x); }\n"
+       "void wasm_rt_free_externref_table(wasm_rt_externref_table_t* t) { "
+       "nil_rt->free_externref_table(t); }\n"
+       "uint32_t wasm_rt_grow_externref_table(wasm_rt_externref_table_t* t, uint32_t d, "
+       "wasm_rt_externref_t v) { return nil_rt->grow_externref_table(t, d, v); }\n\n";
 
   std::set<std::string> modules;
   std::set<std::string> seen;
@@ -97,7 +111,8 @@ Expected<std::string> glue_source(const engine::ModuleInfo& info, bool has_memor
     std::string ret = row->results.empty() ? "void" : c_type(row->results[0]);
     c << "/* " << import << " */\n"
       << ret << " Z_" << module << "Z_" << name << "(struct Z_" << module << "_instance_t* ctx";
-    for (size_t i = 0; i < row->params.size(); ++i) c << ", " << c_type(row->params[i]) << " a" << i;
+    for (size_t i = 0; i < row->params.size(); ++i)
+      c << ", " << c_type(row->params[i]) << " a" << i;
     c << ") {\n  uint64_t args[" << (row->params.empty() ? 1 : row->params.size()) << "] = {";
     for (size_t i = 0; i < row->params.size(); ++i) c << (i ? ", " : "") << "a" << i;
     if (row->params.empty()) c << "0";
@@ -105,7 +120,8 @@ Expected<std::string> glue_source(const engine::ModuleInfo& info, bool has_memor
       << "nil_rt->host_call(ctx, " << static_cast<int>(row->call) << "u, args);\n}\n";
   }
 
-  c << "\nNIL_EXPORT uint32_t nil_native_abi(void) { return " << engine::kNativeAbiVersion << "u; }\n"
+  c << "\nNIL_EXPORT uint32_t nil_native_abi(void) { return " << engine::kNativeAbiVersion
+    << "u; }\n"
     << "NIL_EXPORT void nil_native_bind(const nil_native_runtime* rt) { nil_rt = rt; }\n"
     << "NIL_EXPORT size_t nil_native_instance_size(void) { return sizeof(Z_m_instance_t); }\n"
     << "NIL_EXPORT void nil_native_init_module(void) { Z_m_init_module(); }\n"
@@ -114,9 +130,11 @@ Expected<std::string> glue_source(const engine::ModuleInfo& info, bool has_memor
   // One instance pointer per import module (wasm2c orders them; every one is the invocation).
   for (size_t i = 0; i < modules.size(); ++i) c << ", invocation";
   c << ");\n}\n"
-    << "NIL_EXPORT void nil_native_start(void* instance) { Z_mZ__start((Z_m_instance_t*)instance); }\n"
+    << "NIL_EXPORT void nil_native_start(void* instance) { Z_mZ__start((Z_m_instance_t*)instance); "
+       "}\n"
     << "NIL_EXPORT wasm_rt_memory_t* nil_native_memory(void* instance) { "
-    << (has_memory_export ? "return Z_mZ_memory((Z_m_instance_t*)instance);" : "(void)instance; return 0;")
+    << (has_memory_export ? "return Z_mZ_memory((Z_m_instance_t*)instance);"
+                          : "(void)instance; return 0;")
     << " }\n"
     << "NIL_EXPORT void nil_native_free(void* instance) { Z_m_free((Z_m_instance_t*)instance); }\n";
   return c.str();
@@ -150,14 +168,16 @@ Expected<void> run_step(const fs::path& dir, const std::vector<std::string>& arg
   }
   auto run = run_to_completion(command, limits, o.timeout_ms, kDiagnosticsCap, o.cancel);
   if (!run.ok()) return std::move(run).error();
-  if (o.cancel && o.cancel->load()) return build_failed(std::string(what) + " cancelled: nild is stopping");
+  if (o.cancel && o.cancel->load())
+    return build_failed(std::string(what) + " cancelled: nild is stopping");
   if (run->timed_out) {
-    return build_failed(std::string(what) + " timed out after " + std::to_string(o.timeout_ms) + " ms");
+    return build_failed(std::string(what) + " timed out after " + std::to_string(o.timeout_ms) +
+                        " ms");
   }
   int st = run->wait_status;
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-    return build_failed(std::string(what) + " failed (" + describe_wait_status(st) + "): " +
-                        run->output.substr(0, 4000));
+    return build_failed(std::string(what) + " failed (" + describe_wait_status(st) +
+                        "): " + run->output.substr(0, 4000));
   }
   return {};
 }
@@ -167,7 +187,8 @@ Expected<void> run_step(const fs::path& dir, const std::vector<std::string>& arg
 Expected<void> build_native(std::string_view wasm, const fs::path& output_so,
                             const NativeBuildOptions& o) {
   engine::ModuleInfo info = NIL_TRY(engine::validate_module(wasm));
-  if (o.sandboxed && find_bwrap().empty()) return build_failed("bubblewrap (bwrap) is not installed");
+  if (o.sandboxed && find_bwrap().empty())
+    return build_failed("bubblewrap (bwrap) is not installed");
   std::error_code ec;
   fs::path base = o.work_dir.empty() ? fs::temp_directory_path(ec) : o.work_dir;
   auto scratch = ScratchDir::create(base, "native");
@@ -184,7 +205,8 @@ Expected<void> build_native(std::string_view wasm, const fs::path& output_so,
   }
   NIL_TRY_VOID(run_step(dir, {"/usr/bin/wasm2c", "m.wasm", "-n", "m", "-o", "m.c"}, o, "wasm2c"));
   std::string header = read_all(dir / "m.h");
-  bool has_memory = header.find("wasm_rt_memory_t* Z_mZ_memory(Z_m_instance_t*") != std::string::npos;
+  bool has_memory =
+      header.find("wasm_rt_memory_t* Z_mZ_memory(Z_m_instance_t*") != std::string::npos;
   std::string glue = NIL_TRY(glue_source(info, has_memory));
   {
     std::ofstream out(dir / "glue.c", std::ios::binary);
@@ -195,8 +217,8 @@ Expected<void> build_native(std::string_view wasm, const fs::path& output_so,
   std::vector<std::string> argv = {cc, o.optimization, "-fno-optimize-sibling-calls",
                                    "-frounding-math"};
   if (o.compiler != "clang-16") argv.push_back("-fsignaling-nans");  // clang does not know it
-  argv.insert(argv.end(), {"-fPIC", "-shared", "-fvisibility=hidden", "-DNDEBUG", "-w",
-                           "-o", "m.so", "m.c", "glue.c", "-lm"});
+  argv.insert(argv.end(), {"-fPIC", "-shared", "-fvisibility=hidden", "-DNDEBUG", "-w", "-o",
+                           "m.so", "m.c", "glue.c", "-lm"});
   NIL_TRY_VOID(run_step(dir, argv, o, "the C compiler"));
 
   // Into place atomically: a temp name beside the target, then rename.
@@ -284,9 +306,11 @@ void NativeBuilder::run() {
     if (!ok) {
       auto started = std::chrono::steady_clock::now();
       Expected<std::string> wasm = fetch_wasm_(sha);
-      Expected<void> built = wasm.ok() ? build_native(*wasm, out, options_)
-                                       : Expected<void>(wasm.error());
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      Expected<void> built =
+          wasm.ok() ? build_native(*wasm, out, options_) : Expected<void>(wasm.error());
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count();
       if (built.ok()) {
         ok = true;
         log::info("native build done", {{"sha256", sha}, {"ms", ms}});

@@ -14,7 +14,6 @@
 #pragma once
 
 #include <atomic>
-
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -32,7 +31,7 @@
 namespace nil::compile {
 
 struct NativeBuildOptions {
-  std::string compiler = "gcc";        // "gcc" or "clang-16"
+  std::string compiler = "gcc";  // "gcc" or "clang-16"
   std::string optimization = "-O2";
   uint32_t timeout_ms = 300'000;       // wasm2c + cc, wall clock
   uint64_t memory_bytes = 3ull << 30;  // address space of each tool

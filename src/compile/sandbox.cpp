@@ -2,10 +2,10 @@
 
 #include <fcntl.h>
 #include <linux/sched.h>
-#include <seccomp.h>
-#include <sys/mman.h>
 #include <poll.h>
+#include <seccomp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -25,8 +25,7 @@ namespace nil::compile {
 namespace {
 
 Error internal(std::string what) {
-  return make_error(ErrorCode::kCompileSandboxFailed,
-                    what + ": " + std::strerror(errno));
+  return make_error(ErrorCode::kCompileSandboxFailed, what + ": " + std::strerror(errno));
 }
 
 void close_fd(int& fd) {
@@ -46,7 +45,8 @@ bool wants_seccomp_fd(const std::vector<std::string>& argv) {
 }
 
 Expected<std::string> build_seccomp_program() {
-  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ALLOW), seccomp_release);
+  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ALLOW),
+                                                       seccomp_release);
   if (!ctx) return make_error(ErrorCode::kCompileSandboxFailed, "seccomp_init failed");
   const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
   int rc = 0;
@@ -58,17 +58,61 @@ Expected<std::string> build_seccomp_program() {
   // Debugging other processes, kernel keyrings, eBPF, perf, userfaultfd (a classic exploit
   // aid), io_uring (its own syscall surface), mounts and new namespaces, loading kernel code,
   // rebooting, clocks, swap, accounting, personality changes (e.g. READ_IMPLIES_EXEC).
-  for (const char* name :
-       {"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-        "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
-        "io_uring_setup", "io_uring_enter", "io_uring_register",
-        "mount", "umount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree",
-        "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "unshare", "setns",
-        "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-        "reboot", "swapon", "swapoff", "acct", "quotactl", "lookup_dcookie", "syslog",
-        "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname",
-        "setdomainname", "iopl", "ioperm", "personality", "uselib", "nfsservctl",
-        "name_to_handle_at", "open_by_handle_at", "vhangup", "fanotify_init"}) {
+  for (const char* name : {"ptrace",
+                           "process_vm_readv",
+                           "process_vm_writev",
+                           "kcmp",
+                           "pidfd_getfd",
+                           "keyctl",
+                           "add_key",
+                           "request_key",
+                           "bpf",
+                           "perf_event_open",
+                           "userfaultfd",
+                           "io_uring_setup",
+                           "io_uring_enter",
+                           "io_uring_register",
+                           "mount",
+                           "umount",
+                           "umount2",
+                           "pivot_root",
+                           "chroot",
+                           "move_mount",
+                           "open_tree",
+                           "fsopen",
+                           "fsconfig",
+                           "fsmount",
+                           "fspick",
+                           "mount_setattr",
+                           "unshare",
+                           "setns",
+                           "kexec_load",
+                           "kexec_file_load",
+                           "init_module",
+                           "finit_module",
+                           "delete_module",
+                           "reboot",
+                           "swapon",
+                           "swapoff",
+                           "acct",
+                           "quotactl",
+                           "lookup_dcookie",
+                           "syslog",
+                           "settimeofday",
+                           "clock_settime",
+                           "clock_adjtime",
+                           "adjtimex",
+                           "sethostname",
+                           "setdomainname",
+                           "iopl",
+                           "ioperm",
+                           "personality",
+                           "uselib",
+                           "nfsservctl",
+                           "name_to_handle_at",
+                           "open_by_handle_at",
+                           "vhangup",
+                           "fanotify_init"}) {
     add(name);
   }
   // New namespaces through clone: one rule per flag (rules on one syscall are ORed). clone3
@@ -82,7 +126,9 @@ Expected<std::string> build_seccomp_program() {
       rc = r;
     }
   }
-  if (int r = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0); r != 0 && rc == 0) rc = r;
+  if (int r = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+      r != 0 && rc == 0)
+    rc = r;
   // Sockets: only AF_UNIX (the sandbox has no network anyway; this also closes netlink,
   // packet and the rarer families' kernel code).
   if (int r = seccomp_rule_add(ctx.get(), deny, SCMP_SYS(socket), 1,
@@ -109,7 +155,8 @@ Expected<std::string> build_seccomp_program() {
   }
   ::lseek(fd, 0, SEEK_SET);
   char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) program.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    program.append(buf, static_cast<size_t>(n));
   ::close(fd);
   if (program.empty()) {
     return make_error(ErrorCode::kCompileSandboxFailed, "empty seccomp program");
@@ -136,8 +183,7 @@ std::vector<std::string> bwrap_argv(const SandboxSpec& spec) {
                                 "--unshare-all",  // user, mount, pid, net, ipc, uts, cgroup
                                 "--die-with-parent",
                                 "--new-session",  // no TIOCSTI into our terminal
-                                "--cap-drop", "ALL",
-                                "--clearenv",
+                                "--cap-drop", "ALL", "--clearenv",
                                 // The syscall filter (seccomp_program()), applied by bwrap
                                 // right before it executes the program; spawn() passes it.
                                 "--seccomp", std::to_string(kSeccompFd)};
@@ -177,8 +223,8 @@ Expected<Subprocess> Subprocess::spawn(const std::vector<std::string>& argv, con
     if (!program) return program.error();
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return internal("pipe2 (seccomp)");
-    if (program->size() > 65536 ||
-        ::write(fds[1], program->data(), program->size()) != static_cast<ssize_t>(program->size())) {
+    if (program->size() > 65536 || ::write(fds[1], program->data(), program->size()) !=
+                                       static_cast<ssize_t>(program->size())) {
       ::close(fds[0]);
       ::close(fds[1]);
       return internal("writing the seccomp program");
@@ -224,18 +270,23 @@ Expected<Subprocess> Subprocess::spawn(const std::vector<std::string>& argv, con
     ::setpgid(0, 0);
     auto set = [](int resource, uint64_t v) {
       if (v == 0) return;
-      struct rlimit rl{static_cast<rlim_t>(v), static_cast<rlim_t>(v)};
+      struct rlimit rl {
+        static_cast<rlim_t>(v), static_cast<rlim_t>(v)
+      };
       ::setrlimit(resource, &rl);
     };
     set(RLIMIT_AS, limits.address_space_bytes);
     if (limits.cpu_seconds) {
       // Soft limit sends SIGXCPU, the hard one a second later SIGKILL.
-      struct rlimit rl{static_cast<rlim_t>(limits.cpu_seconds),
-                       static_cast<rlim_t>(limits.cpu_seconds + 1)};
+      struct rlimit rl {
+        static_cast<rlim_t>(limits.cpu_seconds), static_cast<rlim_t>(limits.cpu_seconds + 1)
+      };
       ::setrlimit(RLIMIT_CPU, &rl);
     }
     set(RLIMIT_FSIZE, limits.file_bytes);
-    struct rlimit no_core{0, 0};
+    struct rlimit no_core {
+      0, 0
+    };
     ::setrlimit(RLIMIT_CORE, &no_core);
     // Default signal dispositions for the compiler (the server may ignore SIGPIPE).
     ::signal(SIGPIPE, SIG_DFL);
@@ -356,7 +407,9 @@ Expected<RunResult> run_to_completion(const std::vector<std::string>& argv, cons
       r.timed_out = true;
       break;
     }
-    struct pollfd pfd{p.stdout_fd(), POLLIN, 0};
+    struct pollfd pfd {
+      p.stdout_fd(), POLLIN, 0
+    };
     int n = ::poll(&pfd, 1, cancel ? std::min(left, 100) : left);
     if (n < 0) {
       if (errno == EINTR) continue;

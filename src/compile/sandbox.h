@@ -17,10 +17,9 @@
 // Threads: everything here is safe to call from any thread; a Subprocess is owned by one.
 #pragma once
 
-#include <atomic>
-
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -49,8 +48,8 @@ struct SandboxSpec {
   std::vector<std::pair<std::string, std::string>> symlinks;  // target, guest path
   std::vector<std::pair<std::string, std::string>> env;       // the only environment inside
   std::string chdir = "/";
-  uint64_t tmpfs_bytes = 256ull << 20;                         // size of the private /tmp
-  std::vector<std::string> argv;                               // run inside the sandbox
+  uint64_t tmpfs_bytes = 256ull << 20;  // size of the private /tmp
+  std::vector<std::string> argv;        // run inside the sandbox
 };
 
 // Full argv for bwrap (argv[0] is the bwrap path) that runs spec.argv as described above.

@@ -31,10 +31,10 @@ std::unique_ptr<Driver> make_clang_driver(ClangLanguage lang, const ClangToolcha
 
 struct AscToolchain {
   std::filesystem::path node = "/usr/bin/node";
-  std::filesystem::path node_modules;  // holds assemblyscript/ (and its dependencies)
-  std::filesystem::path worker_script; // src/compile/asc_worker.mjs
-  std::filesystem::path sdk_dir;       // sdk/assemblyscript
-  bool prewarm = true;                 // start the worker and warm asc up at construction
+  std::filesystem::path node_modules;   // holds assemblyscript/ (and its dependencies)
+  std::filesystem::path worker_script;  // src/compile/asc_worker.mjs
+  std::filesystem::path sdk_dir;        // sdk/assemblyscript
+  bool prewarm = true;                  // start the worker and warm asc up at construction
 };
 
 std::unique_ptr<Driver> make_assemblyscript_driver(const AscToolchain& tc);

@@ -1,8 +1,4 @@
 // WAT → wasm with libwabt's text parser. Diagnostics carry function.wat:line:column.
-#include <algorithm>
-#include <exception>
-#include <string>
-
 #include <wabt/binary-writer.h>
 #include <wabt/error-formatter.h>
 #include <wabt/feature.h>
@@ -12,6 +8,10 @@
 #include <wabt/validator.h>
 #include <wabt/wast-lexer.h>
 #include <wabt/wast-parser.h>
+
+#include <algorithm>
+#include <exception>
+#include <string>
 
 #include "compile/driver.h"
 
@@ -79,15 +79,19 @@ class WatDriver final : public Driver {
  private:
   Expected<std::string> compile_text(std::string_view source, const CompileOptions&) {
     if (size_t at = annotation_at(source); at != std::string_view::npos) {
-      size_t line = 1 + static_cast<size_t>(std::count(source.begin(), source.begin() + static_cast<ptrdiff_t>(at), '\n'));
-      size_t col = at - (source.rfind('\n', at) == std::string_view::npos ? 0 : source.rfind('\n', at) + 1) + 1;
+      size_t line = 1 + static_cast<size_t>(std::count(
+                            source.begin(), source.begin() + static_cast<ptrdiff_t>(at), '\n'));
+      size_t col =
+          at - (source.rfind('\n', at) == std::string_view::npos ? 0 : source.rfind('\n', at) + 1) +
+          1;
       return make_error(ErrorCode::kCompileError,
-                        std::string(kFileName) + ":" + std::to_string(line) + ":" + std::to_string(col) +
-                            ": error: annotations \"(@…\" are not supported");
+                        std::string(kFileName) + ":" + std::to_string(line) + ":" +
+                            std::to_string(col) + ": error: annotations \"(@…\" are not supported");
     }
     wabt::Errors errors;
     wabt::Features features;
-    auto lexer = wabt::WastLexer::CreateBufferLexer(kFileName, source.data(), source.size(), &errors);
+    auto lexer =
+        wabt::WastLexer::CreateBufferLexer(kFileName, source.data(), source.size(), &errors);
     std::unique_ptr<wabt::Module> module;
     wabt::WastParseOptions parse_options(features);
     wabt::Result r = wabt::ParseWatModule(lexer.get(), &module, &errors, &parse_options);
@@ -98,7 +102,8 @@ class WatDriver final : public Driver {
     }
     if (wabt::Failed(r)) {
       auto line_finder = lexer->MakeLineFinder();
-      std::string text = wabt::FormatErrorsToString(errors, wabt::Location::Type::Text, line_finder.get());
+      std::string text =
+          wabt::FormatErrorsToString(errors, wabt::Location::Type::Text, line_finder.get());
       while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
       if (text.empty()) text = "function.wat: invalid module";
       return make_error(ErrorCode::kCompileError, std::move(text));
@@ -124,8 +129,7 @@ class WasmDriver final : public Driver {
   std::string_view language() const override { return "wasm"; }
   Expected<std::string> compile(std::string_view source, const CompileOptions& opts) override {
     if (source.size() > opts.max_artifact_bytes) {
-      return make_error(ErrorCode::kCompileError,
-                        "module is larger than the artifact limit");
+      return make_error(ErrorCode::kCompileError, "module is larger than the artifact limit");
     }
     return std::string(source);
   }

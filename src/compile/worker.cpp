@@ -108,9 +108,8 @@ void CompilePool::renew_leases() {
                                                  {"jobId", job.id},
                                                  {"error", renewed.error().message}});
       } else if (!*renewed) {
-        log::warn("compile lease lost", {{"functionId", job.function_id},
-                                         {"jobId", job.id},
-                                         {"attempt", job.attempts}});
+        log::warn("compile lease lost",
+                  {{"functionId", job.function_id}, {"jobId", job.id}, {"attempt", job.attempts}});
       }
     }
     lk.lock();
@@ -217,13 +216,14 @@ void CompilePool::run(int index) {
     }
     auto t0 = std::chrono::steady_clock::now();
     store::CompileOutcome outcome = compile(job);
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     auto stored = store_.complete_compile_job(job, outcome);
     release(index);
     if (!stored) {
-      log::error("compile result not stored", {{"functionId", job.function_id},
-                                               {"jobId", job.id},
-                                               {"error", stored.error().message}});
+      log::error(
+          "compile result not stored",
+          {{"functionId", job.function_id}, {"jobId", job.id}, {"error", stored.error().message}});
       continue;
     }
     if (outcome.ok) {

@@ -30,7 +30,7 @@ namespace nil::compile {
 struct ToolchainConfig {
   std::filesystem::path project_dir;  // where sdk/, node_modules/ and src/compile/*.mjs live
   std::filesystem::path work_dir;     // scratch space for sandboxed compiles
-  bool prewarm = true;                // start long-lived compilers (asc) at start-up, not on first use
+  bool prewarm = true;  // start long-lived compilers (asc) at start-up, not on first use
 };
 
 class DriverRegistry {

@@ -45,7 +45,8 @@ class HostServices {
   // request: JSON {"method","url","headers":{},"body"}; response JSON {"status","headers","body"}.
   virtual Expected<std::string> http_fetch(std::string_view request_json,
                                            std::chrono::steady_clock::time_point deadline) = 0;
-  // One statement; params: JSON array. Answer: JSON {"columns":[...],"rows":[[...]],"rowsAffected"}.
+  // One statement; params: JSON array. Answer: JSON
+  // {"columns":[...],"rows":[[...]],"rowsAffected"}.
   virtual Expected<std::string> db_query(std::string_view sql, std::string_view params_json,
                                          std::chrono::steady_clock::time_point deadline) = 0;
 };
@@ -60,8 +61,8 @@ struct HostCallStats {
 };
 
 struct Invocation {
-  std::string_view input;                                // stdin (JSON text)
-  HostServices* host = nullptr;                          // null: nil.* calls answer "unavailable"
+  std::string_view input;        // stdin (JSON text)
+  HostServices* host = nullptr;  // null: nil.* calls answer "unavailable"
   Limits limits;
   std::vector<std::pair<std::string, std::string>> env;  // WASI environ
   std::vector<std::string> args;                         // WASI argv (argv[0] = function name)
@@ -83,9 +84,9 @@ struct Failure {
 
 struct Result {
   bool succeeded = false;
-  std::string output;               // stdout (trimmed), when succeeded or invalid_output
-  std::optional<Failure> failure;   // when !succeeded
-  std::string logs;                 // stderr, up to log_bytes (then "[logs truncated]")
+  std::string output;              // stdout (trimmed), when succeeded or invalid_output
+  std::optional<Failure> failure;  // when !succeeded
+  std::string logs;                // stderr, up to log_bytes (then "[logs truncated]")
   int exit_code = 0;
   std::chrono::nanoseconds duration{0};
   std::vector<HostCallStats> host_calls;  // only host functions that were called

@@ -66,7 +66,7 @@ std::vector<std::string> strings_for(const Invocation& inv, bool environ) {
 
 // Shared by args_sizes_get / environ_sizes_get.
 HostStep sizes_get(const std::vector<std::string>& strings, std::string_view call,
-                       const uint64_t* params, HostCallResult& out) {
+                   const uint64_t* params, HostCallResult& out) {
   const GuestMemory& mem = out.mem;
   u32 count_ptr = p32(params, 0), size_ptr = p32(params, 1);
   if (!mem.in_bounds(count_ptr, 4)) return out_of_bounds(out, call, count_ptr, 4);
@@ -81,7 +81,7 @@ HostStep sizes_get(const std::vector<std::string>& strings, std::string_view cal
 
 // Shared by args_get / environ_get: pointers into `ptrs`, the strings into `buf`.
 HostStep strings_get(const std::vector<std::string>& strings, std::string_view call,
-                         const uint64_t* params, HostCallResult& out) {
+                     const uint64_t* params, HostCallResult& out) {
   const GuestMemory& mem = out.mem;
   u32 ptrs = p32(params, 0), buf = p32(params, 1);
   u64 total = 0;
@@ -110,8 +110,8 @@ struct Iovec {
 constexpr u32 kMaxIovecs = 1024;
 
 // Reads and bounds-checks an iovec array and every buffer it names.
-bool read_iovecs(const GuestMemory& mem, u32 iovs, u32 count, std::vector<Iovec>* out,
-                 u32* bad_ptr, u64* bad_len) {
+bool read_iovecs(const GuestMemory& mem, u32 iovs, u32 count, std::vector<Iovec>* out, u32* bad_ptr,
+                 u64* bad_len) {
   if (!mem.in_bounds(iovs, u64{8} * count)) {
     *bad_ptr = iovs;
     *bad_len = u64{8} * count;
@@ -144,8 +144,7 @@ void append_log(HostState& ctx, std::string_view bytes) {
   }
 }
 
-HostStep fd_write(HostState& ctx, const uint64_t* params,
-                      HostCallResult& out) {
+HostStep fd_write(HostState& ctx, const uint64_t* params, HostCallResult& out) {
   const GuestMemory& mem = out.mem;
   u32 fd = p32(params, 0), iovs = p32(params, 1), count = p32(params, 2), nwritten = p32(params, 3);
   std::vector<Iovec> vecs;
@@ -173,8 +172,8 @@ HostStep fd_write(HostState& ctx, const uint64_t* params,
     if (fd == 1) {
       if (ctx.output.size() + v.len > ctx.inv->limits.output_bytes) {
         return stop(ctx, out, "output_limit",
-                    "stdout exceeded the limit of " +
-                        std::to_string(ctx.inv->limits.output_bytes) + " bytes");
+                    "stdout exceeded the limit of " + std::to_string(ctx.inv->limits.output_bytes) +
+                        " bytes");
       }
       ctx.output.append(bytes, v.len);
     } else {
@@ -187,8 +186,7 @@ HostStep fd_write(HostState& ctx, const uint64_t* params,
   return HostStep::kOk;
 }
 
-HostStep fd_read(HostState& ctx, const uint64_t* params,
-                     HostCallResult& out) {
+HostStep fd_read(HostState& ctx, const uint64_t* params, HostCallResult& out) {
   const GuestMemory& mem = out.mem;
   u32 fd = p32(params, 0), iovs = p32(params, 1), count = p32(params, 2), nread = p32(params, 3);
   std::vector<Iovec> vecs;
@@ -226,8 +224,7 @@ HostStep fd_read(HostState& ctx, const uint64_t* params,
 bool is_stdio(u32 fd) { return fd <= 2; }
 
 // Everything of WASI the host interface offers, dispatched by HostCall.
-HostStep wasi_call(HostCall call, HostState& ctx,
-                       const uint64_t* params, HostCallResult& out) {
+HostStep wasi_call(HostCall call, HostState& ctx, const uint64_t* params, HostCallResult& out) {
   switch (call) {
     case HostCall::kArgsSizesGet:
       return sizes_get(strings_for(*ctx.inv, false), "args_sizes_get", params, out);
@@ -251,11 +248,20 @@ HostStep wasi_call(HostCall call, HostState& ctx,
       clockid_t clock;
       bool invocation_clock = false;
       switch (id) {
-        case 0: clock = CLOCK_REALTIME; break;
-        case 1: clock = CLOCK_MONOTONIC; break;
+        case 0:
+          clock = CLOCK_REALTIME;
+          break;
+        case 1:
+          clock = CLOCK_MONOTONIC;
+          break;
         case 2:
-        case 3: clock = CLOCK_MONOTONIC; invocation_clock = true; break;
-        default: set_errno(out, wasi_errno::kInval); return HostStep::kOk;
+        case 3:
+          clock = CLOCK_MONOTONIC;
+          invocation_clock = true;
+          break;
+        default:
+          set_errno(out, wasi_errno::kInval);
+          return HostStep::kOk;
       }
       const GuestMemory& mem = out.mem;
       if (!mem.in_bounds(out_ptr, 8)) return out_of_bounds(out, "clock_time_get", out_ptr, 8);
@@ -447,11 +453,16 @@ int32_t hold_answer(HostState& ctx, size_t stats_index, Expected<std::string> an
 
 std::string_view level_name(u32 level) {
   switch (level) {
-    case 0: return "debug";
-    case 1: return "info";
-    case 2: return "warn";
-    case 3: return "error";
-    default: return "info";
+    case 0:
+      return "debug";
+    case 1:
+      return "info";
+    case 2:
+      return "warn";
+    case 3:
+      return "error";
+    default:
+      return "info";
   }
 }
 
@@ -461,14 +472,13 @@ Error unavailable(std::string_view call) {
 }
 
 Error argument_too_large(std::string_view call, u64 len) {
-  return make_error(ErrorCode::kInvalidRequest,
-                    "nil." + std::string(call) + " was given an argument of " +
-                        std::to_string(len) + " bytes; the limit is " +
-                        std::to_string(kNilMaxArgumentBytes));
+  return make_error(ErrorCode::kInvalidRequest, "nil." + std::string(call) +
+                                                    " was given an argument of " +
+                                                    std::to_string(len) + " bytes; the limit is " +
+                                                    std::to_string(kNilMaxArgumentBytes));
 }
 
-HostStep nil_call(HostCall call, HostState& ctx,
-                      const uint64_t* params, HostCallResult& out) {
+HostStep nil_call(HostCall call, HostState& ctx, const uint64_t* params, HostCallResult& out) {
   const GuestMemory& mem = out.mem;
   auto arg = [&](u32 ptr, u32 len) {
     return std::string_view(reinterpret_cast<const char*>(mem.at(ptr)), len);
@@ -495,8 +505,8 @@ HostStep nil_call(HostCall call, HostState& ctx,
       if (!mem.in_bounds(ptr, len)) return out_of_bounds(out, "nil.log", ptr, len);
       std::string line = "[" + std::string(level_name(level)) + "] ";
       // Never copy more than the log can still take (the rest is cut anyway).
-      size_t room = ctx.inv->limits.log_bytes -
-                    std::min<size_t>(ctx.logs.size(), ctx.inv->limits.log_bytes);
+      size_t room =
+          ctx.inv->limits.log_bytes - std::min<size_t>(ctx.logs.size(), ctx.inv->limits.log_bytes);
       line.append(arg(ptr, static_cast<u32>(std::min<size_t>(len, room + 1))));
       line += '\n';
       append_log(ctx, line);
@@ -519,8 +529,8 @@ HostStep nil_call(HostCall call, HostState& ctx,
         if (value) {
           answer = std::move(*value);
         } else {
-          answer = make_error(ErrorCode::kNotFound,
-                              "no environment key " + std::string(arg(ptr, len)));
+          answer =
+              make_error(ErrorCode::kNotFound, "no environment key " + std::string(arg(ptr, len)));
         }
       }
       set_i32(hold_answer(ctx, index, std::move(answer)));
@@ -585,7 +595,8 @@ HostStep nil_call(HostCall call, HostState& ctx,
       size_t n = std::min<size_t>(cap, ctx.held.size() - ctx.held_pos);
       mem.copy_in(ptr, ctx.held.data() + ctx.held_pos, n);
       ctx.held_pos += n;
-      if (n && ctx.held_stats < ctx.host_calls.size()) ctx.host_calls[ctx.held_stats].bytes_out += n;
+      if (n && ctx.held_stats < ctx.host_calls.size())
+        ctx.host_calls[ctx.held_stats].bytes_out += n;
       set_i32(static_cast<int32_t>(n));
       return HostStep::kOk;
     }
@@ -594,7 +605,6 @@ HostStep nil_call(HostCall call, HostState& ctx,
   }
   return trap(out, "internal error: not a nil host call");
 }
-
 
 std::string_view trim(std::string_view s) {
   auto is_space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
@@ -617,9 +627,8 @@ HostStep call_host(HostCall call, HostState& state, const uint64_t* params, Host
   for (const HostImport& r : host_interface()) {
     if (r.call == call) row = &r;
   }
-  HostStep step = row != nullptr && row->module == kNilModule
-                      ? nil_call(call, state, params, out)
-                      : wasi_call(call, state, params, out);
+  HostStep step = row != nullptr && row->module == kNilModule ? nil_call(call, state, params, out)
+                                                              : wasi_call(call, state, params, out);
   // Every host call ends with a deadline check: the interpreter's fuel counts instructions, not
   // the time a host call takes, so without it a loop of large host calls (random_get, fd_write)
   // would run far past the timeout between two ticks. One clock read (vDSO) per call.
@@ -630,8 +639,7 @@ HostStep call_host(HostCall call, HostState& state, const uint64_t* params, Host
 }
 
 bool memory_fits(const HostState& state, uint64_t memory_bytes) {
-  return memory_bytes <= state.limit_bytes &&
-         state.table_bytes <= state.limit_bytes - memory_bytes;
+  return memory_bytes <= state.limit_bytes && state.table_bytes <= state.limit_bytes - memory_bytes;
 }
 
 bool tables_fit(const HostState& state, uint64_t extra_table_bytes) {
@@ -658,10 +666,9 @@ Failure memory_grow_failure(uint64_t pages_wanted, const Limits& limits) {
 }
 
 Failure initial_memory_failure(uint64_t initial_pages, const Limits& limits) {
-  return Failure{"memory_limit", "the module's initial memory of " +
-                                     std::to_string(initial_pages * kWasmPageSize) +
-                                     " bytes exceeds the limit of " +
-                                     std::to_string(limits.memory_mb) + " MiB"};
+  return Failure{"memory_limit",
+                 "the module's initial memory of " + std::to_string(initial_pages * kWasmPageSize) +
+                     " bytes exceeds the limit of " + std::to_string(limits.memory_mb) + " MiB"};
 }
 
 Result finish_result(HostState& state, std::optional<Failure> failure) {

@@ -65,11 +65,16 @@ constexpr std::array kTable = {
 
 std::string_view type_name(char c) {
   switch (c) {
-    case 'i': return "i32";
-    case 'I': return "i64";
-    case 'f': return "f32";
-    case 'F': return "f64";
-    default: return "?";
+    case 'i':
+      return "i32";
+    case 'I':
+      return "i64";
+    case 'f':
+      return "f32";
+    case 'F':
+      return "f64";
+    default:
+      return "?";
   }
 }
 
@@ -108,7 +113,8 @@ int32_t nil_status_for(ErrorCode code) {
     return nil_status::kForbidden;
   }
   if (code == ErrorCode::kTimeout) return nil_status::kTimeout;
-  if (code == ErrorCode::kResponseTooLarge || code == ErrorCode::kTooLarge) return nil_status::kTooLarge;
+  if (code == ErrorCode::kResponseTooLarge || code == ErrorCode::kTooLarge)
+    return nil_status::kTooLarge;
   if (code == ErrorCode::kSqlError) return nil_status::kSqlError;
   return nil_status::kFailed;
 }

@@ -105,13 +105,13 @@ std::string format_signature(std::string_view params, std::string_view results);
 // WASI errno values the host answers with (wasi_snapshot_preview1 `errno`).
 namespace wasi_errno {
 inline constexpr uint16_t kSuccess = 0;
-inline constexpr uint16_t kBadf = 8;      // not an open descriptor: only 0, 1, 2 exist
+inline constexpr uint16_t kBadf = 8;  // not an open descriptor: only 0, 1, 2 exist
 inline constexpr uint16_t kFault = 21;
 inline constexpr uint16_t kInval = 28;
 inline constexpr uint16_t kIo = 29;
-inline constexpr uint16_t kNosys = 52;    // the host interface does not offer this call
+inline constexpr uint16_t kNosys = 52;  // the host interface does not offer this call
 inline constexpr uint16_t kNotsup = 58;
-inline constexpr uint16_t kSpipe = 70;    // seek/tell on stdin/stdout/stderr
+inline constexpr uint16_t kSpipe = 70;  // seek/tell on stdin/stdout/stderr
 }  // namespace wasi_errno
 
 // What `nil.env`, `nil.http_fetch` and `nil.db_query` return when they fail: a negative number
@@ -121,19 +121,21 @@ namespace nil_status {
 inline constexpr int32_t kNotFound = -1;        // not_found (env: no such key)
 inline constexpr int32_t kUnavailable = -2;     // unavailable (no host services here)
 inline constexpr int32_t kInvalidRequest = -3;  // invalid_request, multiple_statements
-inline constexpr int32_t kForbidden = -4;       // host_not_allowed, address_not_allowed, not_authorized,
-                                                 // transaction_not_allowed
-inline constexpr int32_t kTimeout = -5;         // timeout
-inline constexpr int32_t kTooLarge = -6;        // response_too_large, too_large
-inline constexpr int32_t kSqlError = -7;        // sql_error
-inline constexpr int32_t kFailed = -8;          // anything else (fetch_failed, too_many_redirects, ...)
+inline constexpr int32_t kForbidden = -4;  // host_not_allowed, address_not_allowed, not_authorized,
+                                           // transaction_not_allowed
+inline constexpr int32_t kTimeout = -5;    // timeout
+inline constexpr int32_t kTooLarge = -6;   // response_too_large, too_large
+inline constexpr int32_t kSqlError = -7;   // sql_error
+inline constexpr int32_t kFailed = -8;     // anything else (fetch_failed, too_many_redirects, ...)
 }  // namespace nil_status
 
 // The status number for a host service's error code (above); unknown codes are kFailed.
 int32_t nil_status_for(ErrorCode error_code);
 
 // Limits of the `nil` module, enforced by every tier.
-inline constexpr uint32_t kNilMaxArgumentBytes = 8u << 20;  // one argument (key, request, sql, params)
-inline constexpr uint32_t kNilMaxResultBytes = 16u << 20;   // a result the host holds for result_read
+inline constexpr uint32_t kNilMaxArgumentBytes = 8u
+                                                 << 20;  // one argument (key, request, sql, params)
+inline constexpr uint32_t kNilMaxResultBytes = 16u
+                                               << 20;  // a result the host holds for result_read
 
 }  // namespace nil::engine

@@ -9,8 +9,8 @@
 #include "wabt/apply-names.h"
 #include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
-#include "wabt/cast.h"
 #include "wabt/binary-writer.h"
+#include "wabt/cast.h"
 #include "wabt/error-formatter.h"
 #include "wabt/generate-names.h"
 #include "wabt/ir.h"
@@ -239,8 +239,8 @@ Expected<std::string> instrument_module(std::string_view wasm) {
   wabt::Errors errors;
   wabt::Module module;
   wabt::ReadBinaryOptions options(features, nullptr, false, true, false);
-  if (wabt::Failed(wabt::ReadBinaryIr("module.wasm", wasm.data(), wasm.size(), options, &errors,
-                                      &module))) {
+  if (wabt::Failed(
+          wabt::ReadBinaryIr("module.wasm", wasm.data(), wasm.size(), options, &errors, &module))) {
     return internal("re-reading the module", errors);
   }
   if (wabt::Failed(wabt::GenerateNames(&module)) || wabt::Failed(wabt::ApplyNames(&module))) {

@@ -39,9 +39,9 @@
 namespace nil::engine {
 
 inline constexpr std::string_view kInternalModule = "nil_internal";
-inline constexpr std::string_view kTickImport = "tick";               // () -> i32
-inline constexpr std::string_view kMemoryGrowImport = "memory_grow";  // (i32) -> i32
-inline constexpr std::string_view kTableGrowImport = "table_grow";  // (i32, i32) -> i32
+inline constexpr std::string_view kTickImport = "tick";                       // () -> i32
+inline constexpr std::string_view kMemoryGrowImport = "memory_grow";          // (i32) -> i32
+inline constexpr std::string_view kTableGrowImport = "table_grow";            // (i32, i32) -> i32
 inline constexpr std::string_view kStackExhaustedImport = "stack_exhausted";  // () -> ()
 inline constexpr int32_t kFuelPerTick = 100'000;
 // Bulk-memory bytes (or table elements) per unit of fuel: a tick at least every ~1.6 MB.

@@ -90,7 +90,8 @@ wabt::Result host_call(const HostImport& row, HostState& ctx, wi::Thread& thread
 
 wabt::Result tick(HostState& ctx, wi::Thread& thread, wi::Values& results,
                   wi::Trap::Ptr* out_trap) {
-  if (Clock::now() >= ctx.deadline) return stop(ctx, thread, out_trap, timeout_failure(ctx.inv->limits));
+  if (Clock::now() >= ctx.deadline)
+    return stop(ctx, thread, out_trap, timeout_failure(ctx.inv->limits));
   results[0] = wi::Value::Make(u32(kFuelPerTick));
   return wabt::Result::Ok;
 }
@@ -284,8 +285,9 @@ class InterpreterSandbox final : public Sandbox {
     }
 
     wi::Values params, results;
-    if (instance && wabt::Failed(store.UnsafeGet<wi::Func>(instance->exports()[module.start_export])
-                                     ->Call(store, params, results, &trap))) {
+    if (instance &&
+        wabt::Failed(store.UnsafeGet<wi::Func>(instance->exports()[module.start_export])
+                         ->Call(store, params, results, &trap))) {
       if (ctx.stop) return finish_failure(*ctx.stop);
       if (!ctx.exited) {
         return finish_failure(Failure{"trap", trap_message(trap ? trap->message() : "trap")});

@@ -15,17 +15,20 @@
 namespace nil::engine {
 namespace {
 
-Error invalid(ErrorCode code, std::string message) {
-  return make_error(code, std::move(message));
-}
+Error invalid(ErrorCode code, std::string message) { return make_error(code, std::move(message)); }
 
 char type_letter(wabt::Type t) {
   switch (t) {
-    case wabt::Type::I32: return 'i';
-    case wabt::Type::I64: return 'I';
-    case wabt::Type::F32: return 'f';
-    case wabt::Type::F64: return 'F';
-    default: return '?';  // v128, references: never part of the host interface
+    case wabt::Type::I32:
+      return 'i';
+    case wabt::Type::I64:
+      return 'I';
+    case wabt::Type::F32:
+      return 'f';
+    case wabt::Type::F64:
+      return 'F';
+    default:
+      return '?';  // v128, references: never part of the host interface
   }
 }
 
@@ -60,9 +63,9 @@ std::string printable(std::string_view name) {
 
 Error bad_name(std::string_view what, std::string_view name) {
   return invalid(ErrorCode::kUnsafeName, std::string(what) + " name \"" + printable(name) +
-                                     "\" is not allowed: names must be 1 to " +
-                                     std::to_string(kMaxNameBytes) +
-                                     " characters of A-Z a-z 0-9 _ . $ # : @ -");
+                                             "\" is not allowed: names must be 1 to " +
+                                             std::to_string(kMaxNameBytes) +
+                                             " characters of A-Z a-z 0-9 _ . $ # : @ -");
 }
 
 // Reads an unsigned LEB128 u32 at `pos`; false if malformed or past the end.
@@ -99,7 +102,8 @@ Expected<std::string> strip_custom_sections(std::string_view wasm) {
     auto id = static_cast<uint8_t>(wasm[pos++]);
     uint32_t size = 0;
     if (!read_u32(wasm, pos, size) || size > wasm.size() - pos) {
-      return invalid(ErrorCode::kInvalidWasm, "malformed section header at byte " + std::to_string(start));
+      return invalid(ErrorCode::kInvalidWasm,
+                     "malformed section header at byte " + std::to_string(start));
     }
     pos += size;
     if (id != 0) out.append(wasm.substr(start, pos - start));
@@ -115,8 +119,8 @@ Expected<ModuleInfo> validate_module(std::string_view wasm) {
                                   /*stop_on_first_error=*/true,
                                   /*fail_on_custom_section_error=*/false);
   if (wasm.empty()) return invalid(ErrorCode::kInvalidWasm, "empty module");
-  if (wabt::Failed(wabt::ReadBinaryIr("module.wasm", wasm.data(), wasm.size(), options, &errors,
-                                      &module)) ||
+  if (wabt::Failed(
+          wabt::ReadBinaryIr("module.wasm", wasm.data(), wasm.size(), options, &errors, &module)) ||
       wabt::Failed(wabt::ValidateModule(&module, &errors, wabt::ValidateOptions(features)))) {
     std::string msg =
         trim_trailing_newlines(wabt::FormatErrorsToString(errors, wabt::Location::Type::Binary));
@@ -147,9 +151,9 @@ Expected<ModuleInfo> validate_module(std::string_view wasm) {
     std::string results = letters(func->func.decl.sig.result_types);
     if (params != row->params || results != row->results) {
       return invalid(ErrorCode::kForbiddenImport, "import " + qualified + " has the signature " +
-                                             format_signature(params, results) +
-                                             "; the host interface has " +
-                                             format_signature(row->params, row->results));
+                                                      format_signature(params, results) +
+                                                      "; the host interface has " +
+                                                      format_signature(row->params, row->results));
     }
     // Host calls that take pointers need the memory they point into, exported as "memory".
     imports_host = true;

@@ -19,9 +19,7 @@ struct StmtCloser {
 };
 using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtCloser>;
 
-Error invalid(ErrorCode code, std::string message) {
-  return make_error(code, std::move(message));
-}
+Error invalid(ErrorCode code, std::string message) { return make_error(code, std::move(message)); }
 
 // SQL functions a guest statement may call (lower case). An allow-list, because SQLite builds
 // add functions that must never be reachable: fts3_tokenizer (reads and, with two arguments,
@@ -134,7 +132,10 @@ int authorize(void* user, int action, const char* arg1, const char* arg2, const 
     case SQLITE_CREATE_TEMP_VIEW:
     case SQLITE_CREATE_TRIGGER:
     case SQLITE_CREATE_VIEW:
-    case SQLITE_CREATE_VTABLE: what = "CREATE"; needs_ddl = true; break;
+    case SQLITE_CREATE_VTABLE:
+      what = "CREATE";
+      needs_ddl = true;
+      break;
     case SQLITE_DROP_INDEX:
     case SQLITE_DROP_TABLE:
     case SQLITE_DROP_TEMP_INDEX:
@@ -143,11 +144,24 @@ int authorize(void* user, int action, const char* arg1, const char* arg2, const 
     case SQLITE_DROP_TEMP_VIEW:
     case SQLITE_DROP_TRIGGER:
     case SQLITE_DROP_VIEW:
-    case SQLITE_DROP_VTABLE: what = "DROP"; needs_ddl = true; break;
-    case SQLITE_ALTER_TABLE: what = "ALTER TABLE"; needs_ddl = true; break;
-    case SQLITE_REINDEX: what = "REINDEX"; needs_ddl = true; break;
-    case SQLITE_ANALYZE: what = "ANALYZE"; needs_ddl = true; break;
-    default: return SQLITE_OK;
+    case SQLITE_DROP_VTABLE:
+      what = "DROP";
+      needs_ddl = true;
+      break;
+    case SQLITE_ALTER_TABLE:
+      what = "ALTER TABLE";
+      needs_ddl = true;
+      break;
+    case SQLITE_REINDEX:
+      what = "REINDEX";
+      needs_ddl = true;
+      break;
+    case SQLITE_ANALYZE:
+      what = "ANALYZE";
+      needs_ddl = true;
+      break;
+    default:
+      return SQLITE_OK;
   }
   if (needs_ddl && auth->ddl) {
     if (action == SQLITE_PRAGMA) auth->pragma_ran = true;
@@ -199,7 +213,8 @@ bool only_trivia(std::string_view s) {
 
 std::string base64(const unsigned char* data, size_t len) {
   std::string out(4 * ((len + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -213,30 +228,39 @@ Expected<void> bind_params(sqlite3_stmt* stmt, std::string_view params_json) {
   int expected = sqlite3_bind_parameter_count(stmt);
   if (static_cast<int>(list.size()) != expected) {
     return invalid(ErrorCode::kInvalidRequest, "the statement has " + std::to_string(expected) +
-                                          " parameters; params has " +
-                                          std::to_string(list.size()));
+                                                   " parameters; params has " +
+                                                   std::to_string(list.size()));
   }
   for (size_t i = 0; i < list.size(); ++i) {
     int at = static_cast<int>(i) + 1;
     const boost::json::value& v = list[i];
     int rc = SQLITE_OK;
     switch (v.kind()) {
-      case boost::json::kind::null: rc = sqlite3_bind_null(stmt, at); break;
-      case boost::json::kind::bool_: rc = sqlite3_bind_int(stmt, at, v.get_bool() ? 1 : 0); break;
-      case boost::json::kind::int64: rc = sqlite3_bind_int64(stmt, at, v.get_int64()); break;
+      case boost::json::kind::null:
+        rc = sqlite3_bind_null(stmt, at);
+        break;
+      case boost::json::kind::bool_:
+        rc = sqlite3_bind_int(stmt, at, v.get_bool() ? 1 : 0);
+        break;
+      case boost::json::kind::int64:
+        rc = sqlite3_bind_int64(stmt, at, v.get_int64());
+        break;
       case boost::json::kind::uint64:
         rc = sqlite3_bind_double(stmt, at, static_cast<double>(v.get_uint64()));
         break;
-      case boost::json::kind::double_: rc = sqlite3_bind_double(stmt, at, v.get_double()); break;
+      case boost::json::kind::double_:
+        rc = sqlite3_bind_double(stmt, at, v.get_double());
+        break;
       case boost::json::kind::string: {
         const boost::json::string& s = v.get_string();
         rc = sqlite3_bind_text64(stmt, at, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
         break;
       }
       default:
-        return invalid(ErrorCode::kInvalidRequest, "param " + std::to_string(at) +
-                                              " is an array or object; only null, booleans, "
-                                              "numbers and strings bind");
+        return invalid(ErrorCode::kInvalidRequest,
+                       "param " + std::to_string(at) +
+                           " is an array or object; only null, booleans, "
+                           "numbers and strings bind");
     }
     if (rc != SQLITE_OK) return invalid(ErrorCode::kInvalidRequest, sqlite3_errstr(rc));
   }
@@ -405,8 +429,10 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
                                           bool ddl, Clock::time_point deadline) {
   sqlite3* db = db_.get();
   const HostConfig& cfg = owner_->cfg_;
-  auto stmt_deadline = std::min(deadline, Clock::now() + std::chrono::milliseconds(cfg.db_timeout_ms));
-  auto remaining_ms = std::chrono::duration_cast<std::chrono::milliseconds>(stmt_deadline - Clock::now()).count();
+  auto stmt_deadline =
+      std::min(deadline, Clock::now() + std::chrono::milliseconds(cfg.db_timeout_ms));
+  auto remaining_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(stmt_deadline - Clock::now()).count();
   if (remaining_ms <= 0) return invalid(ErrorCode::kTimeout, "no time left for the statement");
 
   AuthContext auth;
@@ -428,9 +454,9 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   if (sql.size() > static_cast<size_t>(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1))) {
-    return invalid(ErrorCode::kTooLarge, "the statement is longer than " +
-                                    std::to_string(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1)) +
-                                    " bytes");
+    return invalid(ErrorCode::kTooLarge,
+                   "the statement is longer than " +
+                       std::to_string(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1)) + " bytes");
   }
   int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, &tail);
   StmtPtr stmt(raw);
@@ -438,11 +464,12 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
   auto failure = [&](int code) -> Error {
     if (auth.pragma_ran) dirty_ = true;
     if (prog.expired || code == SQLITE_INTERRUPT) {
-      return invalid(ErrorCode::kTimeout, "the statement ran longer than " + std::to_string(remaining_ms) +
-                                    " ms and was stopped");
+      return invalid(ErrorCode::kTimeout, "the statement ran longer than " +
+                                              std::to_string(remaining_ms) + " ms and was stopped");
     }
     if (code == SQLITE_AUTH || !auth.denied.empty()) {
-      if (auth.denied.empty()) return invalid(ErrorCode::kNotAuthorized, "this statement is not allowed");
+      if (auth.denied.empty())
+        return invalid(ErrorCode::kNotAuthorized, "this statement is not allowed");
       if (auth.code == ErrorCode::kTransactionNotAllowed) {
         return invalid(auth.code, auth.denied +
                                       " is not allowed: each db_query statement is its own "
@@ -452,11 +479,12 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
                                     (auth.ddl_would_help ? " without the db:ddl grant" : ""));
     }
     if ((code & 0xff) == SQLITE_TOOBIG) {
-      return invalid(ErrorCode::kTooLarge, std::string(sqlite3_errmsg(db)) +
-                                      ": no value, row or statement "
-                                      "may be larger than " +
-                                      std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
-                                      " bytes (the answer cap)");
+      return invalid(ErrorCode::kTooLarge,
+                     std::string(sqlite3_errmsg(db)) +
+                         ": no value, row or statement "
+                         "may be larger than " +
+                         std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
+                         " bytes (the answer cap)");
     }
     return invalid(ErrorCode::kSqlError, sqlite3_errmsg(db));
   };
@@ -464,17 +492,18 @@ Expected<std::string> AppDb::Lease::query(std::string_view sql, std::string_view
   if (!stmt) return invalid(ErrorCode::kInvalidRequest, "the SQL holds no statement");
   size_t used = static_cast<size_t>(tail - sql.data());
   if (!only_trivia(sql.substr(used))) {
-    return invalid(ErrorCode::kMultipleStatements,
-                   "db_query runs exactly one statement; more follows at offset " +
-                       std::to_string(used));
+    return invalid(
+        ErrorCode::kMultipleStatements,
+        "db_query runs exactly one statement; more follows at offset " + std::to_string(used));
   }
   if (auth.pragma_ran) dirty_ = true;
   if (auto bound = bind_params(stmt.get(), params_json); !bound.ok()) {
     if (sqlite3_errcode(db) == SQLITE_TOOBIG ||
         bound.error().message == sqlite3_errstr(SQLITE_TOOBIG)) {
-      return invalid(ErrorCode::kTooLarge, "a parameter is larger than " +
-                                      std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
-                                      " bytes (the answer cap)");
+      return invalid(ErrorCode::kTooLarge,
+                     "a parameter is larger than " +
+                         std::to_string(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1)) +
+                         " bytes (the answer cap)");
     }
     return bound.error();
   }

@@ -30,12 +30,12 @@ enum class AppDbScope {
 struct HostConfig {
   AppDbScope app_db_scope = AppDbScope::kFunction;
   std::filesystem::path app_db;  // the shared application database (kShared), never the platform's
-  std::filesystem::path app_db_dir;    // per-function files (kFunction), created on first use
-  bool http_allow_private = false;     // loopback/link-local/private targets allowed at all
-  uint32_t http_timeout_ms = 5'000;    // default per fetch (never past the guest's deadline)
+  std::filesystem::path app_db_dir;  // per-function files (kFunction), created on first use
+  bool http_allow_private = false;   // loopback/link-local/private targets allowed at all
+  uint32_t http_timeout_ms = 5'000;  // default per fetch (never past the guest's deadline)
   uint64_t http_max_response_bytes = 1 << 20;
   int http_max_redirects = 3;
-  uint32_t db_timeout_ms = 2'000;      // per statement
+  uint32_t db_timeout_ms = 2'000;  // per statement
   uint32_t db_max_rows = 1'000;
   uint64_t db_max_bytes = 1 << 20;
 };

@@ -10,8 +10,8 @@
 #include <cctype>
 #include <cstring>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 
 #include "host/net_policy.h"
 
@@ -20,9 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Error err(ErrorCode code, std::string message) {
-  return make_error(code, std::move(message));
-}
+Error err(ErrorCode code, std::string message) { return make_error(code, std::move(message)); }
 
 struct CurlCloser {
   void operator()(CURL* c) const { curl_easy_cleanup(c); }
@@ -80,10 +78,12 @@ Expected<Request> parse_request(std::string_view json) {
     } else if (key == "headers") {
       if (!value.is_object()) return err(ErrorCode::kInvalidRequest, "headers must be an object");
       for (const auto& [name, hv] : value.get_object()) {
-        if (!hv.is_string()) return err(ErrorCode::kInvalidRequest, "header values must be strings");
+        if (!hv.is_string())
+          return err(ErrorCode::kInvalidRequest, "header values must be strings");
         std::string n(name);
         std::string val(hv.get_string());
-        if (!is_token(n)) return err(ErrorCode::kInvalidRequest, "header name " + n + " is not a token");
+        if (!is_token(n))
+          return err(ErrorCode::kInvalidRequest, "header name " + n + " is not a token");
         if (val.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
           return err(ErrorCode::kInvalidRequest, "header " + n + " has a line break or NUL");
         }
@@ -99,8 +99,8 @@ Expected<Request> parse_request(std::string_view json) {
       if (!value.is_string()) return err(ErrorCode::kInvalidRequest, "body must be a string");
       req.body = std::string(value.get_string());
     } else {
-      return err(ErrorCode::kInvalidRequest, "unknown member " + std::string(key) +
-                                        " (expected method, url, headers, body)");
+      return err(ErrorCode::kInvalidRequest,
+                 "unknown member " + std::string(key) + " (expected method, url, headers, body)");
     }
   }
   if (req.url.empty()) return err(ErrorCode::kInvalidRequest, "url is required");
@@ -187,11 +187,21 @@ bool valid_utf8(std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     size_t n;
     uint32_t cp;
-    if (c < 0x80) { ++i; continue; }
-    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
-    else return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else
+      return false;
     if (i + n >= s.size()) return false;  // the sequence is cut off
     for (size_t k = 1; k <= n; ++k) {
       if (i + k >= s.size()) return false;
@@ -286,9 +296,10 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
   Request req = NIL_TRY(parse_request(request_json));
   auto fetch_deadline =
       std::min(deadline, Clock::now() + std::chrono::milliseconds(cfg.http_timeout_ms));
-  auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        fetch_deadline - Clock::now()).count();
-  if (timeout_ms <= 0) return err(ErrorCode::kTimeout, "no time is left before the function's deadline");
+  auto timeout_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(fetch_deadline - Clock::now()).count();
+  if (timeout_ms <= 0)
+    return err(ErrorCode::kTimeout, "no time is left before the function's deadline");
 
   UrlPtr url(curl_url());
   if (!url) return make_error(ErrorCode::kFetchFailed, "out of memory");
@@ -300,14 +311,17 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
     Target target = NIL_TRY(parse_target(url.get()));
     std::string host_port = target.host + ":" + std::to_string(target.port);
     if (!host_allowed(allow, target.host, target.port)) {
-      return err(ErrorCode::kHostNotAllowed, host_port + " is not on this function's HTTP allow-list" +
-                                         std::string(hop ? " (redirect)" : ""));
+      return err(ErrorCode::kHostNotAllowed, host_port +
+                                                 " is not on this function's HTTP allow-list" +
+                                                 std::string(hop ? " (redirect)" : ""));
     }
     std::string address = NIL_TRY(resolve_checked(target, cfg.http_allow_private));
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         fetch_deadline - Clock::now()).count();
+    auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(fetch_deadline - Clock::now())
+            .count();
     if (remaining <= 0) {
-      return err(ErrorCode::kTimeout, "the fetch took longer than " + std::to_string(timeout_ms) + " ms");
+      return err(ErrorCode::kTimeout,
+                 "the fetch took longer than " + std::to_string(timeout_ms) + " ms");
     }
 
     std::unique_ptr<CURL, CurlCloser> curl(curl_easy_init());
@@ -363,18 +377,20 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
     if (rc != CURLE_OK) {
       if (resp.headers_too_large || curl_headers_too_large(rc, errbuf, !resp.body.empty())) {
         return err(ErrorCode::kResponseTooLarge, "the response headers from " + host_port +
-                                             " exceed the limit of " +
-                                             std::to_string(kMaxHeaderBytes) + " bytes");
+                                                     " exceed the limit of " +
+                                                     std::to_string(kMaxHeaderBytes) + " bytes");
       }
       if (resp.over_cap || rc == CURLE_FILESIZE_EXCEEDED) {
         return err(ErrorCode::kResponseTooLarge, "the response from " + host_port + " exceeds " +
-                                             std::to_string(resp.cap) + " bytes");
+                                                     std::to_string(resp.cap) + " bytes");
       }
       if (rc == CURLE_OPERATION_TIMEDOUT) {
-        return err(ErrorCode::kTimeout, "the fetch took longer than " + std::to_string(timeout_ms) + " ms");
+        return err(ErrorCode::kTimeout,
+                   "the fetch took longer than " + std::to_string(timeout_ms) + " ms");
       }
-      return err(ErrorCode::kFetchFailed, std::string(curl_easy_strerror(rc)) +
-                                     (errbuf[0] ? ": " + std::string(errbuf) : std::string()));
+      return err(ErrorCode::kFetchFailed,
+                 std::string(curl_easy_strerror(rc)) +
+                     (errbuf[0] ? ": " + std::string(errbuf) : std::string()));
     }
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -383,12 +399,13 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
     for (const auto& [name, value] : resp.headers) {
       if (name == "location") location = value;
     }
-    bool redirect = (status == 301 || status == 302 || status == 303 || status == 307 ||
-                     status == 308) && !location.empty();
+    bool redirect =
+        (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+        !location.empty();
     if (redirect) {
       if (hop >= cfg.http_max_redirects) {
-        return err(ErrorCode::kTooManyRedirects, "more than " + std::to_string(cfg.http_max_redirects) +
-                                             " redirects");
+        return err(ErrorCode::kTooManyRedirects,
+                   "more than " + std::to_string(cfg.http_max_redirects) + " redirects");
       }
       // Relative locations resolve against the current URL.
       if (curl_url_set(url.get(), CURLUPART_URL, location.c_str(), 0) != CURLUE_OK) {

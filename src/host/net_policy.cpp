@@ -42,12 +42,12 @@ uint32_t v4_at(const uint8_t* b) {  // four bytes, network order → host order
 bool private_v6(const in6_addr& a) {
   const uint8_t* b = a.s6_addr;
   static const uint8_t zero[16] = {};
-  if (std::memcmp(b, zero, 16) == 0) return true;                        // :: unspecified
-  if (std::memcmp(b, zero, 15) == 0 && b[15] == 1) return true;          // ::1 loopback
-  if ((b[0] & 0xFE) == 0xFC) return true;                                // fc00::/7 unique local
-  if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;                // fe80::/10 link-local
-  if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;                // fec0::/10 site-local
-  if (b[0] == 0xFF) return true;                                         // ff00::/8 multicast
+  if (std::memcmp(b, zero, 16) == 0) return true;                // :: unspecified
+  if (std::memcmp(b, zero, 15) == 0 && b[15] == 1) return true;  // ::1 loopback
+  if ((b[0] & 0xFE) == 0xFC) return true;                        // fc00::/7 unique local
+  if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;        // fe80::/10 link-local
+  if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;        // fec0::/10 site-local
+  if (b[0] == 0xFF) return true;                                 // ff00::/8 multicast
   // 100::/64 discard-only; 2001:db8::/32 documentation: never a real destination.
   static const uint8_t discard[8] = {0x01, 0, 0, 0, 0, 0, 0, 0};
   if (std::memcmp(b, discard, 8) == 0) return true;
@@ -57,8 +57,8 @@ bool private_v6(const in6_addr& a) {
   static const uint8_t nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 0x01};
   if (std::memcmp(b, nat64_local, 6) == 0) return true;
   bool mapped = std::memcmp(b, zero, 10) == 0 && b[10] == 0xFF && b[11] == 0xFF;  // ::ffff:a.b.c.d
-  bool compat = std::memcmp(b, zero, 12) == 0;                                   // ::a.b.c.d
-  bool siit = std::memcmp(b, zero, 8) == 0 && b[8] == 0xFF && b[9] == 0xFF &&    // ::ffff:0:a.b.c.d
+  bool compat = std::memcmp(b, zero, 12) == 0;                                    // ::a.b.c.d
+  bool siit = std::memcmp(b, zero, 8) == 0 && b[8] == 0xFF && b[9] == 0xFF &&  // ::ffff:0:a.b.c.d
               b[10] == 0 && b[11] == 0;
   static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};  // 64:ff9b::/96
   if (mapped || compat || siit || std::memcmp(b, nat64, 12) == 0) return private_v4(v4_at(b + 12));

@@ -55,8 +55,8 @@ struct Caller {
 
 // Cost of the invocation, filled when it finishes.
 struct Accounting {
-  std::chrono::nanoseconds duration{0};              // the engine's measure of the run
-  std::vector<engine::HostCallStats> host_calls;     // only host functions that were called
+  std::chrono::nanoseconds duration{0};           // the engine's measure of the run
+  std::vector<engine::HostCallStats> host_calls;  // only host functions that were called
 };
 
 class InvocationContext {
@@ -64,8 +64,8 @@ class InvocationContext {
   enum class Phase { kCreated, kRunning, kFinished, kRejected };
 
   // `function_ref`: a function id or name. `input`: valid JSON text (the trigger validated it).
-  InvocationContext(std::string function_ref, Trigger trigger, std::string input, Caller caller = {},
-                    TriggerDetails details = {});
+  InvocationContext(std::string function_ref, Trigger trigger, std::string input,
+                    Caller caller = {}, TriggerDetails details = {});
   InvocationContext(InvocationContext&&) = default;
   InvocationContext& operator=(InvocationContext&&) = default;
   InvocationContext(const InvocationContext&) = delete;
@@ -79,7 +79,8 @@ class InvocationContext {
   const TriggerDetails& details() const { return details_; }
   const Caller& caller() const { return caller_; }
   std::string_view input() const {
-    return phase_ == Phase::kFinished ? std::string_view(execution_.input) : std::string_view(input_);
+    return phase_ == Phase::kFinished ? std::string_view(execution_.input)
+                                      : std::string_view(input_);
   }
 
   // What the Invoker filled in (see the phases above).

@@ -1,8 +1,7 @@
 #include "invoke/invoker.h"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -43,7 +42,8 @@ void Invoker::set_native_tier(NativeTier tier) {
 std::string Invoker::tier(const store::Function& f) const {
   if (!native_.sandbox || !f.wasm_sha256) return "interpreter";
   std::error_code ec;
-  return std::filesystem::exists(native_.artifact_dir / engine::native_artifact_name(*f.wasm_sha256), ec)
+  return std::filesystem::exists(
+             native_.artifact_dir / engine::native_artifact_name(*f.wasm_sha256), ec)
              ? "native"
              : "interpreter";
 }
@@ -102,7 +102,8 @@ void merge_environments(const std::vector<store::Environment>& envs,
   for (const auto& e : envs) {
     for (const auto& v : e.vars) {
       if (v.secret) secrets.push_back(v.value);
-      auto it = std::find_if(env.begin(), env.end(), [&](const auto& kv) { return kv.first == v.key; });
+      auto it =
+          std::find_if(env.begin(), env.end(), [&](const auto& kv) { return kv.first == v.key; });
       if (it != env.end()) {
         it->second = v.value;
       } else {
@@ -164,9 +165,9 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
   }
   store::Function fn = NIL_TRY(store_.get_function(ref));
   if (fn.status != store::FunctionStatus::kReady) {
-    return make_error(ErrorCode::kFunctionNotReady,
-                      "function \"" + fn.name + "\" is " + std::string(store::to_string(fn.status)) +
-                          ", not READY");
+    return make_error(ErrorCode::kFunctionNotReady, "function \"" + fn.name + "\" is " +
+                                                        std::string(store::to_string(fn.status)) +
+                                                        ", not READY");
   }
   std::shared_ptr<const engine::PreparedModule> module;
   engine::Sandbox* sandbox = &sandbox_;
@@ -206,9 +207,9 @@ Expected<std::shared_ptr<const Invoker::Loaded>> Invoker::load(std::string_view 
     recent = slot;
     recent_[fn.name] = slot;
   }
-  auto loaded = std::make_shared<const Loaded>(Loaded{std::move(fn), module, std::move(env),
-                                                      Redactor(std::move(secrets)), std::move(grants),
-                                                      sandbox, std::move(recent)});
+  auto loaded = std::make_shared<const Loaded>(
+      Loaded{std::move(fn), module, std::move(env), Redactor(std::move(secrets)), std::move(grants),
+             sandbox, std::move(recent)});
   std::unique_lock lk(mu_);
   if (generation == generation_) {
     by_id_[loaded->function.id] = loaded;
@@ -268,8 +269,8 @@ Expected<store::Execution> Invoker::invoke(InvocationContext ctx) {
   const Redactor& redactor = loaded->redactor;
   const uint32_t log_cap = inv.limits.log_bytes;
   if (!redactor.empty()) {
-    inv.limits.log_bytes = static_cast<uint32_t>(
-        std::min<uint64_t>(uint64_t{log_cap} + redactor.slack(), UINT32_MAX));
+    inv.limits.log_bytes =
+        static_cast<uint32_t>(std::min<uint64_t>(uint64_t{log_cap} + redactor.slack(), UINT32_MAX));
   }
 
   store::Execution& ex = ctx.execution_;

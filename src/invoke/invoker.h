@@ -28,8 +28,8 @@
 // quick and must never wait on an I/O loop.
 #pragma once
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -109,7 +109,7 @@ class ExecutionWriter {
   uint64_t committed_ = 0;    // records up to this ticket are committed (or given up on at stop)
   uint64_t sync_target_ = 0;  // the highest submitted_ a sync() waits for
   std::vector<std::pair<uint64_t, std::function<void(bool)>>> waiters_;  // ticket, callback
-  bool lingering_ = false;    // the writer waits for a group to fill: wake it only when full
+  bool lingering_ = false;  // the writer waits for a group to fill: wake it only when full
   bool stopping_ = false;
   bool stopped_ = false;
   std::thread thread_;

@@ -78,10 +78,10 @@ Expected<LimitEnforcer::Admission> LimitEnforcer::admit(const store::Function& f
   if (max_running > 0) {
     auto it = s.running.find(fn.id);
     if (it != s.running.end() && it->second >= max_running) {
-      Error e = make_error(ErrorCode::kConcurrencyLimit,
-                           "function \"" + fn.name + "\" already runs " +
-                               std::to_string(max_running) +
-                               " invocations at once (its concurrency limit)");
+      Error e =
+          make_error(ErrorCode::kConcurrencyLimit,
+                     "function \"" + fn.name + "\" already runs " + std::to_string(max_running) +
+                         " invocations at once (its concurrency limit)");
       e.retry_after_s = 1;
       return e;
     }

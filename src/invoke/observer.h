@@ -28,7 +28,9 @@ class InvocationObserver {
   virtual ~InvocationObserver() = default;
   virtual void on_start(const InvocationContext& ctx) = 0;
   virtual void on_finish(const InvocationContext& ctx, const store::Execution& execution) = 0;
-  virtual void on_reject(const InvocationContext& ctx, const Error& error) { (void)ctx, (void)error; }
+  virtual void on_reject(const InvocationContext& ctx, const Error& error) {
+    (void)ctx, (void)error;
+  }
 };
 
 }  // namespace nil::invoke

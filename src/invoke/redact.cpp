@@ -1,8 +1,7 @@
 #include "invoke/redact.h"
 
-#include <boost/json/basic_parser_impl.hpp>
-
 #include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -80,15 +79,32 @@ Decoded decode_escapes(std::string_view s) {
     char e = s[i + 1];
     const char* simple = nullptr;
     switch (e) {
-      case '"': simple = "\""; break;
-      case '\\': simple = "\\"; break;
-      case '/': simple = "/"; break;
-      case 'b': simple = "\b"; break;
-      case 'f': simple = "\f"; break;
-      case 'n': simple = "\n"; break;
-      case 'r': simple = "\r"; break;
-      case 't': simple = "\t"; break;
-      default: break;
+      case '"':
+        simple = "\"";
+        break;
+      case '\\':
+        simple = "\\";
+        break;
+      case '/':
+        simple = "/";
+        break;
+      case 'b':
+        simple = "\b";
+        break;
+      case 'f':
+        simple = "\f";
+        break;
+      case 'n':
+        simple = "\n";
+        break;
+      case 'r':
+        simple = "\r";
+        break;
+      case 't':
+        simple = "\t";
+        break;
+      default:
+        break;
     }
     if (simple != nullptr) {
       emit(simple, i, i + 2);
@@ -135,13 +151,27 @@ void append_json_string(std::string& out, std::string_view s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -324,7 +354,7 @@ class RedactingWriter {
   std::function<bool(std::string_view)> number_hit_;
   std::vector<bool> first_;  // per open container: nothing written in it yet
   bool after_key_ = false;
-  std::string buf_;          // the string, key or number being received in parts
+  std::string buf_;  // the string, key or number being received in parts
 };
 
 }  // namespace

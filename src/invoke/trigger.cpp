@@ -6,26 +6,38 @@ namespace nil::invoke {
 // The precise name is stored in executions."trigger": never rename one.
 std::string_view to_string(Trigger t) {
   switch (t) {
-    case Trigger::kHttp: return "http";
-    case Trigger::kApi: return "api";
-    case Trigger::kCron: return "cron";
-    case Trigger::kWebhook: return "webhook";
-    case Trigger::kDatabase: return "database";
-    case Trigger::kQueue: return "queue";
-    case Trigger::kReplay: return "replay";
+    case Trigger::kHttp:
+      return "http";
+    case Trigger::kApi:
+      return "api";
+    case Trigger::kCron:
+      return "cron";
+    case Trigger::kWebhook:
+      return "webhook";
+    case Trigger::kDatabase:
+      return "database";
+    case Trigger::kQueue:
+      return "queue";
+    case Trigger::kReplay:
+      return "replay";
   }
   return "other";
 }
 
 std::string_view faas_trigger(Trigger t) {
   switch (t) {
-    case Trigger::kHttp: return "http";
-    case Trigger::kCron: return "timer";
-    case Trigger::kQueue: return "pubsub";
-    case Trigger::kDatabase: return "datasource";
+    case Trigger::kHttp:
+      return "http";
+    case Trigger::kCron:
+      return "timer";
+    case Trigger::kQueue:
+      return "pubsub";
+    case Trigger::kDatabase:
+      return "datasource";
     case Trigger::kApi:
     case Trigger::kWebhook:
-    case Trigger::kReplay: return "other";
+    case Trigger::kReplay:
+      return "other";
   }
   return "other";
 }

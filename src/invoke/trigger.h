@@ -34,18 +34,19 @@ std::string_view to_string(Trigger t);
 // OpenTelemetry `faas.trigger`: http → "http", cron → "timer", queue → "pubsub",
 // database → "datasource", everything else (api, webhook, replay) → "other".
 std::string_view faas_trigger(Trigger t);
-// The inverse of to_string(); nullopt for an unknown string (e.g. a record written by a newer nild).
+// The inverse of to_string(); nullopt for an unknown string (e.g. a record written by a newer
+// nild).
 std::optional<Trigger> parse_trigger(std::string_view precise_name);
 
 // What the trigger knows about this particular invocation. Every field is optional: a trigger
 // sets those that apply to it (a cron tick its schedule and tick time, a retried queue message
 // its attempt number...). Held by the InvocationContext for observers; not stored yet.
 struct TriggerDetails {
-  std::optional<std::string> schedule_id;       // cron: the schedule that fired
-  std::optional<int64_t> tick_at_micros;        // cron: the tick's nominal time (Unix µs)
+  std::optional<std::string> schedule_id;  // cron: the schedule that fired
+  std::optional<int64_t> tick_at_micros;   // cron: the tick's nominal time (Unix µs)
   std::optional<std::string> webhook_delivery_id;
   std::optional<std::string> database_event_id;
-  std::optional<uint32_t> attempt;              // retries (queue, webhook): 1 for the first try
+  std::optional<uint32_t> attempt;  // retries (queue, webhook): 1 for the first try
 };
 
 }  // namespace nil::invoke

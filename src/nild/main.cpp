@@ -12,11 +12,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-
-#include <boost/asio/signal_set.hpp>
-
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/signal_set.hpp>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
@@ -32,6 +30,7 @@
 #include "api/http_server.h"
 #include "auth/auth.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "compile/native_builder.h"
 #include "compile/worker.h"
 #include "engine/engine.h"
@@ -39,7 +38,6 @@
 #include "invoke/invoker.h"
 #include "nild/privileges.h"
 #include "nild/settings.h"
-#include "common/util.h"
 #include "store/store.h"
 
 #ifndef NIL_PROJECT_DIR
@@ -61,7 +59,8 @@ void raise_fd_limit() {
     lim.rlim_cur = lim.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) lim.rlim_cur = before;
   }
-  log::info("open-file limit", {{"soft", static_cast<int64_t>(lim.rlim_cur)}, {"before", static_cast<int64_t>(before)},
+  log::info("open-file limit", {{"soft", static_cast<int64_t>(lim.rlim_cur)},
+                                {"before", static_cast<int64_t>(before)},
                                 {"hard", static_cast<int64_t>(lim.rlim_max)}});
 }
 
@@ -119,7 +118,8 @@ bool bootstrap_admin(store::Store& st) {
   }
   if (*r) {
     std::cerr << "\n  Created user 'admin' with password: " << **r
-              << "\n  (shown once; set NIL_ADMIN_PASSWORD to choose it, change it with PUT /users/admin)\n\n";
+              << "\n  (shown once; set NIL_ADMIN_PASSWORD to choose it, change it with PUT "
+                 "/users/admin)\n\n";
     log::warn("created user admin with a generated password (printed once)", {{"password", **r}});
   } else if (env && *env) {
     log::info("admin user ready", {});
@@ -158,8 +158,8 @@ int keys_create(const KeysCreate& k) {
 }
 
 int run(const Settings& s) {
-  log::init(s.log_level == "debug" ? log::Level::kDebug
-            : s.log_level == "warn" ? log::Level::kWarn
+  log::init(s.log_level == "debug"   ? log::Level::kDebug
+            : s.log_level == "warn"  ? log::Level::kWarn
             : s.log_level == "error" ? log::Level::kError
                                      : log::Level::kInfo);
   // Root only with a user to drop to (or when told root is intended).
@@ -213,14 +213,16 @@ int run(const Settings& s) {
   if (db.starts_with("sqlite:")) {
     fs::path store_path = db.substr(7);
     if (fs::weakly_canonical(store_path, ec) == fs::weakly_canonical(app_db, ec)) {
-      log::error("the application database must not be the platform store", {{"appDb", app_db.string()}, {"db", db}});
+      log::error("the application database must not be the platform store",
+                 {{"appDb", app_db.string()}, {"db", db}});
       return 1;
     }
   }
   host::HostConfig hc;
   hc.app_db = app_db;
   hc.app_db_dir = fs::path(s.data_dir) / "app";
-  hc.app_db_scope = s.app_db_scope == "shared" ? host::AppDbScope::kShared : host::AppDbScope::kFunction;
+  hc.app_db_scope =
+      s.app_db_scope == "shared" ? host::AppDbScope::kShared : host::AppDbScope::kFunction;
   hc.http_allow_private = s.http_allow_private;
   hc.http_timeout_ms = s.http_timeout_ms;
   host::HostRuntime host_runtime(hc);
@@ -306,7 +308,8 @@ int run(const Settings& s) {
   po.cache_dir = fs::path(s.data_dir) / "cache" / "compile";
   po.compile.timeout_ms = s.compile_timeout_ms;
   po.lease_micros = int64_t{s.compile_lease_ms} * 1000;
-  if (const char* d = std::getenv("NIL_DEBUG_COMPILE_DELAY_MS")) po.debug_delay_ms = static_cast<uint32_t>(std::atoi(d));
+  if (const char* d = std::getenv("NIL_DEBUG_COMPILE_DELAY_MS"))
+    po.debug_delay_ms = static_cast<uint32_t>(std::atoi(d));
   compile::CompilePool pool(*st, *drivers, po, [&invoker, &request_native](const std::string& id) {
     invoker.invalidate(id);
     request_native(id);  // a module that became READY goes native in the background
@@ -316,7 +319,8 @@ int run(const Settings& s) {
   so.listen = s.listen;
   so.body_limit = s.max_body_bytes;
   so.io_threads = s.io_threads;
-  so.max_connections = s.max_connections > 0 ? s.max_connections : auto_max_connections(s.io_threads);
+  so.max_connections =
+      s.max_connections > 0 ? s.max_connections : auto_max_connections(s.io_threads);
   so.max_connections_per_address = s.max_connections_per_ip;
   std::atomic<bool> draining{false};
   api::ApiOptions ao;
@@ -347,14 +351,16 @@ int run(const Settings& s) {
       if (db.starts_with("sqlite:")) owned.push_back(db.substr(7) + suffix);
     }
     if (auto r = nild::hand_over(owned, *run_as); !r) {
-      log::error("cannot hand the data dir to the user", {{"user", run_as->name}, {"error", r.error().message}});
+      log::error("cannot hand the data dir to the user",
+                 {{"user", run_as->name}, {"error", r.error().message}});
       return 1;
     }
     if (auto r = nild::drop_to(*run_as); !r) {
       log::error("cannot drop privileges", {{"user", run_as->name}, {"error", r.error().message}});
       return 1;
     }
-    log::info("running as user", {{"user", run_as->name}, {"uid", static_cast<int64_t>(run_as->uid)}});
+    log::info("running as user",
+              {{"user", run_as->name}, {"uid", static_cast<int64_t>(run_as->uid)}});
   }
   pool.start();
   if (!s.port_file.empty()) {
@@ -362,10 +368,15 @@ int run(const Settings& s) {
     std::ofstream(tmp) << server.port() << "\n";
     fs::rename(tmp, s.port_file, ec);
   }
-  log::info("listening", {{"address", s.listen}, {"port", static_cast<int64_t>(server.port())},
-                          {"dataDir", s.data_dir}, {"db", db}, {"appDb", app_db.string()}, {"appDbScope", s.app_db_scope},
+  log::info("listening", {{"address", s.listen},
+                          {"port", static_cast<int64_t>(server.port())},
+                          {"dataDir", s.data_dir},
+                          {"db", db},
+                          {"appDb", app_db.string()},
+                          {"appDbScope", s.app_db_scope},
                           {"httpAllowPrivate", s.http_allow_private},
-                          {"nativeTier", s.native_tier}, {"durability", s.durability},
+                          {"nativeTier", s.native_tier},
+                          {"durability", s.durability},
                           {"projectDir", tc.project_dir.string()}});
 
   // Wait for SIGTERM/SIGINT on a dedicated thread (sigwait), not in a handler.
@@ -413,8 +424,11 @@ int main(int argc, char** argv) {
   auto* create = keys->add_subcommand("create", "create an API key for a user and print it (once)");
   create->add_option("--user", kc.user, "the key's user (id or username)")->required();
   create->add_option("--name", kc.name, "a label for the key")->capture_default_str();
-  create->add_option("--data-dir", kc.data_dir, "the data dir of the nild to use")->envname("NIL_DATA_DIR")->capture_default_str();
-  create->add_option("--db", kc.db, "store URL (default: sqlite:<data-dir>/nil.db)")->envname("NIL_DB");
+  create->add_option("--data-dir", kc.data_dir, "the data dir of the nild to use")
+      ->envname("NIL_DATA_DIR")
+      ->capture_default_str();
+  create->add_option("--db", kc.db, "store URL (default: sqlite:<data-dir>/nil.db)")
+      ->envname("NIL_DB");
   CLI11_PARSE(app, argc, argv);
   if (settings_md) {
     std::cout << settings_markdown(app);

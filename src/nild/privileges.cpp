@@ -16,8 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 Error failed(std::string what) {
-  return make_error(ErrorCode::kPrivilegeDropFailed,
-                    what + ": " + std::strerror(errno));
+  return make_error(ErrorCode::kPrivilegeDropFailed, what + ": " + std::strerror(errno));
 }
 
 }  // namespace
@@ -29,7 +28,8 @@ Expected<RunAs> find_user(const std::string& name) {
   int rc = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
   if (rc == 0 && found == nullptr && !name.empty() &&
       name.find_first_not_of("0123456789") == std::string::npos) {
-    rc = ::getpwuid_r(static_cast<uid_t>(std::strtoul(name.c_str(), nullptr, 10)), &pw, buf.data(), buf.size(), &found);
+    rc = ::getpwuid_r(static_cast<uid_t>(std::strtoul(name.c_str(), nullptr, 10)), &pw, buf.data(),
+                      buf.size(), &found);
   }
   if (rc != 0 || found == nullptr) {
     return make_error(ErrorCode::kUnknownUser, "no such user: " + name);

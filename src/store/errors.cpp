@@ -10,8 +10,7 @@ std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 }  // namespace
 
 Error function_not_found(std::string_view ref) {
-  return make_error(ErrorCode::kFunctionNotFound,
-                    "no function with id or name " + quoted(ref));
+  return make_error(ErrorCode::kFunctionNotFound, "no function with id or name " + quoted(ref));
 }
 
 Error function_not_ready(std::string_view ref, std::string_view status) {
@@ -20,8 +19,7 @@ Error function_not_ready(std::string_view ref, std::string_view status) {
 }
 
 Error execution_not_found(std::string_view id) {
-  return make_error(ErrorCode::kExecutionNotFound,
-                    "no execution with id " + quoted(id));
+  return make_error(ErrorCode::kExecutionNotFound, "no execution with id " + quoted(id));
 }
 
 Error environment_not_found(std::string_view ref) {
@@ -30,22 +28,18 @@ Error environment_not_found(std::string_view ref) {
 }
 
 Error user_not_found(std::string_view ref) {
-  return make_error(ErrorCode::kUserNotFound,
-                    "no user with id or username " + quoted(ref));
+  return make_error(ErrorCode::kUserNotFound, "no user with id or username " + quoted(ref));
 }
 
 Error group_not_found(std::string_view ref) {
-  return make_error(ErrorCode::kGroupNotFound,
-                    "no group with id or name " + quoted(ref));
+  return make_error(ErrorCode::kGroupNotFound, "no group with id or name " + quoted(ref));
 }
 
 Error api_key_not_found(std::string_view id) {
   return make_error(ErrorCode::kApiKeyNotFound, "no API key with id " + quoted(id));
 }
 
-Error session_not_found() {
-  return make_error(ErrorCode::kSessionNotFound, "no such session");
-}
+Error session_not_found() { return make_error(ErrorCode::kSessionNotFound, "no such session"); }
 
 Error not_a_member(std::string_view user_ref, std::string_view group_name) {
   return make_error(ErrorCode::kNotAMember,
@@ -53,22 +47,19 @@ Error not_a_member(std::string_view user_ref, std::string_view group_name) {
 }
 
 Error name_taken(std::string_view what, std::string_view name) {
-  std::string article = what.empty() || std::string_view("aeiou").find(what[0]) ==
-                                            std::string_view::npos
-                            ? "a "
-                            : "an ";
+  std::string article =
+      what.empty() || std::string_view("aeiou").find(what[0]) == std::string_view::npos ? "a "
+                                                                                        : "an ";
   return make_error(ErrorCode::kNameTaken,
                     article + std::string(what) + " named " + quoted(name) + " already exists");
 }
 
 Error unknown_user(std::string_view ref) {
-  return make_error(ErrorCode::kUnknownUser,
-                    "no user with id or username " + quoted(ref));
+  return make_error(ErrorCode::kUnknownUser, "no user with id or username " + quoted(ref));
 }
 
 Error unknown_group(std::string_view ref) {
-  return make_error(ErrorCode::kUnknownGroup,
-                    "no group with id or name " + quoted(ref));
+  return make_error(ErrorCode::kUnknownGroup, "no group with id or name " + quoted(ref));
 }
 
 Error unknown_environment(std::string_view ref) {
@@ -77,19 +68,17 @@ Error unknown_environment(std::string_view ref) {
 }
 
 Error duplicate_env_key(std::string_view key) {
-  return make_error(ErrorCode::kDuplicateEnvKey,
-                    "key " + quoted(key) + " appears twice");
+  return make_error(ErrorCode::kDuplicateEnvKey, "key " + quoted(key) + " appears twice");
 }
 
 Error environment_in_use(std::string_view name, std::string_view function_names) {
-  return make_error(ErrorCode::kEnvironmentInUse,
-                    "environment " + quoted(name) + " is attached to functions: " +
-                        std::string(function_names));
+  return make_error(
+      ErrorCode::kEnvironmentInUse,
+      "environment " + quoted(name) + " is attached to functions: " + std::string(function_names));
 }
 
 Error invalid_cursor() {
-  return make_error(ErrorCode::kInvalidCursor,
-                    "the cursor is not one this server produced");
+  return make_error(ErrorCode::kInvalidCursor, "the cursor is not one this server produced");
 }
 
 Error corrupt(std::string_view what, std::string_view value) {

@@ -25,7 +25,9 @@ namespace nil::store {
 
 inline constexpr uint32_t kMaxPageLimit = 200;
 
-inline uint32_t clamp_limit(uint32_t limit) { return std::clamp<uint32_t>(limit, 1, kMaxPageLimit); }
+inline uint32_t clamp_limit(uint32_t limit) {
+  return std::clamp<uint32_t>(limit, 1, kMaxPageLimit);
+}
 
 template <typename T>
 class PageBuilder {

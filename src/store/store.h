@@ -130,10 +130,10 @@ struct CompileJob {
 
 struct CompileOutcome {
   bool ok = false;
-  std::string wasm;        // when ok
-  std::string wasm_sha256; // when ok
-  std::string error;       // when !ok: the compileError shown to the user
-  bool from_cache = false; // the artifact came from the compile cache (not stored)
+  std::string wasm;         // when ok
+  std::string wasm_sha256;  // when ok
+  std::string error;        // when !ok: the compileError shown to the user
+  bool from_cache = false;  // the artifact came from the compile cache (not stored)
 };
 
 struct QueueStats {
@@ -165,7 +165,8 @@ struct Execution {
   double duration_ms = 0;
   int64_t started_at = 0;
   int64_t finished_at = 0;
-  std::string trigger;  // invoke::Trigger's precise kind: "api", "http"; "cron", ... once those exist
+  std::string
+      trigger;  // invoke::Trigger's precise kind: "api", "http"; "cron", ... once those exist
   // Host calls made, as the JSON array [{"name","count","bytesIn","bytesOut","ms"}]; absent
   // (nullopt) for executions recorded before host functions existed.
   std::optional<std::string> host_calls;
@@ -213,7 +214,8 @@ struct AccessFilter {
   std::string user_id;
 };
 
-// --- users, groups, API keys, sessions (issue 5) --------------------------------------------------
+// --- users, groups, API keys, sessions (issue 5)
+// --------------------------------------------------
 
 enum class Role { kAdmin, kDev };
 std::string_view to_string(Role r);  // "admin", "dev"
@@ -303,10 +305,10 @@ class Store {
   virtual Expected<Function> create_function(const NewFunction& f) = 0;  // + its compile job
   virtual Expected<Function> get_function(std::string_view ref) = 0;
   // oldest first; with a filter only the functions that user may access
-  virtual Expected<Page<Function>> list_functions(const PageRequest& page,
-                                                  const std::optional<AccessFilter>& filter = {}) = 0;
+  virtual Expected<Page<Function>> list_functions(
+      const PageRequest& page, const std::optional<AccessFilter>& filter = {}) = 0;
   virtual Expected<Function> update_function(std::string_view id, const FunctionUpdate& u) = 0;
-  virtual Expected<void> delete_function(std::string_view id) = 0;  // executions stay
+  virtual Expected<void> delete_function(std::string_view id) = 0;           // executions stay
   virtual Expected<std::string> get_function_wasm(std::string_view id) = 0;  // READY only
   virtual Expected<std::string> get_function_source(std::string_view id) = 0;
 
@@ -343,7 +345,8 @@ class Store {
                                                    const EnvironmentUpdate& u) = 0;
   virtual Expected<void> delete_environment(std::string_view ref) = 0;
   // The environments attached to a function, in attachment order, with their values.
-  virtual Expected<std::vector<Environment>> function_environments(std::string_view function_id) = 0;
+  virtual Expected<std::vector<Environment>> function_environments(
+      std::string_view function_id) = 0;
 
   // Users. `ref` is an id or a username. Errors: user_not_found, name_taken. Deleting a user
   // deletes their API keys, sessions and memberships.
@@ -359,7 +362,8 @@ class Store {
   virtual Expected<Group> get_group(std::string_view ref) = 0;
   virtual Expected<Page<Group>> list_groups(const PageRequest& page) = 0;  // oldest first
   virtual Expected<void> delete_group(std::string_view ref) = 0;
-  virtual Expected<void> add_group_member(std::string_view group_ref, std::string_view user_ref) = 0;
+  virtual Expected<void> add_group_member(std::string_view group_ref,
+                                          std::string_view user_ref) = 0;
   // Errors: not_a_member when the user is not in the group.
   virtual Expected<void> remove_group_member(std::string_view group_ref,
                                              std::string_view user_ref) = 0;
@@ -382,7 +386,8 @@ class Store {
   virtual Expected<void> touch_session(std::string_view id, int64_t last_seen_at) = 0;
   virtual Expected<void> delete_session(std::string_view id) = 0;
   // Removes sessions created before `created_before` or idle since before `idle_before`.
-  virtual Expected<int64_t> delete_expired_sessions(int64_t created_before, int64_t idle_before) = 0;
+  virtual Expected<int64_t> delete_expired_sessions(int64_t created_before,
+                                                    int64_t idle_before) = 0;
 
   virtual Expected<void> ping() = 0;  // for /readyz
 };

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "api/multipart.h"
+
+#include <gtest/gtest.h>
 
 namespace nil::api {
 namespace {
@@ -16,9 +16,11 @@ TEST(Multipart, BoundaryFromContentType) {
 TEST(Multipart, ParsesFieldsAndBinaryFile) {
   static constexpr char kWasm[] = "\0asm\x01\0\0\0\r\n--not-the-boundary";
   std::string wasm(kWasm, sizeof kWasm - 1);
-  std::string body = "--XyZ\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nhello\r\n"
-                     "--XyZ\r\nContent-Disposition: form-data; name=\"wasm\"; filename=\"h.wasm\"\r\n"
-                     "Content-Type: application/wasm\r\n\r\n" + wasm + "\r\n--XyZ--\r\n";
+  std::string body =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nhello\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"wasm\"; filename=\"h.wasm\"\r\n"
+      "Content-Type: application/wasm\r\n\r\n" +
+      wasm + "\r\n--XyZ--\r\n";
   auto parts = parse_multipart(body, "XyZ");
   ASSERT_TRUE(parts.ok()) << parts.error().message;
   ASSERT_EQ(parts->size(), 2u);
@@ -33,11 +35,11 @@ TEST(Multipart, ParsesFieldsAndBinaryFile) {
 
 TEST(Multipart, RejectsMalformedBodies) {
   const char* bad[] = {
-      "",                                                                     // nothing
+      "",                                                                         // nothing
       "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",  // no closing
-      "--XyZ\r\nContent-Disposition: form-data\r\n\r\nx\r\n--XyZ--",           // no name
-      "--XyZ\r\nno header end",                                               // headers open
-      "--XyZgarbage",                                                         // bad line
+      "--XyZ\r\nContent-Disposition: form-data\r\n\r\nx\r\n--XyZ--",              // no name
+      "--XyZ\r\nno header end",                                                   // headers open
+      "--XyZgarbage",                                                             // bad line
   };
   for (const char* b : bad) {
     auto r = parse_multipart(b, "XyZ");

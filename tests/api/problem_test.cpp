@@ -1,8 +1,8 @@
+#include "api/problem.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-
-#include "api/problem.h"
 
 namespace nil::api {
 namespace {
@@ -31,11 +31,13 @@ TEST(Problem, EveryTitleIsTheReasonPhraseOfItsStatus) {
 }
 
 TEST(Problem, AnExplicitStatusKeepsTheCode) {
-  Response res = problem(http::status::request_header_fields_too_large, ErrorCode::kMalformedRequest,
-                         "request header is too large", "", 11, false);
-  EXPECT_EQ(res.body(),
-            R"({"type":"urn:nil:problem:malformed_request","title":"Request Header Fields Too Large",)"
-            R"("status":431,"detail":"request header is too large","code":"malformed_request"})");
+  Response res =
+      problem(http::status::request_header_fields_too_large, ErrorCode::kMalformedRequest,
+              "request header is too large", "", 11, false);
+  EXPECT_EQ(
+      res.body(),
+      R"({"type":"urn:nil:problem:malformed_request","title":"Request Header Fields Too Large",)"
+      R"("status":431,"detail":"request header is too large","code":"malformed_request"})");
 }
 
 TEST(Problem, UnauthorizedNamesTheSchemeAndRateLimitedSaysWhenToComeBack) {

@@ -1,10 +1,10 @@
 // The request parsers of src/api/request_json.h, one rule at a time; the codes are the API's
 // (docs/errors.md). Integration tests check the same rules end to end over HTTP.
+#include "api/request_json.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-
-#include "api/request_json.h"
 
 namespace nil::api {
 namespace {
@@ -121,8 +121,8 @@ TEST(RequestJson, Names) {
       {"", "invalid_name", "invalid_name", "invalid_username"},
       {"a.b_c", "invalid_name", "invalid_name", ""},
       {"12345678-1234-4234-8234-123456789012", "invalid_name", "invalid_name", "invalid_username"},
-      {"a123456789012345678901234567890123456789012345678901234567890123", "invalid_name", "invalid_name",
-       "invalid_username"},  // 64 characters
+      {"a123456789012345678901234567890123456789012345678901234567890123", "invalid_name",
+       "invalid_name", "invalid_username"},  // 64 characters
   };
   for (const auto& c : cases) {
     EXPECT_EQ(code_of(check_function_name(c.name)), c.function_code) << c.name;
@@ -138,11 +138,18 @@ TEST(RequestJson, HttpAllow) {
   struct Case {
     std::string_view host, code;
   } cases[] = {
-      {"api.example.com", ""},      {"API.Example.com", ""},     {"127.0.0.1:8081", ""}, {"[::1]:9000", ""},
-      {"example.com:65535", ""},    {"https://example.com", "invalid_http_allow"},
-      {"*.example.com", "invalid_http_allow"}, {"example.com/path", "invalid_http_allow"},
-      {"example.com:0", "invalid_http_allow"}, {"example.com:70000", "invalid_http_allow"},
-      {"", "invalid_http_allow"},   {"-bad.com", "invalid_http_allow"},
+      {"api.example.com", ""},
+      {"API.Example.com", ""},
+      {"127.0.0.1:8081", ""},
+      {"[::1]:9000", ""},
+      {"example.com:65535", ""},
+      {"https://example.com", "invalid_http_allow"},
+      {"*.example.com", "invalid_http_allow"},
+      {"example.com/path", "invalid_http_allow"},
+      {"example.com:0", "invalid_http_allow"},
+      {"example.com:70000", "invalid_http_allow"},
+      {"", "invalid_http_allow"},
+      {"-bad.com", "invalid_http_allow"},
   };
   for (const auto& c : cases) {
     json::object o{{"httpAllow", json::array{json::string(c.host)}}};
@@ -163,7 +170,8 @@ TEST(RequestJson, EnvironmentsAndGrants) {
   json::array many;
   for (int i = 0; i < 17; ++i) many.push_back(json::string("e" + std::to_string(i)));
   EXPECT_EQ(code_of(parse_environments(json::object{{"environments", many}})), "invalid_field");
-  EXPECT_EQ(**parse_grants(obj(R"j({"grants":["db:ddl","db:ddl"]})j")), std::vector<std::string>{"db:ddl"});
+  EXPECT_EQ(**parse_grants(obj(R"j({"grants":["db:ddl","db:ddl"]})j")),
+            std::vector<std::string>{"db:ddl"});
   EXPECT_EQ(code_of(parse_grants(obj(R"j({"grants":["deploy"]})j"))), "unknown_grant");
   EXPECT_EQ(code_of(parse_user_grants(obj(R"j({"grants":["deploy"]})j"))), "");
   EXPECT_EQ(code_of(parse_user_grants(obj(R"j({"grants":["db:ddl"]})j"))), "unknown_grant");
@@ -189,7 +197,8 @@ TEST(RequestJson, Vars) {
       {R"j({"vars":[{"key":"A","value":"a\u0000b"}]})j", "invalid_env_value"},
       {R"j({"vars":[{"key":"A","value":"1"},{"key":"A","value":"2"}]})j", "duplicate_env_key"},
   };
-  for (const auto& c : cases) EXPECT_EQ(code_of(parse_vars(obj(c.body), nullptr)), c.code) << c.body;
+  for (const auto& c : cases)
+    EXPECT_EQ(code_of(parse_vars(obj(c.body), nullptr)), c.code) << c.body;
 
   // On PUT a secret is kept by sending it without a value; a plain variable cannot be.
   store::Environment current;
@@ -230,9 +239,13 @@ TEST(RequestJson, Page) {
     std::string_view code;
     uint32_t want_limit = 50;
   } cases[] = {
-      {std::nullopt, std::nullopt, "", 50}, {"1", std::nullopt, "", 1},       {"200", "abc", "", 200},
-      {"0", std::nullopt, "invalid_limit"}, {"201", std::nullopt, "invalid_limit"},
-      {"", std::nullopt, "invalid_limit"},  {"5x", std::nullopt, "invalid_limit"},
+      {std::nullopt, std::nullopt, "", 50},
+      {"1", std::nullopt, "", 1},
+      {"200", "abc", "", 200},
+      {"0", std::nullopt, "invalid_limit"},
+      {"201", std::nullopt, "invalid_limit"},
+      {"", std::nullopt, "invalid_limit"},
+      {"5x", std::nullopt, "invalid_limit"},
       {"-1", std::nullopt, "invalid_limit"},
   };
   for (const auto& c : cases) {
@@ -255,7 +268,8 @@ TEST(RequestJson, NewFunction) {
       {R"j({"name":"f","language":"wat","source":"(module)"})j", false, ""},
       {R"j({"name":"f","language":"wasm","wasmBase64":"AGFzbQEAAAA="})j", false, ""},
       {R"j({"name":"f","language":"wat","source":"(module)","public":true})j", false, "forbidden"},
-      {R"j({"name":"f","language":"wat","source":"(module)","public":true,"httpAllow":["a.com"]})j", true, ""},
+      {R"j({"name":"f","language":"wat","source":"(module)","public":true,"httpAllow":["a.com"]})j",
+       true, ""},
       {R"j({"name":"f","language":"wat","source":"(module)","extra":1})j", true, "unknown_field"},
       {R"j({"language":"wat","source":"(module)"})j", false, "missing_field"},
       {R"j({"name":"F","language":"wat","source":"(module)"})j", false, "invalid_name"},
@@ -269,19 +283,24 @@ TEST(RequestJson, NewFunction) {
       {R"j({"name":"f","language":"wasm","source":"x"})j", false, "invalid_field"},
       {R"j({"name":"f","language":"wasm","wasmBase64":"!!"})j", false, "invalid_base64"},
       {R"j({"name":"f","language":"wasm","wasmBase64":""})j", false, "invalid_field"},
-      {R"j({"name":"f","language":"wat","source":"(module)","limits":{"timeoutMs":0}})j", false, "invalid_limits"},
-      {R"j({"name":"f","language":"wat","source":"(module)","public":"yes"})j", true, "invalid_field"},
-      {R"j({"name":"f","language":"wat","source":"(module)","managers":["bob"]})j", false, "forbidden"},
+      {R"j({"name":"f","language":"wat","source":"(module)","limits":{"timeoutMs":0}})j", false,
+       "invalid_limits"},
+      {R"j({"name":"f","language":"wat","source":"(module)","public":"yes"})j", true,
+       "invalid_field"},
+      {R"j({"name":"f","language":"wat","source":"(module)","managers":["bob"]})j", false,
+       "forbidden"},
       {R"j({"name":"f","language":"wat","source":"(module)","managers":["bob"]})j", true, ""},
-      {R"j({"name":"f","language":"wat","source":"(module)","managers":"bob"})j", true, "invalid_field"},
+      {R"j({"name":"f","language":"wat","source":"(module)","managers":"bob"})j", true,
+       "invalid_field"},
   };
   for (const auto& c : cases) {
     FunctionRules rules{&kLanguages, 10, c.admin};
     EXPECT_EQ(code_of(parse_new_function(obj(c.body), rules)), c.code) << c.body;
   }
-  auto f = parse_new_function(obj(R"j({"name":"f","language":"wat","source":"(m)","limits":{"memoryMb":64},
+  auto f = parse_new_function(
+      obj(R"j({"name":"f","language":"wat","source":"(m)","limits":{"memoryMb":64},
                                       "allowedUsers":["bob"],"public":true})j"),
-                              FunctionRules{&kLanguages, 100, true});
+      FunctionRules{&kLanguages, 100, true});
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->source, "(m)");
   EXPECT_EQ(f->limits.memory_mb, 64u);
@@ -308,7 +327,8 @@ TEST(RequestJson, FunctionUpdate) {
       {R"j({"public":false})j", "forbidden"},
       {R"j({"managers":[]})j", "forbidden"},
   };
-  for (const auto& c : cases) EXPECT_EQ(code_of(parse_function_update(obj(c.body), current, dev)), c.code) << c.body;
+  for (const auto& c : cases)
+    EXPECT_EQ(code_of(parse_function_update(obj(c.body), current, dev)), c.code) << c.body;
   auto u = parse_function_update(obj(R"j({"limits":{"memoryMb":64}})j"), current, dev);
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->limits->timeout_ms, 5'000u);  // over the current limits
@@ -317,7 +337,9 @@ TEST(RequestJson, FunctionUpdate) {
 }
 
 TEST(RequestJson, Environments) {
-  EXPECT_EQ(code_of(parse_new_environment(obj(R"j({"name":"prod","vars":[{"key":"A","value":"1"}]})j"))), "");
+  EXPECT_EQ(
+      code_of(parse_new_environment(obj(R"j({"name":"prod","vars":[{"key":"A","value":"1"}]})j"))),
+      "");
   EXPECT_EQ(code_of(parse_new_environment(obj(R"j({"vars":[]})j"))), "missing_field");
   EXPECT_EQ(code_of(parse_new_environment(obj(R"j({"name":"Prod"})j"))), "invalid_name");
   EXPECT_EQ(code_of(parse_new_environment(obj(R"j({"name":"p","x":1})j"))), "unknown_field");
@@ -338,7 +360,8 @@ TEST(RequestJson, Users) {
       {R"j({"username":"ann","role":"dev"})j", "missing_field"},
       {R"j({"username":"ann","password":"short","role":"dev"})j", "invalid_password"},
       {R"j({"username":"ann","password":"12345678"})j", "missing_field"},
-      {R"j({"username":"ann","password":"12345678","role":"dev","grants":["x"]})j", "unknown_grant"},
+      {R"j({"username":"ann","password":"12345678","role":"dev","grants":["x"]})j",
+       "unknown_grant"},
       {R"j({"username":"ann","password":"12345678","role":"dev","email":"x"})j", "unknown_field"},
   };
   for (const auto& c : cases) EXPECT_EQ(code_of(parse_new_user(obj(c.body))), c.code) << c.body;
@@ -358,7 +381,8 @@ TEST(RequestJson, Users) {
 
 TEST(RequestJson, GroupsKeysAndLogin) {
   EXPECT_EQ(*parse_new_group(obj(R"j({"name":"ops"})j")), "ops");
-  EXPECT_EQ(code_of(parse_new_group(obj(R"j({"name":"12345678-1234-4234-8234-123456789012"})j"))), "invalid_name");
+  EXPECT_EQ(code_of(parse_new_group(obj(R"j({"name":"12345678-1234-4234-8234-123456789012"})j"))),
+            "invalid_name");
   EXPECT_EQ(code_of(parse_new_group(obj(R"j({})j"))), "missing_field");
   EXPECT_EQ(*parse_group_member(obj(R"j({"username":"ann"})j")), "ann");
   EXPECT_EQ(*parse_group_member(obj(R"j({"userId":"u1","username":"ann"})j")), "u1");
@@ -372,20 +396,24 @@ TEST(RequestJson, GroupsKeysAndLogin) {
       {R"j({"name":"ci","expiresAt":"2027-02-01T00:00:00Z","userId":"bob"})j", ""},
       {R"j({"name":""})j", "invalid_field"},
       {R"j({})j", "invalid_field"},
-      {R"j({"name":"ci","expiresAt":"2027-01-31T12:00:00Z"})j", "invalid_field"},  // not later than now
+      {R"j({"name":"ci","expiresAt":"2027-01-31T12:00:00Z"})j",
+       "invalid_field"},  // not later than now
       {R"j({"name":"ci","expiresAt":"next week"})j", "invalid_field"},
       {R"j({"name":"ci","userId":7})j", "invalid_field"},
       {R"j({"name":"ci","scope":"all"})j", "unknown_field"},
   };
-  for (const auto& c : keys) EXPECT_EQ(code_of(parse_new_api_key(obj(c.body), now)), c.code) << c.body;
-  auto k = parse_new_api_key(obj(R"j({"name":"ci","expiresAt":"2027-02-01T00:00:00Z","userId":"bob"})j"), now);
+  for (const auto& c : keys)
+    EXPECT_EQ(code_of(parse_new_api_key(obj(c.body), now)), c.code) << c.body;
+  auto k = parse_new_api_key(
+      obj(R"j({"name":"ci","expiresAt":"2027-02-01T00:00:00Z","userId":"bob"})j"), now);
   ASSERT_TRUE(k.ok());
   EXPECT_EQ(k->user_ref, "bob");
   EXPECT_EQ(k->expires_at, now + 12LL * 3600 * 1'000'000);
 
   EXPECT_EQ(code_of(parse_login(obj(R"j({"username":"a","password":"b"})j"))), "");
   EXPECT_EQ(code_of(parse_login(obj(R"j({"username":"a"})j"))), "missing_field");
-  EXPECT_EQ(code_of(parse_login(obj(R"j({"username":"a","password":"b","otp":1})j"))), "unknown_field");
+  EXPECT_EQ(code_of(parse_login(obj(R"j({"username":"a","password":"b","otp":1})j"))),
+            "unknown_field");
   EXPECT_EQ(code_of(parse_login(obj(R"j({"username":1,"password":"b"})j"))), "invalid_field");
 }
 

@@ -1,9 +1,10 @@
 // The router over the real route table (src/api/routes/table.cpp): which pattern a path picks,
 // its parameters, the Allow list of a 405, and path normalisation. The order of checks around
 // it (401 before 404 and so on) is tested over HTTP in tests/integration/.
+#include "api/router.h"
+
 #include <gtest/gtest.h>
 
-#include "api/router.h"
 #include "api/routes/handler.h"
 
 namespace nil::api {
@@ -65,7 +66,11 @@ TEST(Router, TheTableResolvesEveryPathAsBefore) {
       {verb::get, "/users/ann", "/users/{ref}", "GET, PUT, DELETE", {"ann"}},
       {verb::get, "/groups/ops", "/groups/{ref}", "GET, DELETE", {"ops"}},
       {verb::post, "/groups/ops/members", "/groups/{ref}/members", "GET, POST", {"ops"}},
-      {verb::delete_, "/groups/ops/members/ann", "/groups/{ref}/members/{user}", "DELETE", {"ops", "ann"}},
+      {verb::delete_,
+       "/groups/ops/members/ann",
+       "/groups/{ref}/members/{user}",
+       "DELETE",
+       {"ops", "ann"}},
       {verb::get, "/api-keys/k1", "", "DELETE", {"k1"}},
       {verb::get, "/admin/queues", "/admin/queues", "GET", {}},
       {verb::post, "/auth/logout", "/auth/logout", "POST", {}},
@@ -82,8 +87,9 @@ TEST(Router, TheTableResolvesEveryPathAsBefore) {
 
 TEST(Router, UnknownPathsAreNotFound) {
   const Router router(routes::route_table());
-  for (std::string_view t : {"/", "/no/such/route", "/functions/a/b/c", "/functions/a/b", "/users/a/b", "/groups/a/b",
-                             "/groups/a/members/b/c", "/api-keys/a/b", "/auth", "/healthz/x"}) {
+  for (std::string_view t :
+       {"/", "/no/such/route", "/functions/a/b/c", "/functions/a/b", "/users/a/b", "/groups/a/b",
+        "/groups/a/members/b/c", "/api-keys/a/b", "/auth", "/healthz/x"}) {
     EXPECT_FALSE(resolve(router, verb::get, t).path_found) << t;
   }
 }
@@ -106,16 +112,20 @@ TEST(Router, PathsAreNormalisedOnce) {
   const Router router(routes::route_table());
   // A trailing slash is ignored, segments are percent-decoded, the query is not part of the path.
   EXPECT_EQ(resolve(router, verb::get, "/functions/").pattern, "/functions");
-  EXPECT_EQ(resolve(router, verb::get, "/functions/hello/?limit=5").params, std::vector<std::string>{"hello"});
+  EXPECT_EQ(resolve(router, verb::get, "/functions/hello/?limit=5").params,
+            std::vector<std::string>{"hello"});
   EXPECT_EQ(resolve(router, verb::get, "/functions/a%2Fb").params, std::vector<std::string>{"a/b"});
-  EXPECT_EQ(resolve(router, verb::get, "/functions/he%6Clo/executions").params, std::vector<std::string>{"hello"});
+  EXPECT_EQ(resolve(router, verb::get, "/functions/he%6Clo/executions").params,
+            std::vector<std::string>{"hello"});
   EXPECT_EQ(resolve(router, verb::get, "/healthz?x=1").pattern, "/healthz");
   auto bad = parse_target("no-slash");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, ErrorCode::kMalformedRequest);
 }
 
-Expected<Response> unused(routes::ApiCore&, const Call&) { return make_error(ErrorCode::kInternalError, "x"); }
+Expected<Response> unused(routes::ApiCore&, const Call&) {
+  return make_error(ErrorCode::kInternalError, "x");
+}
 
 TEST(Router, TheMoreLiteralPatternWins) {
   const Router router({route(verb::get, "/a/{x}/c", Access::kPrincipal, unused),

@@ -1,9 +1,9 @@
 // Response shapes (src/api/views.h): field order and formatting are part of the API.
+#include "api/views.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-
-#include "api/views.h"
 
 namespace nil::api {
 namespace {
@@ -23,14 +23,16 @@ store::Execution execution() {
 }
 
 TEST(Views, ExecuteBodySplicesTheOutputAsSent) {
-  EXPECT_EQ(execute_body(execution()),
-            R"({"executionId":"e1","status":"SUCCEEDED","output":{"b": 2},"error":null,"durationMs":0.012})");
+  EXPECT_EQ(
+      execute_body(execution()),
+      R"({"executionId":"e1","status":"SUCCEEDED","output":{"b": 2},"error":null,"durationMs":0.012})");
   store::Execution failed = execution();
   failed.status = store::ExecutionStatus::kFailed;
   failed.output.reset();
   failed.error = store::ExecutionError{"trap", "unreachable"};
-  EXPECT_EQ(execute_body(failed),
-            R"({"executionId":"e1","status":"FAILED","output":null,"error":{"type":"trap","message":"unreachable"},"durationMs":0.012})");
+  EXPECT_EQ(
+      execute_body(failed),
+      R"({"executionId":"e1","status":"FAILED","output":null,"error":{"type":"trap","message":"unreachable"},"durationMs":0.012})");
 }
 
 TEST(Views, FunctionFailedIsAProblem) {
@@ -48,10 +50,11 @@ TEST(Views, ExecutionAndPage) {
   page.items.push_back(execution());
   page.next_cursor = "c2";
   std::string text = to_json_text(page_json(page, execution_json));
-  EXPECT_EQ(text,
-            R"({"items":[{"id":"e1","functionId":"f1","status":"SUCCEEDED","input":{"a":1},"output":{"b":2},)"
-            R"("error":null,"logs":"","durationMs":0.012,"startedAt":"1970-01-01T00:00:00.000Z",)"
-            R"("finishedAt":"1970-01-01T00:00:00.001Z","trigger":"api","hostCalls":[],"userId":null}],"nextCursor":"c2"})");
+  EXPECT_EQ(
+      text,
+      R"({"items":[{"id":"e1","functionId":"f1","status":"SUCCEEDED","input":{"a":1},"output":{"b":2},)"
+      R"("error":null,"logs":"","durationMs":0.012,"startedAt":"1970-01-01T00:00:00.000Z",)"
+      R"("finishedAt":"1970-01-01T00:00:00.001Z","trigger":"api","hostCalls":[],"userId":null}],"nextCursor":"c2"})");
 }
 
 TEST(Views, SecretsAreMasked) {

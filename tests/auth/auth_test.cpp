@@ -1,13 +1,14 @@
 // Unit tests of nil::auth: the canAccess truth table, the token primitives (constant-time
 // comparison, prefix lookup that never authenticates on the prefix alone), password hashing,
 // the Authenticator against a real SQLite store (revocation and expiry at once), and the limiters.
+#include "auth/auth.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <thread>
 
-#include "auth/auth.h"
 #include "common/util.h"
 #include "store/store.h"
 
@@ -118,7 +119,8 @@ TEST(Credentials, BearerToken) {
 TEST(Credentials, CookieValue) {
   EXPECT_EQ(cookie_value("nil_session=abc", "nil_session"), "abc");
   EXPECT_EQ(cookie_value("theme=dark;  nil_session=abc; lang=en", "nil_session"), "abc");
-  EXPECT_EQ(cookie_value("nil_sessionX=1; nil_session=two; nil_session=three", "nil_session"), "two");
+  EXPECT_EQ(cookie_value("nil_sessionX=1; nil_session=two; nil_session=three", "nil_session"),
+            "two");
   EXPECT_EQ(cookie_value("xnil_session=1", "nil_session"), "");
   EXPECT_EQ(cookie_value("nil_session", "nil_session"), "");
   EXPECT_EQ(cookie_value("", "nil_session"), "");
@@ -220,7 +222,9 @@ TEST_F(AuthenticatorTest, ExpiredKeyAndRoleChangeAfterInvalidate) {
   EXPECT_FALSE(a.authenticate_key(expired->token).ok());
   auto k = create_api_key(*store_, "dana", "ci", std::nullopt);
   ASSERT_TRUE(a.authenticate_key(k->token).ok());
-  ASSERT_TRUE(store_->update_user("dana", store::UserUpdate{std::nullopt, Role::kAdmin, std::nullopt}).ok());
+  ASSERT_TRUE(
+      store_->update_user("dana", store::UserUpdate{std::nullopt, Role::kAdmin, std::nullopt})
+          .ok());
   a.invalidate_all();
   auto p = a.authenticate_key(k->token);
   ASSERT_TRUE(p.ok());
@@ -237,7 +241,10 @@ TEST_F(AuthenticatorTest, LastUsedIsRecordedOffThePath) {
 }
 
 TEST_F(AuthenticatorTest, SessionLoginCsrfAndIdleExpiry) {
-  ASSERT_TRUE(store_->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(store_
+                  ->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt,
+                                                          std::nullopt})
+                  .ok());
   AuthSettings s;
   s.session_idle = std::chrono::milliseconds(300);
   Authenticator a(*store_, s);
@@ -259,7 +266,10 @@ TEST_F(AuthenticatorTest, SessionLoginCsrfAndIdleExpiry) {
 }
 
 TEST_F(AuthenticatorTest, SessionAbsoluteExpiryDespiteActivity) {
-  ASSERT_TRUE(store_->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(store_
+                  ->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt,
+                                                          std::nullopt})
+                  .ok());
   AuthSettings s;
   s.session_idle = std::chrono::minutes(10);
   s.session_absolute = std::chrono::milliseconds(500);
@@ -274,11 +284,15 @@ TEST_F(AuthenticatorTest, SessionAbsoluteExpiryDespiteActivity) {
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   EXPECT_FALSE(a.authenticate_session(l->session_token).ok());
   // An expired session is gone from the store, not just refused.
-  EXPECT_EQ(store_->get_session_by_token_hash(sha256_hex(l->session_token)).error().code, ErrorCode::kSessionNotFound);
+  EXPECT_EQ(store_->get_session_by_token_hash(sha256_hex(l->session_token)).error().code,
+            ErrorCode::kSessionNotFound);
 }
 
 TEST_F(AuthenticatorTest, LogoutEndsTheSession) {
-  ASSERT_TRUE(store_->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(store_
+                  ->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt,
+                                                          std::nullopt})
+                  .ok());
   Authenticator a(*store_, {});
   auto l = a.login("dana", "pw-dana-1");
   ASSERT_TRUE(l.ok());

@@ -35,7 +35,8 @@ std::string CliResult::describe() const {
 CliSession::CliSession(uint16_t port, std::string api_key)
     : url_("http://127.0.0.1:" + std::to_string(port)), api_key_(std::move(api_key)) {}
 
-std::vector<std::string> CliSession::environment(const std::map<std::string, std::string>& overrides) const {
+std::vector<std::string> CliSession::environment(
+    const std::map<std::string, std::string>& overrides) const {
   std::map<std::string, std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string kv(*e);
@@ -129,17 +130,20 @@ CliResult CliSession::run_program(const std::vector<std::string>& argv, RunOptio
     if (p.out >= 0) fds.push_back({p.out, POLLIN, 0});
     if (p.err >= 0) fds.push_back({p.err, POLLIN, 0});
     int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    deadline - std::chrono::steady_clock::now()).count());
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
     if (left <= 0) {
       ::kill(p.pid, SIGKILL);
-      ADD_FAILURE() << "nil did not finish within " << opts.timeout.count() << " ms: " << argv.back();
+      ADD_FAILURE() << "nil did not finish within " << opts.timeout.count()
+                    << " ms: " << argv.back();
       break;
     }
     if (::poll(fds.data(), fds.size(), left) < 0 && errno != EINTR) break;
     for (auto& f : fds) {
       if (!f.revents) continue;
       if (f.fd == p.in) {
-        ssize_t n = ::write(p.in, opts.stdin_data.data() + written, opts.stdin_data.size() - written);
+        ssize_t n =
+            ::write(p.in, opts.stdin_data.data() + written, opts.stdin_data.size() - written);
         if (n > 0) written += static_cast<size_t>(n);
         if (n < 0 || written == opts.stdin_data.size()) {
           ::close(p.in);
@@ -189,7 +193,8 @@ bool CliChild::wait_for_output(const std::string& needle, std::chrono::milliseco
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (out_.find(needle) == std::string::npos) {
     int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    deadline - std::chrono::steady_clock::now()).count());
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
     if (left <= 0 || out_fd_ < 0) return false;
     pollfd f{out_fd_, POLLIN, 0};
     if (::poll(&f, 1, left) <= 0) continue;

@@ -32,7 +32,9 @@ size_t count_lines(const std::string& s) {
   return n;
 }
 
-bool contains(const std::string& s, const std::string& piece) { return s.find(piece) != std::string::npos; }
+bool contains(const std::string& s, const std::string& piece) {
+  return s.find(piece) != std::string::npos;
+}
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -118,14 +120,17 @@ TEST_F(CliTest, DeployNoWaitAndServerRefusals) {
   it::wait_terminal(http(), str(f, "id"));
 
   // The server's refusals are one line with its detail and code, exit 1.
-  CliResult env = cli().run({"deploy", file(name + "-2.wat", it::wat("echo")), "--env", "no-such-env"});
+  CliResult env =
+      cli().run({"deploy", file(name + "-2.wat", it::wat("echo")), "--env", "no-such-env"});
   EXPECT_EQ(env.exit_code, 1) << env.describe();
   EXPECT_TRUE(contains(env.err, "(unknown_environment)")) << env.describe();
   EXPECT_EQ(count_lines(env.err), 1u) << env.describe();
-  CliResult bad_name = cli().run({"deploy", file("Bad Name.wat", it::wat("echo")), "--name", "Bad_Name"});
+  CliResult bad_name =
+      cli().run({"deploy", file("Bad Name.wat", it::wat("echo")), "--name", "Bad_Name"});
   EXPECT_EQ(bad_name.exit_code, 1) << bad_name.describe();
   EXPECT_TRUE(contains(bad_name.err, "(invalid_name)")) << bad_name.describe();
-  CliResult limits = cli().run({"deploy", file(name + "-3.wat", it::wat("echo")), "--timeout-ms", "0"});
+  CliResult limits =
+      cli().run({"deploy", file(name + "-3.wat", it::wat("echo")), "--timeout-ms", "0"});
   EXPECT_EQ(limits.exit_code, 1) << limits.describe();
   EXPECT_TRUE(contains(limits.err, "(invalid_limits)")) << limits.describe();
 }
@@ -156,7 +161,8 @@ TEST_F(CliTest, DeployWasmModule) {
 
 TEST_F(CliTest, CompileFailureShowsTheSourceLineAndExits3) {
   std::string name = unique_name("broken");
-  std::string src = file("broken.c", "#include <stdio.h>\nint main(void) {\n  puts(\"{}\");\n  return 0\n}\n");
+  std::string src =
+      file("broken.c", "#include <stdio.h>\nint main(void) {\n  puts(\"{}\");\n  return 0\n}\n");
   CliResult r = cli().run({"deploy", src, "--name", name});
   EXPECT_EQ(r.exit_code, 3) << r.describe();
   EXPECT_TRUE(contains(r.err, name + " failed to compile")) << r.describe();
@@ -174,7 +180,9 @@ TEST_F(CliTest, CompileFailureShowsTheSourceLineAndExits3) {
 }
 
 TEST_F(CliTest, WatCompileFailurePointsAtTheLine) {
-  std::string src = file("bad.wat", "(module\n  (func $f (result i32)\n    i32.const 1\n    i64.const 2\n    i32.add))\n");
+  std::string src =
+      file("bad.wat",
+           "(module\n  (func $f (result i32)\n    i32.const 1\n    i64.const 2\n    i32.add))\n");
   CliResult r = cli().run({"deploy", src, "--name", unique_name("badwat")});
   EXPECT_EQ(r.exit_code, 3) << r.describe();
   EXPECT_TRUE(contains(r.err, "5 |     i32.add))\n  |     ^\n")) << r.describe();
@@ -305,7 +313,8 @@ TEST_F(CliTest, StatsSaysNotAvailableUntilTheServerHasThem) {
 TEST_F(CliTest, ProgressLineIsRedrawnOnATerminal) {
   std::string name = unique_name("tty");
   std::string src = file("tty.c", it::read_file(it::source_dir() / "examples/c/wordcount.c"));
-  std::string cmd = shell_quote(nil_binary().string()) + " deploy " + shell_quote(src) + " --name " + name;
+  std::string cmd =
+      shell_quote(nil_binary().string()) + " deploy " + shell_quote(src) + " --name " + name;
   // script gives nil a pseudo-terminal for stdin, stdout and stderr; its output is the terminal's.
   CliResult r = cli().run_program({"script", "-qec", cmd, "/dev/null"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
@@ -372,15 +381,20 @@ TEST_F(CliTest, ProjectDeployIsIdempotent) {
   fs::path proj = dir() / "proj";
   write_text(proj / "a.wat", it::wat("echo"));
   write_text(proj / "src" / "b.wat", it::wat("log"));
-  write_text(proj / "nil.toml", "[[function]]\nname = \"" + a + "\"\nsource = \"a.wat\"\ntimeout_ms = 3000\n\n"
-                                "[[function]]\nname = \"" + b + "\"\nsource = \"src/b.wat\"\nlanguage = \"wat\"\n"
-                                "memory_mb = 32\n");
+  write_text(proj / "nil.toml", "[[function]]\nname = \"" + a +
+                                    "\"\nsource = \"a.wat\"\ntimeout_ms = 3000\n\n"
+                                    "[[function]]\nname = \"" +
+                                    b +
+                                    "\"\nsource = \"src/b.wat\"\nlanguage = \"wat\"\n"
+                                    "memory_mb = 32\n");
   // From a subdirectory: nil.toml is found in a parent.
   CliResult first = cli().run({"deploy"}, {.cwd = proj / "src"});
   ASSERT_EQ(first.exit_code, 0) << first.describe();
-  EXPECT_TRUE(contains(first.out, "2 functions: 0 unchanged, 2 deployed, 0 failed")) << first.describe();
+  EXPECT_TRUE(contains(first.out, "2 functions: 0 unchanged, 2 deployed, 0 failed"))
+      << first.describe();
   EXPECT_TRUE(fs::exists(proj / ".nil" / "state.json"));
-  EXPECT_EQ(http().get("/functions/" + a).json().at("limits").at("timeoutMs").to_number<int64_t>(), 3000);
+  EXPECT_EQ(http().get("/functions/" + a).json().at("limits").at("timeoutMs").to_number<int64_t>(),
+            3000);
 
   CliResult second = cli().run({"deploy", "--json"}, {.cwd = proj});
   ASSERT_EQ(second.exit_code, 0) << second.describe();
@@ -393,7 +407,8 @@ TEST_F(CliTest, ProjectDeployIsIdempotent) {
   write_text(proj / "src" / "b.wat", it::wat("echo"));
   CliResult third = cli().run({"deploy"}, {.cwd = proj});
   ASSERT_EQ(third.exit_code, 0) << third.describe();
-  EXPECT_TRUE(contains(third.out, "2 functions: 1 unchanged, 1 deployed, 0 failed")) << third.describe();
+  EXPECT_TRUE(contains(third.out, "2 functions: 1 unchanged, 1 deployed, 0 failed"))
+      << third.describe();
   EXPECT_EQ(http().get("/functions/" + a).json().at("version").to_number<int64_t>(), 1);
   EXPECT_EQ(http().get("/functions/" + b).json().at("version").to_number<int64_t>(), 2);
 
@@ -403,13 +418,15 @@ TEST_F(CliTest, ProjectDeployIsIdempotent) {
   write_text(proj / "nil.toml", toml);
   json::value fourth = parse(cli().run({"deploy", "--json"}, {.cwd = proj}));
   EXPECT_EQ(fourth.at("deployed").to_number<int64_t>(), 1);
-  EXPECT_EQ(http().get("/functions/" + a).json().at("limits").at("timeoutMs").to_number<int64_t>(), 4000);
+  EXPECT_EQ(http().get("/functions/" + a).json().at("limits").at("timeoutMs").to_number<int64_t>(),
+            4000);
 
   // A function the server no longer has is deployed again.
   ASSERT_EQ(cli().run({"rm", b}).exit_code, 0);
   CliResult fifth = cli().run({"deploy"}, {.cwd = proj});
   ASSERT_EQ(fifth.exit_code, 0) << fifth.describe();
-  EXPECT_TRUE(contains(fifth.out, "2 functions: 1 unchanged, 1 deployed, 0 failed")) << fifth.describe();
+  EXPECT_TRUE(contains(fifth.out, "2 functions: 1 unchanged, 1 deployed, 0 failed"))
+      << fifth.describe();
   EXPECT_EQ(http().get("/functions/" + b).status, 200);
 }
 
@@ -418,8 +435,10 @@ TEST_F(CliTest, ProjectWithACompileErrorReportsItAndExits3) {
   fs::path proj = dir() / "proj2";
   write_text(proj / "good.wat", it::wat("echo"));
   write_text(proj / "bad.c", "int main(void) {\n  return 0\n}\n");
-  write_text(proj / "nil.toml", "[[function]]\nname = \"" + good + "\"\nsource = \"good.wat\"\n"
-                                "[[function]]\nname = \"" + bad + "\"\nsource = \"bad.c\"\n");
+  write_text(proj / "nil.toml", "[[function]]\nname = \"" + good +
+                                    "\"\nsource = \"good.wat\"\n"
+                                    "[[function]]\nname = \"" +
+                                    bad + "\"\nsource = \"bad.c\"\n");
   CliResult r = cli().run({"deploy"}, {.cwd = proj});
   EXPECT_EQ(r.exit_code, 3) << r.describe();
   EXPECT_TRUE(contains(r.out, "2 functions: 0 unchanged, 1 deployed, 1 failed")) << r.describe();
@@ -427,12 +446,14 @@ TEST_F(CliTest, ProjectWithACompileErrorReportsItAndExits3) {
   // The failed one is tried again next time; the good one is not.
   CliResult again = cli().run({"deploy"}, {.cwd = proj});
   EXPECT_EQ(again.exit_code, 3) << again.describe();
-  EXPECT_TRUE(contains(again.out, "2 functions: 1 unchanged, 0 deployed, 1 failed")) << again.describe();
+  EXPECT_TRUE(contains(again.out, "2 functions: 1 unchanged, 0 deployed, 1 failed"))
+      << again.describe();
 }
 
 TEST_F(CliTest, BadProjectFilesAreExplained) {
   fs::path proj = dir() / "proj3";
-  write_text(proj / "nil.toml", "[[function]]\nname = \"x\"\nsource = \"x.wat\"\ncolour = \"red\"\n");
+  write_text(proj / "nil.toml",
+             "[[function]]\nname = \"x\"\nsource = \"x.wat\"\ncolour = \"red\"\n");
   CliResult r = cli().run({"deploy"}, {.cwd = proj});
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   EXPECT_TRUE(contains(r.err, "unknown key \"colour\"")) << r.describe();
@@ -469,11 +490,14 @@ TEST_F(CliTest, LoginStoresUrlAndKeyWithMode0600) {
   CliResult ls = cli().run({"ls"}, no_env);
   EXPECT_EQ(ls.exit_code, 0) << ls.describe();
   // --url wins over the stored URL.
-  CliResult other = cli().run({"--url", "http://127.0.0.1:" + std::to_string(closed_port()), "ls"}, no_env);
+  CliResult other =
+      cli().run({"--url", "http://127.0.0.1:" + std::to_string(closed_port()), "ls"}, no_env);
   EXPECT_EQ(other.exit_code, 1) << other.describe();
 
   // A login that cannot be checked leaves the stored one alone.
-  CliResult bad = cli().run({"login", "--url", "http://127.0.0.1:" + std::to_string(closed_port()), "--api-key", "k"}, no_env);
+  CliResult bad = cli().run(
+      {"login", "--url", "http://127.0.0.1:" + std::to_string(closed_port()), "--api-key", "k"},
+      no_env);
   EXPECT_EQ(bad.exit_code, 1) << bad.describe();
   EXPECT_EQ(it::read_file(cfg), text);
 
@@ -485,7 +509,8 @@ TEST_F(CliTest, LoginPromptsOnATerminal) {
   std::string key = nild().api_key().empty() ? "nil_typed_at_the_prompt" : nild().api_key();
   std::string cmd = shell_quote(nil_binary().string()) + " login";
   // URL prompt: Enter takes the offered $NIL_URL; then the key (read with echo off).
-  CliResult r = cli().run_program({"script", "-qec", cmd, "/dev/null"}, {.stdin_data = "\n" + key + "\n"});
+  CliResult r =
+      cli().run_program({"script", "-qec", cmd, "/dev/null"}, {.stdin_data = "\n" + key + "\n"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_TRUE(contains(r.out, "Server URL [" + cli().url() + "]: ")) << r.describe();
   EXPECT_TRUE(contains(r.out, "API key: ")) << r.describe();
@@ -495,7 +520,8 @@ TEST_F(CliTest, LoginPromptsOnATerminal) {
 }
 
 TEST_F(CliTest, WrongKeyIsOneLineWithTheServersDetail) {
-  it::HttpResponse probe = http().request("GET", "/functions", {}, {}, {{"Authorization", "Bearer nil_wrong"}});
+  it::HttpResponse probe =
+      http().request("GET", "/functions", {}, {}, {{"Authorization", "Bearer nil_wrong"}});
   ASSERT_EQ(probe.status, 401) << "a wrong key must be refused";
   CliResult r = cli().run({"ls"}, {.env = {{"NIL_API_KEY", "nil_wrong"}}});
   EXPECT_EQ(r.exit_code, 1) << r.describe();
@@ -536,14 +562,17 @@ TEST_F(CliTest, InvalidJsonInDataIsAUsageError) {
   EXPECT_EQ(s.exit_code, 2) << s.describe();
   EXPECT_TRUE(contains(s.err, "the input on stdin is not valid JSON")) << s.describe();
   // Nothing was executed.
-  EXPECT_TRUE(http().get("/functions/" + name + "/executions").json().at("items").as_array().empty());
+  EXPECT_TRUE(
+      http().get("/functions/" + name + "/executions").json().at("items").as_array().empty());
 }
 
 TEST_F(CliTest, UnreachableServerIsOneLine) {
   uint16_t port = closed_port();
   std::string url = "http://127.0.0.1:" + std::to_string(port);
-  for (std::vector<std::string> args : {std::vector<std::string>{"ls"}, {"invoke", "x", "--data", "{}"},
-                                        {"deploy", file("u.wat", it::wat("echo"))}, {"env", "ls", "--json"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"ls"},
+                                        {"invoke", "x", "--data", "{}"},
+                                        {"deploy", file("u.wat", it::wat("echo"))},
+                                        {"env", "ls", "--json"}}) {
     CliResult r = cli().run(args, {.env = {{"NIL_URL", url}}});
     EXPECT_EQ(r.exit_code, 1) << r.describe();
     EXPECT_EQ(r.err, "nil: cannot reach " + url + ": connection refused\n") << r.describe();
@@ -594,7 +623,8 @@ TEST_F(CliTest, UsersGroupsAndKeys) {
   EXPECT_EQ(str(members.at("items").at(0), "username"), user);
   EXPECT_TRUE(contains(cli().run({"groups", "ls"}).out, group));
   ASSERT_EQ(cli().run({"groups", "remove", group, user}).exit_code, 0);
-  EXPECT_TRUE(parse(cli().run({"groups", "members", group, "--json"})).at("items").as_array().empty());
+  EXPECT_TRUE(
+      parse(cli().run({"groups", "members", group, "--json"})).at("items").as_array().empty());
   ASSERT_EQ(cli().run({"groups", "rm", group}).exit_code, 0);
 
   CliResult key = cli().run({"keys", "create", "ci", "--user", user, "--json"});

@@ -50,7 +50,8 @@ TEST(CliSource, FirstLocationOfEachCompilersFormat) {
   ASSERT_TRUE(clang);
   EXPECT_EQ(clang->line, 4);
   EXPECT_EQ(clang->column, 11);
-  auto asc = first_location("ERROR TS1109: Expression expected.\n    └─ in function.ts(2,13)\n", "function.ts");
+  auto asc = first_location("ERROR TS1109: Expression expected.\n    └─ in function.ts(2,13)\n",
+                            "function.ts");
   ASSERT_TRUE(asc);
   EXPECT_EQ(asc->line, 2);
   EXPECT_EQ(asc->column, 13);
@@ -65,18 +66,22 @@ TEST(CliSource, FirstLocationOfEachCompilersFormat) {
 }
 
 TEST(CliSource, DiagnosticsNameTheUsersFile) {
-  EXPECT_EQ(with_file_name("function.c:2:3: error\nfunction.c:5:1: note\nsee function.c", "function.c", "src/x.c"),
+  EXPECT_EQ(with_file_name("function.c:2:3: error\nfunction.c:5:1: note\nsee function.c",
+                           "function.c", "src/x.c"),
             "src/x.c:2:3: error\nsrc/x.c:5:1: note\nsee function.c");
   EXPECT_EQ(with_file_name("in function.ts(1,2)", "function.ts", "a.ts"), "in a.ts(1,2)");
 }
 
 TEST(CliSource, ExcerptPutsTheCaretUnderTheColumn) {
   std::string src = "int main(void) {\n  return 0\n}\n";
-  EXPECT_EQ(source_excerpt(src, {2, 11}, "x.c"), " --> x.c:2:11\n  |\n2 |   return 0\n  |           ^\n");
+  EXPECT_EQ(source_excerpt(src, {2, 11}, "x.c"),
+            " --> x.c:2:11\n  |\n2 |   return 0\n  |           ^\n");
   // Tabs are kept so the caret lines up on any tab width.
-  EXPECT_EQ(source_excerpt("\tfoo(;\n", {1, 6}, "t.c"), " --> t.c:1:6\n  |\n1 | \tfoo(;\n  | \t    ^\n");
+  EXPECT_EQ(source_excerpt("\tfoo(;\n", {1, 6}, "t.c"),
+            " --> t.c:1:6\n  |\n1 | \tfoo(;\n  | \t    ^\n");
   EXPECT_EQ(source_excerpt(src, {9, 1}, "x.c"), "");
-  EXPECT_EQ(source_excerpt("a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n", {10, 0}, "y"), "  --> y:10\n   |\n10 | j\n");
+  EXPECT_EQ(source_excerpt("a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n", {10, 0}, "y"),
+            "  --> y:10\n   |\n10 | j\n");
 }
 
 TEST(CliInput, DataMustBeJson) {
@@ -118,9 +123,11 @@ TEST(CliOutput, JsonTextKeepsDecimals) {
 
 TEST(CliProject, ParsesFunctionsAndRejectsMistakes) {
   TmpDir d;
-  write(d.path / "nil.toml",
-        "[[function]]\nname = \"a\"\nsource = \"src/a.c\"\nenvironment = \"prod\"\ntimeout_ms = 100\n"
-        "[[function]]\nname = \"b\"\nsource = \"b.bin\"\nlanguage = \"wasm\"\nenvironments = [\"x\", \"y\"]\n");
+  write(
+      d.path / "nil.toml",
+      "[[function]]\nname = \"a\"\nsource = \"src/a.c\"\nenvironment = \"prod\"\ntimeout_ms = 100\n"
+      "[[function]]\nname = \"b\"\nsource = \"b.bin\"\nlanguage = \"wasm\"\nenvironments = [\"x\", "
+      "\"y\"]\n");
   fs::create_directories(d.path / "sub" / "deeper");
   auto found = find_project_file(d.path / "sub" / "deeper");
   ASSERT_TRUE(found);
@@ -138,13 +145,15 @@ TEST(CliProject, ParsesFunctionsAndRejectsMistakes) {
     const char* toml;
     const char* says;
   };
-  for (const Bad& b : {Bad{"[[function]]\nname = \"a\"\n", "\"source\""},
-                       Bad{"[[function]]\nsource = \"a.c\"\n", "\"name\""},
-                       Bad{"[[function]]\nname = \"a\"\nsource = \"a.txt\"\n", "cannot tell the language"},
-                       Bad{"[[function]]\nname = \"a\"\nsource = \"a.c\"\ntimeout_ms = \"x\"\n", "integer"},
-                       Bad{"[[function]]\nname = \"a\"\nsource = \"a.c\"\n[[function]]\nname = \"a\"\nsource = \"b.c\"\n", "twice"},
-                       Bad{"name = \"a\"\n", "unknown table or key"},
-                       Bad{"", "no [[function]]"}}) {
+  for (const Bad& b :
+       {Bad{"[[function]]\nname = \"a\"\n", "\"source\""},
+        Bad{"[[function]]\nsource = \"a.c\"\n", "\"name\""},
+        Bad{"[[function]]\nname = \"a\"\nsource = \"a.txt\"\n", "cannot tell the language"},
+        Bad{"[[function]]\nname = \"a\"\nsource = \"a.c\"\ntimeout_ms = \"x\"\n", "integer"},
+        Bad{"[[function]]\nname = \"a\"\nsource = \"a.c\"\n[[function]]\nname = \"a\"\nsource = "
+            "\"b.c\"\n",
+            "twice"},
+        Bad{"name = \"a\"\n", "unknown table or key"}, Bad{"", "no [[function]]"}}) {
     write(d.path / "nil.toml", b.toml);
     auto r = load_project(d.path / "nil.toml");
     ASSERT_FALSE(r) << b.toml;

@@ -54,7 +54,8 @@ std::vector<std::string> codes_in(const std::string& cell) {
 
 // The rows of the first table after the line that starts with `heading`: code → status (0 when
 // the table has no status column). A code documented twice must have one status.
-std::multimap<std::string, int> table_after(const std::string& doc, const std::string& heading, bool has_status) {
+std::multimap<std::string, int> table_after(const std::string& doc, const std::string& heading,
+                                            bool has_status) {
   std::multimap<std::string, int> out;
   size_t at = doc.find("\n" + heading);
   EXPECT_NE(at, std::string::npos) << "no " << heading;
@@ -70,7 +71,8 @@ std::multimap<std::string, int> table_after(const std::string& doc, const std::s
     in_table = true;
     std::vector<std::string> c = cells(line);
     if (c.size() < 2 || c[0].empty() || c[0] == "code" || c[0].rfind("---", 0) == 0) continue;
-    for (const std::string& code : codes_in(c[0])) out.emplace(code, has_status ? std::stoi(c[1]) : 0);
+    for (const std::string& code : codes_in(c[0]))
+      out.emplace(code, has_status ? std::stoi(c[1]) : 0);
   }
   return out;
 }
@@ -90,14 +92,15 @@ const ErrorCodeInfo* find(const std::string& wire) {
   return nullptr;
 }
 
-void expect_documented(const std::multimap<std::string, int>& table, ErrorScope scope, bool has_status,
-                       const std::string& where) {
+void expect_documented(const std::multimap<std::string, int>& table, ErrorScope scope,
+                       bool has_status, const std::string& where) {
   ASSERT_FALSE(table.empty()) << where;
   for (const std::string& code : registry_codes(scope)) {
     auto [b, e] = table.equal_range(code);
     EXPECT_NE(b, e) << code << " is in error_codes.inc but not in " << where;
     for (auto it = b; has_status && it != e; ++it) {
-      EXPECT_EQ(it->second, http_status(find(code)->code)) << code << ": " << where << " and error_codes.inc disagree";
+      EXPECT_EQ(it->second, http_status(find(code)->code))
+          << code << ": " << where << " and error_codes.inc disagree";
     }
   }
   for (const auto& [code, status] : table) {
@@ -109,7 +112,8 @@ void expect_documented(const std::multimap<std::string, int>& table, ErrorScope 
 
 TEST(ErrorCodes, HttpProblemCodesMatchDocsErrorsBothWays) {
   std::string doc = read_doc("docs/errors.md");
-  expect_documented(table_after(doc, "`code` is stable", true), ErrorScope::kHttp, true, "docs/errors.md (HTTP table)");
+  expect_documented(table_after(doc, "`code` is stable", true), ErrorScope::kHttp, true,
+                    "docs/errors.md (HTTP table)");
 }
 
 TEST(ErrorCodes, ModuleValidationCodesMatchDocsErrors) {
@@ -120,8 +124,8 @@ TEST(ErrorCodes, ModuleValidationCodesMatchDocsErrors) {
 
 TEST(ErrorCodes, InternalCodesMatchDocsErrors) {
   std::string doc = read_doc("docs/errors.md");
-  expect_documented(table_after(doc, "## Codes inside the server", true), ErrorScope::kInternal, true,
-                    "docs/errors.md (Codes inside the server)");
+  expect_documented(table_after(doc, "## Codes inside the server", true), ErrorScope::kInternal,
+                    true, "docs/errors.md (Codes inside the server)");
 }
 
 TEST(ErrorCodes, HostCallCodesMatchDocsAbi) {
@@ -152,7 +156,9 @@ TEST(ErrorCodes, WireCodesAreUniqueAndSnakeCase) {
     EXPECT_TRUE(seen.insert(c.wire).second) << c.wire << " twice";
     ASSERT_FALSE(c.wire.empty());
     EXPECT_TRUE(std::islower(static_cast<unsigned char>(c.wire[0]))) << c.wire;
-    for (char ch : c.wire) EXPECT_TRUE(std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '_')
+    for (char ch : c.wire)
+      EXPECT_TRUE(std::islower(static_cast<unsigned char>(ch)) ||
+                  std::isdigit(static_cast<unsigned char>(ch)) || ch == '_')
           << c.wire;
     EXPECT_EQ(to_string(c.code), c.wire);
     EXPECT_GE(c.http_status, 400) << c.wire;
@@ -177,7 +183,8 @@ TEST(ErrorCodes, ErrorsCarryTheirWireCode) {
 Expected<int> fails() { return make_error(ErrorCode::kStorageError, "disk on fire"); }
 
 TEST(ExpectedDeathTest, ValueOfAnErrorIsACheckedFailureNamingTheError) {
-  EXPECT_DEATH((void)fails().value(), "Expected::value\\(\\) on an error: storage_error: disk on fire");
+  EXPECT_DEATH((void)fails().value(),
+               "Expected::value\\(\\) on an error: storage_error: disk on fire");
   const Expected<int> r = fails();
   EXPECT_DEATH((void)*r, "storage_error: disk on fire");
   Expected<std::string> s = make_error(ErrorCode::kInvalidField, "bad");

@@ -1,9 +1,10 @@
+#include "common/util.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "common/expected.h"
-#include "common/util.h"
 
 namespace nil {
 namespace {

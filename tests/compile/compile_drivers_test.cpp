@@ -21,8 +21,8 @@
 
 #include "compile/driver.h"
 #include "compile/source_drivers.h"
-#include "engine/engine.h"
 #include "compile/worker.h"
+#include "engine/engine.h"
 
 namespace nil::compile {
 namespace {
@@ -75,10 +75,19 @@ ModuleShape shape_of(const std::string& wasm) {
         std::string mod = name(p);
         std::string field = name(p);
         uint8_t kind = static_cast<uint8_t>(wasm[p++]);
-        if (kind == 0) u32(p);
-        else if (kind == 1) { p++; uint8_t f = wasm[p++]; u32(p); if (f & 1) u32(p); }
-        else if (kind == 2) { uint8_t f = wasm[p++]; u32(p); if (f & 1) u32(p); }
-        else p += 2;
+        if (kind == 0)
+          u32(p);
+        else if (kind == 1) {
+          p++;
+          uint8_t f = wasm[p++];
+          u32(p);
+          if (f & 1) u32(p);
+        } else if (kind == 2) {
+          uint8_t f = wasm[p++];
+          u32(p);
+          if (f & 1) u32(p);
+        } else
+          p += 2;
         m.imports.push_back(mod + "." + field);
       }
     } else if (id == 7) {
@@ -295,8 +304,7 @@ TEST_F(CompileDrivers, SyntaxErrorsHaveLineAndColumn) {
 
   auto cpp = compile("cpp", "#include <vector>\nint main() {\n  std::vector<int> v = ;\n}\n");
   expect_compile_error(cpp);
-  EXPECT_NE(cpp.error().message.find("function.cpp:3:"), std::string::npos)
-      << cpp.error().message;
+  EXPECT_NE(cpp.error().message.find("function.cpp:3:"), std::string::npos) << cpp.error().message;
 
   auto as = compile("assemblyscript", "const a: i32 = 1;\nlet b: string = a;\n");
   expect_compile_error(as);
@@ -315,12 +323,14 @@ TEST_F(CompileDrivers, MissingMainIsExplained) {
 TEST_F(CompileDrivers, HostPathsCannotBeIncluded) {
   const std::string hostname = slurp("/etc/hostname");
   for (const char* lang : {"c", "cpp"}) {
-    for (const char* path : {"/etc/passwd", "/etc/hostname", "/proc/self/environ",
-                             "../../../../../../etc/hostname"}) {
-      auto r = compile(lang, std::string("#include \"") + path + "\"\nint main(void) { return 0; }\n");
+    for (const char* path :
+         {"/etc/passwd", "/etc/hostname", "/proc/self/environ", "../../../../../../etc/hostname"}) {
+      auto r =
+          compile(lang, std::string("#include \"") + path + "\"\nint main(void) { return 0; }\n");
       expect_compile_error(r);
       const std::string& msg = r.error().message;
-      EXPECT_NE(msg.find("file not found"), std::string::npos) << lang << " " << path << ": " << msg;
+      EXPECT_NE(msg.find("file not found"), std::string::npos)
+          << lang << " " << path << ": " << msg;
       EXPECT_EQ(msg.find("root:"), std::string::npos) << msg;
       if (hostname.size() > 3) {
         EXPECT_EQ(msg.find(hostname), std::string::npos) << msg;
@@ -355,8 +365,11 @@ template <int N, unsigned long M> struct B {
 };
 template <unsigned long M> struct B<0, M> { static constexpr unsigned long v = M; };
 int main() { return (int)B<60, 1>::v; }
-)", opts);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+)",
+                   opts);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
   expect_compile_error(r);
   const std::string& msg = r.error().message;
   EXPECT_TRUE(msg.find("timed out after 3000 ms") != std::string::npos ||
@@ -380,7 +393,9 @@ TEST_F(CompileDrivers, MacroBombTimesOut) {
   opts.timeout_ms = 2000;
   auto start = std::chrono::steady_clock::now();
   auto r = compile("c", src, opts);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
   expect_compile_error(r);
   EXPECT_TRUE(r.error().message.find("timed out after 2000 ms") != std::string::npos ||
               r.error().message.find("limit") != std::string::npos)
@@ -439,7 +454,8 @@ int main(void) { return host_system("ls"); }
 )");
   ASSERT_TRUE(c.ok()) << c.error().message;
   auto shape = shape_of(*c);
-  EXPECT_NE(std::find(shape.imports.begin(), shape.imports.end(), "env.system"), shape.imports.end());
+  EXPECT_NE(std::find(shape.imports.begin(), shape.imports.end(), "env.system"),
+            shape.imports.end());
   auto v = engine::validate_module(*c);
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.error().code, ErrorCode::kForbiddenImport);
@@ -485,7 +501,8 @@ TEST_F(CompileDrivers, ReportLatency) {
     as.push_back(time_ms([&] { ASSERT_TRUE(compile("assemblyscript", as_src).ok()); }));
     c.push_back(time_ms([&] { ASSERT_TRUE(compile("c", c_src).ok()); }));
   }
-  for (int i = 0; i < 1; ++i) cpp.push_back(time_ms([&] { ASSERT_TRUE(compile("cpp", cpp_src).ok()); }));
+  for (int i = 0; i < 1; ++i)
+    cpp.push_back(time_ms([&] { ASSERT_TRUE(compile("cpp", cpp_src).ok()); }));
   auto med = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
@@ -495,8 +512,10 @@ TEST_F(CompileDrivers, ReportLatency) {
   auto cold = make_assemblyscript_driver(asc_toolchain());
   ASSERT_TRUE(cold);
   double first = time_ms([&] { ASSERT_TRUE(cold->compile(as_src, CompileOptions{}).ok()); });
-  std::printf("[latency] assemblyscript first (cold worker) %.0f ms, warm p50 %.0f ms; "
-              "c p50 %.0f ms; cpp p50 %.0f ms\n", first, med(as), med(c), med(cpp));
+  std::printf(
+      "[latency] assemblyscript first (cold worker) %.0f ms, warm p50 %.0f ms; "
+      "c p50 %.0f ms; cpp p50 %.0f ms\n",
+      first, med(as), med(c), med(cpp));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // compile::NativeBuilder, the background queue of native builds: a request builds the artifact
 // under its cache name and reports it; duplicates are dropped; a failed build is not retried
 // (the module stays on the interpreter); wait_idle and stop.
+#include "compile/native_builder.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,7 +13,6 @@
 
 #include "common/util.h"
 #include "compile/driver.h"
-#include "compile/native_builder.h"
 #include "engine/engine.h"
 
 namespace nil::compile {

@@ -1,6 +1,8 @@
 // Every tier's sandbox: the guest contract of docs/abi.md, every failure type, limits,
 // isolation between invocations, and concurrency. Each test runs once per tier (tiers.h); the
 // results must be identical.
+#include "engine/engine.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -14,7 +16,6 @@
 #include <thread>
 #include <vector>
 
-#include "engine/engine.h"
 #include "tiers.h"
 #include "wat.h"
 
@@ -348,8 +349,7 @@ TEST_P(SandboxTest, TrapsNameTheirKind) {
        "integer divide by zero"},
       {"oob", "(memory 1) (func (export \"_start\") (drop (i32.load (i32.const 70000))))",
        "out of bounds memory access"},
-      {"stack", "(func $r (call $r)) (func (export \"_start\") (call $r))",
-       "call stack exhausted"},
+      {"stack", "(func $r (call $r)) (func (export \"_start\") (call $r))", "call stack exhausted"},
       {"indirect", "(table 1 funcref) (func (export \"_start\") (call_indirect (i32.const 0)))",
        "uninitialized table element"},
   };
@@ -391,7 +391,8 @@ TEST_P(SandboxTest, OutOfBoundsPointersToHostCallsTrap) {
       (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
       (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
       (memory (export "memory") 1)
-      (func (export "_start") )") + call + "))");
+      (func (export "_start") )") +
+                     call + "))");
     Result r = run(m, "0123456789abcdefghijklmnop");
     expect_failure(r, "trap");
     if (r.failure) {
@@ -440,13 +441,15 @@ TEST_P(SandboxTest, NonJsonStdoutIsInvalidOutput) {
 TEST_P(SandboxTest, StartFunctionTrapIsInstantiate) {
   auto m = prepare(R"((module (func $s unreachable) (start $s) (func (export "_start"))))");
   expect_failure(run(m), "instantiate");
-  auto data = prepare(R"((module (memory 1) (data (i32.const 65535) "ab") (func (export "_start"))))");
+  auto data =
+      prepare(R"((module (memory 1) (data (i32.const 65535) "ab") (func (export "_start"))))");
   expect_failure(run(data), "instantiate");
   expect_healthy();
 }
 
 TEST_P(SandboxTest, PrepareRejectsInvalidModules) {
-  auto r = sandbox_->prepare(wat_to_wasm(R"((module (import "env" "system" (func)) (func (export "_start"))))"));
+  auto r = sandbox_->prepare(
+      wat_to_wasm(R"((module (import "env" "system" (func)) (func (export "_start"))))"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kForbiddenImport);
   EXPECT_EQ(r.error().message, "import env.system is not part of the host interface");
@@ -523,7 +526,8 @@ TEST_P(SandboxTest, ConcurrentInvocations) {
           Result r = sandbox_->invoke(*spin, inv);
           (r.failure && r.failure->type == "timeout" ? timeouts : wrong)++;
         } else {
-          std::string input = "{\"thread\": " + std::to_string(t) + ", \"i\": " + std::to_string(i) + "}";
+          std::string input =
+              "{\"thread\": " + std::to_string(t) + ", \"i\": " + std::to_string(i) + "}";
           inv.input = input;
           Result r = sandbox_->invoke(*echo, inv);
           (r.succeeded && r.output == input ? ok : wrong)++;
@@ -540,12 +544,15 @@ TEST_P(SandboxTest, ConcurrentInvocations) {
 TEST_P(SandboxTest, ReportsInstantiateCost) {
   auto trivial = prepare(R"((module (memory (export "memory") 2) (func (export "_start"))))");
   auto echo = prepare(kEcho);
-  for (auto [name, m] : {std::pair{"trivial (2 pages)", trivial}, std::pair{"echo (4 pages)", echo}}) {
+  for (auto [name, m] :
+       {std::pair{"trivial (2 pages)", trivial}, std::pair{"echo (4 pages)", echo}}) {
     constexpr int kRuns = 300;
     auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < kRuns; ++i) ASSERT_TRUE(run(m, "{}").succeeded);
-    auto us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start) / kRuns;
-    std::printf("[ cost     ] %s: %.1f us per invoke (instantiate + run + teardown)\n", name, us.count());
+    auto us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start) / kRuns;
+    std::printf("[ cost     ] %s: %.1f us per invoke (instantiate + run + teardown)\n", name,
+                us.count());
   }
 }
 
@@ -564,7 +571,8 @@ class CProgramTest : public SandboxTest {
       std::ifstream err(dir / "err.txt");
       std::string msg((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
       std::filesystem::remove_all(dir);
-      if (msg.find("wasi") != std::string::npos && msg.find("not found") != std::string::npos) return {};
+      if (msg.find("wasi") != std::string::npos && msg.find("not found") != std::string::npos)
+        return {};
       ADD_FAILURE() << "clang-16 failed: " << msg;
       return {};
     }
@@ -608,7 +616,9 @@ int main(int argc, char** argv) {
   inv.args = {"myfn"};
   Result r = sandbox_->invoke(*m, inv);
   ASSERT_TRUE(r.succeeded) << r.failure->type << ": " << r.failure->message;
-  EXPECT_EQ(r.output, R"({"input": [1, 2, 3], "argc": 1, "argv0": "myfn", "greeting": "hi", "sane_time": true})");
+  EXPECT_EQ(
+      r.output,
+      R"({"input": [1, 2, 3], "argc": 1, "argv0": "myfn", "greeting": "hi", "sane_time": true})");
   EXPECT_EQ(r.logs, "read 9 bytes\n");
 }
 

@@ -39,7 +39,9 @@ std::string section(uint8_t id, const std::string& payload) {
   return std::string(1, static_cast<char>(id)) + leb(static_cast<uint32_t>(payload.size())) +
          payload;
 }
-std::string wasm_name(std::string_view s) { return leb(static_cast<uint32_t>(s.size())) + std::string(s); }
+std::string wasm_name(std::string_view s) {
+  return leb(static_cast<uint32_t>(s.size())) + std::string(s);
+}
 
 // (module (func) (export "_start" (func 0)) (export <extra> (func 0))) plus optional custom
 // sections appended at the end.

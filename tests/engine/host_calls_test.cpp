@@ -65,7 +65,6 @@ class FakeHost final : public HostServices {
   }
 };
 
-
 // A guest that puts `a` at 256 and `b` at 8192, evaluates `call` (an i32 expression using
 // $env/$fetch/$db/$read/$log and locals $a_len/$b_len), traps unless the status is `expected`
 // (when given), then reads the held answer with result_read and writes it to stdout.
@@ -79,21 +78,28 @@ std::string guest(std::string_view call, std::optional<int> expected, std::strin
   (import "nil" "result_read" (func $read (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 2)
-  (data (i32.const 256) ")" + testing::wat_string(a) + R"(")
-  (data (i32.const 8192) ")" + testing::wat_string(b) + R"(")
+  (data (i32.const 256) ")" +
+                    testing::wat_string(a) + R"(")
+  (data (i32.const 8192) ")" +
+                    testing::wat_string(b) + R"(")
   (func (export "_start") (local $status i32) (local $n i32) (local $a_len i32) (local $b_len i32)
-    (local.set $a_len (i32.const )" + std::to_string(a.size()) + R"())
-    (local.set $b_len (i32.const )" + std::to_string(b.size()) + R"())
-    (local.set $status )" + std::string(call) + R"()
-    )" + (expected ? "(if (i32.ne (local.get $status) (i32.const " + std::to_string(*expected) +
-                         ")) (then unreachable))"
-                   : std::string()) +
+    (local.set $a_len (i32.const )" +
+                    std::to_string(a.size()) + R"())
+    (local.set $b_len (i32.const )" +
+                    std::to_string(b.size()) + R"())
+    (local.set $status )" +
+                    std::string(call) + R"()
+    )" +
+                    (expected ? "(if (i32.ne (local.get $status) (i32.const " +
+                                    std::to_string(*expected) + ")) (then unreachable))"
+                              : std::string()) +
                     R"(
     (local.set $n (call $read (i32.const 16384) (i32.const 100000)))
     (i32.store (i32.const 0) (i32.const 16384))
     (i32.store (i32.const 4) (local.get $n))
     (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
-    )" + std::string(after) + R"()
+    )" + std::string(after) +
+                    R"()
 ))";
   return wat_to_wasm(wat);
 }
@@ -130,7 +136,8 @@ class HostCallsTest : public ::testing::TestWithParam<const char*> {
     ASSERT_FALSE(r.succeeded);
     ASSERT_TRUE(r.failure.has_value());
     EXPECT_EQ(r.failure->type, "trap");
-    EXPECT_THAT(r.failure->message, StartsWith("out of bounds memory access: " + std::string(call)));
+    EXPECT_THAT(r.failure->message,
+                StartsWith("out of bounds memory access: " + std::string(call)));
     EXPECT_EQ(host.calls, 0) << "the service must not see an out-of-bounds argument";
     Result again = run(guest("(call $env (i32.const 256) (local.get $a_len))", 3, "K"), &host);
     expect_ok(again);
@@ -218,9 +225,10 @@ TEST_P(HostCallsTest, ServiceErrorsBecomeStatusNumbersAndErrorJson) {
 
 TEST_P(HostCallsTest, DbQueryPassesSqlAndParamsAndDefaultsParamsToAnEmptyArray) {
   FakeHost host;
-  Result r = run(guest("(call $db (i32.const 256) (local.get $a_len) (i32.const 8192) (local.get $b_len))",
-                       static_cast<int>(host.db_answer.size()), "SELECT ?1, ?2", R"([1,"x"])"),
-                 &host);
+  Result r =
+      run(guest("(call $db (i32.const 256) (local.get $a_len) (i32.const 8192) (local.get $b_len))",
+                static_cast<int>(host.db_answer.size()), "SELECT ?1, ?2", R"([1,"x"])"),
+          &host);
   expect_ok(r);
   EXPECT_EQ(host.last_sql, "SELECT ?1, ?2");
   EXPECT_EQ(host.last_params, R"([1,"x"])");

@@ -5,7 +5,6 @@
 // loading artifacts.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <pthread.h>
 
 #include <atomic>
@@ -150,14 +149,18 @@ TEST_F(NativeTest, ASmallThreadStackStillServesHostCallsAndTrapsDeepRecursion) {
     bool echo_ok = false;
     std::string deep_message;
   } args{this, echo, deep};
-  ASSERT_EQ(pthread_create(&thread, &attr, [](void* p) -> void* {
-    auto* a = static_cast<Args*>(p);
-    Result r = a->test->run(a->echo, R"({"small":"stack"})");
-    a->echo_ok = r.succeeded && r.output == R"({"small":"stack"})";
-    Result d = a->test->run(a->deep);
-    a->deep_message = d.failure ? d.failure->message : "no failure";
-    return nullptr;
-  }, &args), 0);
+  ASSERT_EQ(pthread_create(
+                &thread, &attr,
+                [](void* p) -> void* {
+                  auto* a = static_cast<Args*>(p);
+                  Result r = a->test->run(a->echo, R"({"small":"stack"})");
+                  a->echo_ok = r.succeeded && r.output == R"({"small":"stack"})";
+                  Result d = a->test->run(a->deep);
+                  a->deep_message = d.failure ? d.failure->message : "no failure";
+                  return nullptr;
+                },
+                &args),
+            0);
   pthread_join(thread, nullptr);
   pthread_attr_destroy(&attr);
   EXPECT_TRUE(args.echo_ok);
@@ -215,9 +218,11 @@ TEST_F(NativeTest, APooledReservationShowsNothingOfTheLastInvocation) {
 TEST_F(NativeTest, ManyThreadsTrappingAtOnceAffectNoOneElse) {
   auto echo = prepare(kEcho);
   auto spin = prepare(R"((module (func (export "_start") (loop $l (br $l)))))");
-  auto oob = prepare(R"((module (memory 1) (func (export "_start") (drop (i32.load (i32.const 70000))))))");
+  auto oob = prepare(
+      R"((module (memory 1) (func (export "_start") (drop (i32.load (i32.const 70000))))))");
   auto unreachable = prepare(R"((module (func (export "_start") unreachable)))");
-  auto div = prepare(R"((module (func (export "_start") (drop (i32.div_u (i32.const 1) (i32.const 0))))))");
+  auto div = prepare(
+      R"((module (func (export "_start") (drop (i32.div_u (i32.const 1) (i32.const 0))))))");
   std::atomic<int> wrong{0}, done{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 12; ++t) {
@@ -240,7 +245,8 @@ TEST_F(NativeTest, ManyThreadsTrappingAtOnceAffectNoOneElse) {
           }
           case 2: {
             Result r = sandbox_->invoke(*oob, inv);
-            if (!r.failure || r.failure->message.rfind("out of bounds memory access", 0) != 0) ++wrong;
+            if (!r.failure || r.failure->message.rfind("out of bounds memory access", 0) != 0)
+              ++wrong;
             break;
           }
           case 3: {
@@ -264,7 +270,8 @@ TEST_F(NativeTest, ManyThreadsTrappingAtOnceAffectNoOneElse) {
 }
 
 TEST_F(NativeTest, ThreadsThatEndReleaseTheirReservations) {
-  auto m = prepare(R"((module (memory 2) (func (export "_start") (i32.store (i32.const 8) (i32.const 1)))))");
+  auto m = prepare(
+      R"((module (memory 2) (func (export "_start") (i32.store (i32.const 8) (i32.const 1)))))");
   auto count_maps = [] {
     std::ifstream in("/proc/self/maps");
     int n = 0;

@@ -23,7 +23,8 @@ class BuildingNativeSandbox final : public Sandbox {
   std::string_view tier() const override { return native_->tier(); }
   Expected<std::shared_ptr<const PreparedModule>> prepare(std::string_view wasm) override {
     NIL_TRY(validate_module(wasm));
-    std::filesystem::path so = std::filesystem::path(dir_) / native_artifact_name(module_sha256(wasm));
+    std::filesystem::path so =
+        std::filesystem::path(dir_) / native_artifact_name(module_sha256(wasm));
     std::error_code ec;
     if (!std::filesystem::exists(so, ec)) {
       compile::NativeBuildOptions o;

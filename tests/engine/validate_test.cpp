@@ -126,7 +126,8 @@ TEST(ValidateModule, InvalidBytes) {
 
 TEST(ValidateModule, InvalidCodeIsReportedWithOffset) {
   // (func (result i32)) with an empty body: a type error the validator finds, not the parser.
-  std::string wasm = wat_to_wasm(R"((module (func (export "_start")) (func (result i32) i32.const 1)))");
+  std::string wasm =
+      wat_to_wasm(R"((module (func (export "_start")) (func (result i32) i32.const 1)))");
   // Patch the second body's `i32.const 1` (0x41 0x01) to `nop nop` (0x01 0x01): stack underflow.
   auto pos = wasm.rfind("\x41\x01");
   ASSERT_NE(pos, std::string::npos);

@@ -50,12 +50,16 @@ std::string writer_module(int fd, std::string_view text) {
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 64) "{}")
-  (data (i32.const 1024) ")" + wat_string(text) + R"(")
+  (data (i32.const 1024) ")" +
+                    wat_string(text) + R"(")
   (func (export "_start")
     (i32.store (i32.const 0) (i32.const 1024))
-    (i32.store (i32.const 4) (i32.const )" + std::to_string(text.size()) + R"())
-    (drop (call $fd_write (i32.const )" + std::to_string(fd) + R"() (i32.const 0) (i32.const 1) (i32.const 8)))
-    (if (i32.eq (i32.const )" + std::to_string(fd) + R"() (i32.const 2))
+    (i32.store (i32.const 4) (i32.const )" +
+                    std::to_string(text.size()) + R"())
+    (drop (call $fd_write (i32.const )" +
+                    std::to_string(fd) + R"() (i32.const 0) (i32.const 1) (i32.const 8)))
+    (if (i32.eq (i32.const )" +
+                    std::to_string(fd) + R"() (i32.const 2))
       (then
         (i32.store (i32.const 0) (i32.const 64))
         (i32.store (i32.const 4) (i32.const 2))

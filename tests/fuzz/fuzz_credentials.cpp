@@ -16,13 +16,14 @@
 //     a malformed key is refused before any lookup;
 //   - match_api_key finds a token's own hash at its position among other hashes;
 //   - check_csrf accepts the session's CSRF token and nothing that differs from it.
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 
 #include "auth/auth.h"
 #include "store/store.h"
@@ -34,7 +35,8 @@ void require(bool cond) {
 }
 
 constexpr std::string_view kCookie = "nil_session";
-constexpr std::string_view kBase64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view kBase64url =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string hex_sha256(std::string_view s) {
   std::string raw = nil::auth::sha256_raw(s);
@@ -135,7 +137,8 @@ void check_cookie(std::string_view in) {
   std::string_view v = nil::auth::cookie_value(in, kCookie);
   if (!v.empty()) {
     // A view into the header, right after "nil_session=", within one pair.
-    require(v.data() >= in.data() + kCookie.size() + 1 && v.data() + v.size() <= in.data() + in.size());
+    require(v.data() >= in.data() + kCookie.size() + 1 &&
+            v.data() + v.size() <= in.data() + in.size());
     size_t at = static_cast<size_t>(v.data() - in.data());
     require(in.substr(at - kCookie.size() - 1, kCookie.size() + 1) == "nil_session=");
     require(v.find(';') == std::string_view::npos);
@@ -160,8 +163,11 @@ void check_authenticator(std::string_view in) {
   if (auto token = nil::auth::bearer_token(in)) {
     auto who = w.auth->authenticate_key(*token);
     require(who.ok() == (*token == w.key));
-    if (who.ok()) require((*who)->user_id == w.user_id && (*who)->method == nil::auth::Principal::Method::kApiKey);
-    if (!well_formed_key(*token)) require(!who.ok() && who.error().code == nil::ErrorCode::kUnauthorized);
+    if (who.ok())
+      require((*who)->user_id == w.user_id &&
+              (*who)->method == nil::auth::Principal::Method::kApiKey);
+    if (!well_formed_key(*token))
+      require(!who.ok() && who.error().code == nil::ErrorCode::kUnauthorized);
   }
   auto by_key = w.auth->authenticate_key(in);
   require(by_key.ok() == (in == w.key));
@@ -169,13 +175,16 @@ void check_authenticator(std::string_view in) {
   if (!cookie.empty()) {
     auto who = w.auth->authenticate_session(cookie);
     require(who.ok() == (cookie == w.session));
-    if (who.ok()) require((*who)->user_id == w.user_id && (*who)->method == nil::auth::Principal::Method::kSession);
+    if (who.ok())
+      require((*who)->user_id == w.user_id &&
+              (*who)->method == nil::auth::Principal::Method::kSession);
   }
   auto by_session = w.auth->authenticate_session(in);
   require(by_session.ok() == (in == w.session));
 
   // The session's CSRF token, and nothing else.
-  static const std::shared_ptr<const nil::auth::Principal> session = *w.auth->authenticate_session(w.session);
+  static const std::shared_ptr<const nil::auth::Principal> session =
+      *w.auth->authenticate_session(w.session);
   require(nil::auth::Authenticator::check_csrf(*session, w.csrf));
   require(nil::auth::Authenticator::check_csrf(*session, in) == (in == w.csrf));
 

@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const size_t piece = 1 + data[0];
   std::string_view stream(reinterpret_cast<const char*>(data + 1), size - 1);
-  nil::api::RequestParser::Limits limits{4096, 64 * 1024};  // a small body limit, the real header limit
+  nil::api::RequestParser::Limits limits{4096,
+                                         64 * 1024};  // a small body limit, the real header limit
   std::string buffer;
   size_t pos = 0;
   for (int requests = 0; requests < 8; ++requests) {
@@ -33,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (parser.state() != nil::api::RequestParser::State::kDone) return 0;
     auto req = parser.release();
     if (req.body().size() > limits.body_limit) __builtin_trap();  // body_limit holds
-    if (req.count(boost::beast::http::field::content_length) > 1) __builtin_trap();  // refused before
+    if (req.count(boost::beast::http::field::content_length) > 1)
+      __builtin_trap();  // refused before
   }
   return 0;
 }

@@ -47,7 +47,8 @@ std::string toml_string(std::string_view v) {
 std::string write_back(const nil::cli::Project& p) {
   std::string out;
   for (const auto& f : p.functions) {
-    out += "[[function]]\nname = " + toml_string(f.name) + "\nsource = " + toml_string(f.source_display) +
+    out += "[[function]]\nname = " + toml_string(f.name) +
+           "\nsource = " + toml_string(f.source_display) +
            "\nlanguage = " + toml_string(f.language) + "\n";
     if (f.environments) {
       out += "environments = [";
@@ -62,8 +63,9 @@ std::string write_back(const nil::cli::Project& p) {
 
 bool same(const nil::cli::ProjectFunction& a, const nil::cli::ProjectFunction& b) {
   return a.name == b.name && a.source == b.source && a.source_display == b.source_display &&
-         a.language == b.language && a.environments == b.environments && a.timeout_ms == b.timeout_ms &&
-         a.memory_mb == b.memory_mb && nil::cli::fingerprint(a, "x") == nil::cli::fingerprint(b, "x");
+         a.language == b.language && a.environments == b.environments &&
+         a.timeout_ms == b.timeout_ms && a.memory_mb == b.memory_mb &&
+         nil::cli::fingerprint(a, "x") == nil::cli::fingerprint(b, "x");
 }
 
 }  // namespace
@@ -90,6 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto again = nil::cli::parse_project(again_text, kFile);
   require(again.ok());
   require(again->functions.size() == p->functions.size());
-  for (size_t i = 0; i < p->functions.size(); ++i) require(same(again->functions[i], p->functions[i]));
+  for (size_t i = 0; i < p->functions.size(); ++i)
+    require(same(again->functions[i], p->functions[i]));
   return 0;
 }

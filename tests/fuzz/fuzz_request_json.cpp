@@ -2,10 +2,9 @@
 // picks the parser, the rest is the body as sent with Content-Type application/json. Every
 // parser must return a value or an Error with a code, never crash, and never accept what it
 // promises to refuse (checked below for a few invariants).
+#include <boost/json.hpp>
 #include <cstdint>
 #include <string_view>
-
-#include <boost/json.hpp>
 
 #include "api/request_json.h"
 

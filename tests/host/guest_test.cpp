@@ -18,7 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-
 // Calls `call` on the strings at 1024 and 8192, then writes [status, answer] to stdout.
 std::string guest(std::string_view call, std::string_view a, std::string_view b = "") {
   return engine::testing::wat_to_wasm(R"((module
@@ -28,10 +27,13 @@ std::string guest(std::string_view call, std::string_view a, std::string_view b 
   (import "nil" "result_read" (func $read (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 4)
-  (data (i32.const 1024) ")" + engine::testing::wat_string(a) + R"(")
-  (data (i32.const 8192) ")" + engine::testing::wat_string(b) + R"(")
+  (data (i32.const 1024) ")" + engine::testing::wat_string(a) +
+                                      R"(")
+  (data (i32.const 8192) ")" + engine::testing::wat_string(b) +
+                                      R"(")
   (func (export "_start") (local $status i32) (local $n i32)
-    (local.set $status )" + std::string(call) + R"()
+    (local.set $status )" + std::string(call) +
+                                      R"()
     (local.set $n (call $read (i32.const 65536) (i32.const 131072)))
     (i32.store (i32.const 0) (i32.const 65536))
     (i32.store (i32.const 4) (local.get $n))
@@ -82,9 +84,9 @@ TEST_F(GuestTest, FetchesFromALocalServer) {
   std::string req = R"({"url":")" + server_.url("/hello") + R"("})";
   FunctionGrants g;
   g.http_allow = {"127.0.0.1:" + std::to_string(server_.port())};
-  auto r = run(guest("(call $fetch (i32.const 1024) (i32.const " + std::to_string(req.size()) + "))",
-                     req),
-               g);
+  auto r = run(
+      guest("(call $fetch (i32.const 1024) (i32.const " + std::to_string(req.size()) + "))", req),
+      g);
   ASSERT_TRUE(r.succeeded) << r.failure->message;
   EXPECT_THAT(r.output, HasSubstr(R"("body":"hello")"));
   ASSERT_EQ(r.host_calls.size(), 1u);
@@ -95,9 +97,9 @@ TEST_F(GuestTest, FetchesFromALocalServer) {
 
 TEST_F(GuestTest, AFetchToAHostNotAllowedIsAnErrorTheGuestCanRead) {
   std::string req = R"({"url":")" + server_.url("/hello") + R"("})";
-  auto r = run(guest("(call $fetch (i32.const 1024) (i32.const " + std::to_string(req.size()) + "))",
-                     req),
-               {});
+  auto r = run(
+      guest("(call $fetch (i32.const 1024) (i32.const " + std::to_string(req.size()) + "))", req),
+      {});
   ASSERT_TRUE(r.succeeded) << r.failure->message;
   EXPECT_THAT(r.output, HasSubstr(R"("code":"host_not_allowed")"));
   EXPECT_EQ(server_.requests(), 0);

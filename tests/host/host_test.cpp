@@ -137,9 +137,8 @@ TEST_F(HostTest, AHostNotOnTheAllowListIsRefused) {
                "host_not_allowed");
   // Listed by address, fetched by name: not the same host.
   auto services = runtime.for_invocation(local_grants(), {});
-  expect_error(services->http_fetch(get("http://localhost:" + std::to_string(server_.port()) +
-                                        "/hello"),
-                                    in(5s)),
+  expect_error(services->http_fetch(
+                   get("http://localhost:" + std::to_string(server_.port()) + "/hello"), in(5s)),
                "host_not_allowed");
   // Another port of the same host.
   expect_error(services->http_fetch(get("http://127.0.0.1:1/hello"), in(5s)), "host_not_allowed");
@@ -153,9 +152,11 @@ TEST_F(HostTest, LoopbackIsRefusedUnlessPrivateTargetsAreAllowed) {
   // A name that resolves to loopback is judged by its address, not its name.
   FunctionGrants by_name;
   by_name.http_allow = {"localhost"};
-  expect_error(strict.for_invocation(by_name, {})->http_fetch(
-                   get("http://localhost:" + std::to_string(server_.port()) + "/hello"), in(5s)),
-               "address_not_allowed");
+  expect_error(
+      strict.for_invocation(by_name, {})
+          ->http_fetch(get("http://localhost:" + std::to_string(server_.port()) + "/hello"),
+                       in(5s)),
+      "address_not_allowed");
   EXPECT_EQ(server_.requests(), 0);
 }
 
@@ -168,9 +169,9 @@ TEST_F(HostTest, OnlyHttpAndHttpsAndValidRequests) {
   expect_error(services->http_fetch(get("ftp://127.0.0.1/x"), in(5s)), "invalid_request");
   expect_error(services->http_fetch("not json", in(5s)), "invalid_request");
   expect_error(services->http_fetch(R"({"method":"GET"})", in(5s)), "invalid_request");
-  expect_error(services->http_fetch(R"({"url":"http://127.0.0.1/","headers":{"X":"a\r\nB: c"}})",
-                                    in(5s)),
-               "invalid_request");
+  expect_error(
+      services->http_fetch(R"({"url":"http://127.0.0.1/","headers":{"X":"a\r\nB: c"}})", in(5s)),
+      "invalid_request");
   expect_error(services->http_fetch(R"({"url":"http://127.0.0.1/","method":"GET /x"})", in(5s)),
                "invalid_request");
   expect_error(services->http_fetch(R"({"url":"http://127.0.0.1/","extra":1})", in(5s)),
@@ -229,14 +230,15 @@ TEST_F(HostTest, HugeResponseHeadersAreResponseTooLarge) {
   auto half_mib = services->http_fetch(get(server_.url("/bigheaders?n=524288")), in(5s));
   expect_error(half_mib, "response_too_large");
   // One header line over libcurl's limit for a single line (100 KiB).
-  auto long_line = services->http_fetch(get(server_.url("/bigheaders?n=150000&line=150000")), in(5s));
+  auto long_line =
+      services->http_fetch(get(server_.url("/bigheaders?n=150000&line=150000")), in(5s));
   expect_error(long_line, "response_too_large");
 
   HostConfig cfg = config();
   cfg.http_max_response_bytes = 64 << 10;
   HostRuntime small(cfg);
-  auto over = small.for_invocation(local_grants(), {})->http_fetch(
-      get(server_.url("/bigheaders?n=100000")), in(5s));
+  auto over = small.for_invocation(local_grants(), {})
+                  ->http_fetch(get(server_.url("/bigheaders?n=100000")), in(5s));
   expect_error(over, "response_too_large");
   EXPECT_THAT(over.error().message, HasSubstr("65536"));
 }
@@ -256,7 +258,8 @@ TEST_F(HostTest, CredentialsDoNotFollowARedirectToAnotherOrigin) {
                                             {"X-Plain", "kept"}}}};
     auto r = services->http_fetch(json::serialize(o), in(5s));
     EXPECT_TRUE(r.ok()) << r.error().message;
-    json::object body = as_object(std::string(as_object(r.ok() ? r.value() : "{}")["body"].as_string()));
+    json::object body =
+        as_object(std::string(as_object(r.ok() ? r.value() : "{}")["body"].as_string()));
     return body["headers"].as_object();
   };
   json::object same = fetch("/echo");
@@ -286,8 +289,10 @@ TEST_F(HostTest, RedirectsAreFollowedAndEachHopIsChecked) {
   HostConfig cfg = config();
   cfg.http_max_redirects = 2;
   HostRuntime limited(cfg);
-  expect_error(limited.for_invocation(local_grants(), {})->http_fetch(
-                   get(server_.url("/redirect?to=" + server_.url("/redirect?to=/redirect?to=/hello"))), in(5s)),
+  expect_error(limited.for_invocation(local_grants(), {})
+                   ->http_fetch(get(server_.url("/redirect?to=" +
+                                                server_.url("/redirect?to=/redirect?to=/hello"))),
+                                in(5s)),
                "too_many_redirects");
 }
 
@@ -314,7 +319,8 @@ class DbTest : public HostTest {
     FunctionGrants g = fn(ddl);
     return runtime_->for_invocation(g, {});
   }
-  json::object query(engine::HostServices& s, std::string_view sql, std::string_view params = "[]") {
+  json::object query(engine::HostServices& s, std::string_view sql,
+                     std::string_view params = "[]") {
     auto r = s.db_query(sql, params, in(5s));
     EXPECT_TRUE(r.ok()) << sql << ": " << r.error().code << ": " << r.error().message;
     return r.ok() ? as_object(r.value()) : json::object{};
@@ -362,8 +368,10 @@ TEST_F(DbTest, InsertThenSelect) {
 TEST_F(DbTest, ParametersAreBoundNeverInterpolated) {
   auto s = services(false);
   std::string evil = "x'); DROP TABLE notes; --";
-  query(*s, "INSERT INTO notes (body, score) VALUES (?1, ?2)", json::serialize(json::array{evil, 7}));
-  json::object sel = query(*s, "SELECT body FROM notes WHERE body = ?", json::serialize(json::array{evil}));
+  query(*s, "INSERT INTO notes (body, score) VALUES (?1, ?2)",
+        json::serialize(json::array{evil, 7}));
+  json::object sel =
+      query(*s, "SELECT body FROM notes WHERE body = ?", json::serialize(json::array{evil}));
   ASSERT_EQ(sel["rows"].as_array().size(), 1u);
   EXPECT_EQ(sel["rows"].as_array()[0].as_array()[0].as_string(), evil);
   json::object types = query(*s, "SELECT ?, ?, ?, ?, typeof(?)", R"([null, true, 3, 2.5, "t"])");
@@ -390,8 +398,9 @@ TEST_F(DbTest, ExactlyOneStatement) {
   auto s = services(false);
   auto r = s->db_query("SELECT 1; SELECT 2", "[]", in(5s));
   expect_error(r, "multiple_statements");
-  expect_error(s->db_query("INSERT INTO notes (body) VALUES ('a'); DELETE FROM notes", "[]", in(5s)),
-               "multiple_statements");
+  expect_error(
+      s->db_query("INSERT INTO notes (body) VALUES ('a'); DELETE FROM notes", "[]", in(5s)),
+      "multiple_statements");
   EXPECT_EQ(json::serialize(query(*s, "SELECT count(*) FROM notes")["rows"]), "[[0]]");
   // Trailing semicolons, whitespace and comments are fine.
   query(*s, "SELECT 1; -- done\n /* really */ ;  ");
@@ -409,10 +418,10 @@ TEST_F(DbTest, SchemaChangesNeedTheDdlGrant) {
   expect_error(plain->db_query("CREATE TEMP TABLE t (x)", "[]", in(5s)), "not_authorized");
   expect_error(plain->db_query("ALTER TABLE notes ADD COLUMN extra TEXT", "[]", in(5s)),
                "not_authorized");
-  expect_error(plain->db_query(
-                   "CREATE TRIGGER tr AFTER INSERT ON notes BEGIN DELETE FROM notes; END", "[]",
-                   in(5s)),
-               "not_authorized");
+  expect_error(
+      plain->db_query("CREATE TRIGGER tr AFTER INSERT ON notes BEGIN DELETE FROM notes; END", "[]",
+                      in(5s)),
+      "not_authorized");
   query(*plain, "SELECT count(*) FROM notes");  // the table is still there
 
   auto admin = services(true);
@@ -423,27 +432,27 @@ TEST_F(DbTest, SchemaChangesNeedTheDdlGrant) {
 TEST_F(DbTest, AttachAndPragmaAreDenied) {
   auto plain = services(false);
   std::string other = (dir_.path() / "other.db").string();
-  expect_error(plain->db_query("ATTACH DATABASE ? AS other", json::serialize(json::array{other}),
-                               in(5s)),
-               "not_authorized");
+  expect_error(
+      plain->db_query("ATTACH DATABASE ? AS other", json::serialize(json::array{other}), in(5s)),
+      "not_authorized");
   expect_error(plain->db_query("PRAGMA journal_mode=DELETE", "[]", in(5s)), "not_authorized");
   expect_error(plain->db_query("PRAGMA table_info(notes)", "[]", in(5s)), "not_authorized");
   expect_error(plain->db_query("SELECT * FROM pragma_table_info('notes')", "[]", in(5s)),
                "not_authorized");
   // ATTACH stays denied even with the ddl grant: it reaches files outside the app db.
   auto admin = services(true);
-  expect_error(admin->db_query("ATTACH DATABASE ? AS other", json::serialize(json::array{other}),
-                               in(5s)),
-               "not_authorized");
+  expect_error(
+      admin->db_query("ATTACH DATABASE ? AS other", json::serialize(json::array{other}), in(5s)),
+      "not_authorized");
   EXPECT_FALSE(std::filesystem::exists(other));
   query(*admin, "PRAGMA table_info(notes)");  // PRAGMA with the grant
 }
 
 TEST_F(DbTest, HugeResultsAreCappedByRowsAndBytes) {
   auto s = services(false);
-  auto r = s->db_query(
-      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n", "[]",
-      in(5s));
+  auto r =
+      s->db_query("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n",
+                  "[]", in(5s));
   ASSERT_TRUE(r.ok()) << r.error().message;
   json::object o = as_object(r.value());
   EXPECT_EQ(o["rows"].as_array().size(), 100u);  // db_max_rows
@@ -475,7 +484,11 @@ TEST_F(DbTest, StatementsStopAtTheirTimeout) {
   expect_error(s->db_query(forever, "[]", in(10s)), "timeout");
   EXPECT_LT(Clock::now() - started, 2s);
   // The guest's deadline, when sooner, wins.
-  HostRuntime patient([&] { HostConfig c = config(); c.db_timeout_ms = 60'000; return c; }());
+  HostRuntime patient([&] {
+    HostConfig c = config();
+    c.db_timeout_ms = 60'000;
+    return c;
+  }());
   started = Clock::now();
   expect_error(patient.for_invocation(fn(), {})->db_query(forever, "[]", in(150ms)), "timeout");
   EXPECT_LT(Clock::now() - started, 2s);

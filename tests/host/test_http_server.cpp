@@ -26,8 +26,9 @@ bool send_all(int fd, const std::string& data) {
 }
 
 std::string response(int status, const std::string& body, const std::string& extra = "") {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\nConnection: close\r\n" + extra + "\r\n" + body;
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n" +
+         extra + "\r\n" + body;
 }
 
 std::string query_param(const std::string& target, const std::string& key) {
@@ -38,7 +39,8 @@ std::string query_param(const std::string& target, const std::string& key) {
   size_t at = query.find(prefix);
   if (at == std::string::npos) return {};
   size_t end = query.find('&', at);
-  return query.substr(at + prefix.size(), end == std::string::npos ? end : end - at - prefix.size());
+  return query.substr(at + prefix.size(),
+                      end == std::string::npos ? end : end - at - prefix.size());
 }
 
 }  // namespace

@@ -30,8 +30,8 @@ TEST_F(BadInput, MalformedJsonOnEveryJsonEndpoint) {
   for (auto& c : cases) {
     for (std::string body : {"{", "nope", "{\"a\":1}}", "[1,2", "\"unterminated"}) {
       auto r = http().request(c.method, c.target, body, "application/json");
-      EXPECT_TRUE(is_problem(r, 400, "malformed_json")) << c.method << " " << c.target
-                                                        << " body: " << body;
+      EXPECT_TRUE(is_problem(r, 400, "malformed_json"))
+          << c.method << " " << c.target << " body: " << body;
     }
   }
   // The function is unharmed.
@@ -53,8 +53,8 @@ TEST_F(BadInput, WrongContentTypeIs415) {
   EXPECT_TRUE(is_problem(http().request("POST", "/functions", json::serialize(valid), ""), 415,
                          "unsupported_media_type"));
   // Parameters on the media type are fine.
-  auto ok = http().post_raw("/functions/" + id + "/execute", "{}",
-                            "application/json; charset=utf-8");
+  auto ok =
+      http().post_raw("/functions/" + id + "/execute", "{}", "application/json; charset=utf-8");
   EXPECT_EQ(ok.status, 200) << http().describe_exchange();
 }
 
@@ -75,8 +75,7 @@ TEST_F(BadInput, CreateValidationTable) {
       {"name not a string", R"({"name":42,"language":"wat","source":SRC})", "invalid_field"},
       {"source not a string", R"({"name":NAME,"language":"wat","source":7})", "invalid_field"},
       {"upper-case name", R"({"name":"Hello","language":"wat","source":SRC})", "invalid_name"},
-      {"name with underscore", R"({"name":"a_b","language":"wat","source":SRC})",
-       "invalid_name"},
+      {"name with underscore", R"({"name":"a_b","language":"wat","source":SRC})", "invalid_name"},
       {"name starting with a digit", R"({"name":"1abc","language":"wat","source":SRC})",
        "invalid_name"},
       {"empty name", R"({"name":"","language":"wat","source":SRC})", "invalid_name"},
@@ -122,8 +121,8 @@ TEST_F(BadInput, PaginationParametersAreChecked) {
   for (std::string q : {"limit=0", "limit=201", "limit=-1", "limit=abc"}) {
     EXPECT_TRUE(is_problem(http().get("/functions?" + q), 400, "invalid_limit")) << q;
   }
-  EXPECT_TRUE(is_problem(http().get("/functions?cursor=not-a-cursor-we-gave"), 400,
-                         "invalid_cursor"));
+  EXPECT_TRUE(
+      is_problem(http().get("/functions?cursor=not-a-cursor-we-gave"), 400, "invalid_cursor"));
   auto ok = http().get("/functions?limit=200");
   EXPECT_EQ(ok.status, 200) << ok.describe();
 }
@@ -144,8 +143,7 @@ TEST_F(BadInput, UnknownThingsAre404) {
       {"GET", "/functions/no-such-function/executions", nullptr, "function_not_found"},
       {"POST", "/functions/v1/no-such-function", "{}", "function_not_found"},
       {"GET", "/executions/no-such-execution", nullptr, "execution_not_found"},
-      {"GET", "/executions/00000000-0000-0000-0000-000000000000", nullptr,
-       "execution_not_found"},
+      {"GET", "/executions/00000000-0000-0000-0000-000000000000", nullptr, "execution_not_found"},
       {"GET", "/no/such/route", nullptr, "route_not_found"},
       {"GET", "/functions/a/b/c", nullptr, "route_not_found"},
   };
@@ -178,8 +176,7 @@ TEST_F(BadInput, DuplicateNameIs409) {
                      "\r\nContent-Disposition: form-data; name=\"wasm\"; filename=\"m.wasm\"\r\n"
                      "Content-Type: application/wasm\r\n\r\n" +
                      wasm_bytes("echo") + "\r\n--" + b + "--\r\n";
-  auto again =
-      http().post_raw("/functions/v1/deploy", body, "multipart/form-data; boundary=" + b);
+  auto again = http().post_raw("/functions/v1/deploy", body, "multipart/form-data; boundary=" + b);
   ASSERT_EQ(again.status, 202) << again.describe();
   EXPECT_EQ(str(again.json(), "id"), str(first.json(), "id")) << again.describe();
   EXPECT_EQ(again.json().at("version"), 2) << again.describe();
@@ -200,7 +197,8 @@ struct CompileFailureCase {
 TEST_F(BadInput, BadModulesFailToCompileWithAReason) {
   std::string forbidden_wasm = wasm_bytes("forbidden_import");
   const CompileFailureCase cases[] = {
-      {"invalid WAT", {{"language", "wat"}, {"source", wat("invalid_syntax")}},
+      {"invalid WAT",
+       {{"language", "wat"}, {"source", wat("invalid_syntax")}},
        {"function.wat:3:5"}},
       {"WAT importing env.system",
        {{"language", "wat"}, {"source", wat("forbidden_import")}},
@@ -227,9 +225,9 @@ TEST_F(BadInput, BadModulesFailToCompileWithAReason) {
     std::string error = str(f, "compileError");
     EXPECT_FALSE(error.empty()) << json::serialize(f);
     for (auto& s : c.in) EXPECT_NE(error.find(s), std::string::npos) << "compileError: " << error;
-    EXPECT_TRUE(is_problem(
-        http().post_json("/functions/" + str(f, "id") + "/execute", json::object{}), 409,
-        "function_not_ready"));
+    EXPECT_TRUE(
+        is_problem(http().post_json("/functions/" + str(f, "id") + "/execute", json::object{}), 409,
+                   "function_not_ready"));
   }
 }
 

@@ -33,7 +33,9 @@ std::string shown(const json::value& env, std::string_view key) {
 
 TEST_F(Environments, CrudWithSecretsWriteOnly) {
   std::string name = unique_name("env");
-  json::object e = create_env(http(), name, json::array{var("REGION", "eu-west-1"), var("API_KEY", "sk-live-123456", true)});
+  json::object e =
+      create_env(http(), name,
+                 json::array{var("REGION", "eu-west-1"), var("API_KEY", "sk-live-123456", true)});
   ASSERT_FALSE(e.empty());
   std::string id = str(e, "id");
   EXPECT_EQ(str(e, "name"), name);
@@ -57,15 +59,18 @@ TEST_F(Environments, CrudWithSecretsWriteOnly) {
   EXPECT_EQ(list.body.find("sk-live-123456"), std::string::npos);
 
   // PUT replaces the vars; a secret given without "value" keeps its stored value.
-  auto put = http().put_json("/environments/" + id,
-                             json::object{{"vars", json::array{var("REGION", "us-east-1"),
-                                                               json::object{{"key", "API_KEY"}, {"secret", true}}}}});
+  auto put = http().put_json(
+      "/environments/" + id,
+      json::object{{"vars", json::array{var("REGION", "us-east-1"),
+                                        json::object{{"key", "API_KEY"}, {"secret", true}}}}});
   ASSERT_EQ(put.status, 200) << put.describe();
   EXPECT_EQ(shown(put.json(), "REGION"), "us-east-1");
   EXPECT_EQ(shown(put.json(), "API_KEY"), "***");
   // A non-secret cannot omit its value.
-  EXPECT_TRUE(is_problem(http().put_json("/environments/" + id, json::object{{"vars", json::array{json::object{{"key", "REGION"}}}}}),
-                         400, "missing_field"));
+  EXPECT_TRUE(is_problem(
+      http().put_json("/environments/" + id,
+                      json::object{{"vars", json::array{json::object{{"key", "REGION"}}}}}),
+      400, "missing_field"));
   // Rename.
   std::string renamed = unique_name("renamed");
   auto rn = http().put_json("/environments/" + id, json::object{{"name", renamed}});
@@ -77,7 +82,8 @@ TEST_F(Environments, CrudWithSecretsWriteOnly) {
   EXPECT_EQ(del.status, 204) << del.describe();
   EXPECT_TRUE(is_problem(http().get("/environments/" + id), 404, "environment_not_found"));
   EXPECT_TRUE(is_problem(http().del("/environments/" + id), 404, "environment_not_found"));
-  EXPECT_TRUE(is_problem(http().request("PATCH", "/environments/" + id), 405, "method_not_allowed"));
+  EXPECT_TRUE(
+      is_problem(http().request("PATCH", "/environments/" + id), 405, "method_not_allowed"));
 }
 
 TEST_F(Environments, ValidationTable) {
@@ -98,22 +104,50 @@ TEST_F(Environments, ValidationTable) {
       {"bad name", json::object{{"name", "Bad_Name"}}, 400, "invalid_name"},
       {"name too long", json::object{{"name", "a" + std::string(63, 'b')}}, 400, "invalid_name"},
       {"taken", json::object{{"name", taken}}, 409, "name_taken"},
-      {"unknown field", json::object{{"name", "ok-name"}, {"secrets", json::object{}}}, 400, "unknown_field"},
-      {"vars not array", json::object{{"name", "ok-name"}, {"vars", json::object{{"K", "v"}}}}, 400, "invalid_field"},
-      {"var not object", json::object{{"name", "ok-name"}, {"vars", json::array{"K=v"}}}, 400, "invalid_field"},
-      {"var unknown field", json::object{{"name", "ok-name"}, {"vars", json::array{json::object{{"key", "K"}, {"value", "v"}, {"x", 1}}}}}, 400, "unknown_field"},
-      {"key missing", json::object{{"name", "ok-name"}, {"vars", json::array{json::object{{"value", "v"}}}}}, 400, "missing_field"},
-      {"key digit first", json::object{{"name", "ok-name"}, {"vars", json::array{var("1K", "v")}}}, 400, "invalid_env_key"},
-      {"key dash", json::object{{"name", "ok-name"}, {"vars", json::array{var("A-B", "v")}}}, 400, "invalid_env_key"},
-      {"key empty", json::object{{"name", "ok-name"}, {"vars", json::array{var("", "v")}}}, 400, "invalid_env_key"},
-      {"key too long", json::object{{"name", "ok-name"}, {"vars", json::array{var(long_key, "v")}}}, 400, "invalid_env_key"},
-      {"value not string", json::object{{"name", "ok-name"}, {"vars", json::array{json::object{{"key", "K"}, {"value", 1}}}}}, 400, "invalid_field"},
-      {"value missing", json::object{{"name", "ok-name"}, {"vars", json::array{json::object{{"key", "K"}}}}}, 400, "missing_field"},
-      {"value too big", json::object{{"name", "ok-name"}, {"vars", json::array{var("K", big_value)}}}, 400, "invalid_env_value"},
-      {"secret too short", json::object{{"name", "ok-name"}, {"vars", json::array{var("K", "abc", true)}}}, 400, "invalid_env_value"},
-      {"secret not bool", json::object{{"name", "ok-name"}, {"vars", json::array{json::object{{"key", "K"}, {"value", "v"}, {"secret", "yes"}}}}}, 400, "invalid_field"},
-      {"duplicate key", json::object{{"name", "ok-name"}, {"vars", json::array{var("K", "1"), var("K", "2")}}}, 400, "duplicate_env_key"},
-      {"too many keys", json::object{{"name", "ok-name"}, {"vars", too_many}}, 400, "too_many_env_vars"},
+      {"unknown field", json::object{{"name", "ok-name"}, {"secrets", json::object{}}}, 400,
+       "unknown_field"},
+      {"vars not array", json::object{{"name", "ok-name"}, {"vars", json::object{{"K", "v"}}}}, 400,
+       "invalid_field"},
+      {"var not object", json::object{{"name", "ok-name"}, {"vars", json::array{"K=v"}}}, 400,
+       "invalid_field"},
+      {"var unknown field",
+       json::object{{"name", "ok-name"},
+                    {"vars", json::array{json::object{{"key", "K"}, {"value", "v"}, {"x", 1}}}}},
+       400, "unknown_field"},
+      {"key missing",
+       json::object{{"name", "ok-name"}, {"vars", json::array{json::object{{"value", "v"}}}}}, 400,
+       "missing_field"},
+      {"key digit first", json::object{{"name", "ok-name"}, {"vars", json::array{var("1K", "v")}}},
+       400, "invalid_env_key"},
+      {"key dash", json::object{{"name", "ok-name"}, {"vars", json::array{var("A-B", "v")}}}, 400,
+       "invalid_env_key"},
+      {"key empty", json::object{{"name", "ok-name"}, {"vars", json::array{var("", "v")}}}, 400,
+       "invalid_env_key"},
+      {"key too long", json::object{{"name", "ok-name"}, {"vars", json::array{var(long_key, "v")}}},
+       400, "invalid_env_key"},
+      {"value not string",
+       json::object{{"name", "ok-name"},
+                    {"vars", json::array{json::object{{"key", "K"}, {"value", 1}}}}},
+       400, "invalid_field"},
+      {"value missing",
+       json::object{{"name", "ok-name"}, {"vars", json::array{json::object{{"key", "K"}}}}}, 400,
+       "missing_field"},
+      {"value too big",
+       json::object{{"name", "ok-name"}, {"vars", json::array{var("K", big_value)}}}, 400,
+       "invalid_env_value"},
+      {"secret too short",
+       json::object{{"name", "ok-name"}, {"vars", json::array{var("K", "abc", true)}}}, 400,
+       "invalid_env_value"},
+      {"secret not bool",
+       json::object{
+           {"name", "ok-name"},
+           {"vars", json::array{json::object{{"key", "K"}, {"value", "v"}, {"secret", "yes"}}}}},
+       400, "invalid_field"},
+      {"duplicate key",
+       json::object{{"name", "ok-name"}, {"vars", json::array{var("K", "1"), var("K", "2")}}}, 400,
+       "duplicate_env_key"},
+      {"too many keys", json::object{{"name", "ok-name"}, {"vars", too_many}}, 400,
+       "too_many_env_vars"},
       {"not an object", json::array{}, 400, "invalid_body"},
   };
   for (const auto& c : cases) {
@@ -127,8 +161,10 @@ TEST_F(Environments, ValidationTable) {
   too_many[0] = var(std::string(128, 'K'), std::string(32 << 10, 'v'));
   create_env(http(), unique_name("edge"), too_many);
   // A secret's value never appears in an error.
-  auto r = http().post_json("/environments", json::object{{"name", "ok-name"},
-                                                          {"vars", json::array{var("S", "topsecret-" + big_value, true)}}});
+  auto r = http().post_json(
+      "/environments",
+      json::object{{"name", "ok-name"},
+                   {"vars", json::array{var("S", "topsecret-" + big_value, true)}}});
   EXPECT_TRUE(is_problem(r, 400, "invalid_env_value"));
   EXPECT_EQ(r.body.find("topsecret"), std::string::npos) << r.describe();
 }
@@ -145,7 +181,8 @@ TEST_F(Environments, FunctionFieldsAreValidatedAndShown) {
   ASSERT_EQ(r.status, 202) << r.describe();
   std::string id = str(r.json(), "id");
   EXPECT_EQ(r.json().at("environments"), (json::array{json::value(env)}));
-  EXPECT_EQ(r.json().at("httpAllow"), (json::array{"api.example.com", "127.0.0.1:8081", "[::1]:9000"}));
+  EXPECT_EQ(r.json().at("httpAllow"),
+            (json::array{"api.example.com", "127.0.0.1:8081", "[::1]:9000"}));
   EXPECT_EQ(r.json().at("grants"), (json::array{"db:ddl"}));
 
   auto bad = [&](json::object extra, std::string_view code) {
@@ -169,7 +206,8 @@ TEST_F(Environments, FunctionFieldsAreValidatedAndShown) {
 
   // Access-only PUT: 200, no new version; an empty list detaches.
   auto before = http().get("/functions/" + id).json();
-  auto put = http().put_json("/functions/" + id, json::object{{"environments", json::array{}}, {"grants", json::array{}}});
+  auto put = http().put_json(
+      "/functions/" + id, json::object{{"environments", json::array{}}, {"grants", json::array{}}});
   ASSERT_EQ(put.status, 200) << put.describe();
   EXPECT_EQ(put.json().at("version"), before.at("version"));
   EXPECT_TRUE(put.json().at("environments").as_array().empty());
@@ -193,7 +231,8 @@ TEST_F(Environments, EnvironIsMergedSecretsRedactedAndChangesSeenNextInvocation)
   const std::string secret = "tok-9f8e7d6c5b4a";
   std::string base = unique_name("base");
   std::string over = unique_name("over");
-  create_env(http(), base, json::array{var("REGION", "eu"), var("MODE", "base"), var("TOKEN", secret, true)});
+  create_env(http(), base,
+             json::array{var("REGION", "eu"), var("MODE", "base"), var("TOKEN", secret, true)});
   create_env(http(), over, json::array{var("MODE", "over")});
   json::object f = wat_function(unique_name("environ"), wat("environ"));
   f["environments"] = json::array{base, over};
@@ -205,12 +244,14 @@ TEST_F(Environments, EnvironIsMergedSecretsRedactedAndChangesSeenNextInvocation)
   // The caller's identity follows the environments (issue 5; docs/abi.md).
   auto me = http().get("/auth/me");
   ASSERT_EQ(me.status, 200) << me.describe();
-  const std::string who = "NIL_USER_ID=" + str(me.json(), "id") + " NIL_USERNAME=admin NIL_USER_ROLE=admin ";
+  const std::string who =
+      "NIL_USER_ID=" + str(me.json(), "id") + " NIL_USERNAME=admin NIL_USER_ROLE=admin ";
 
   auto e = execute(http(), id, nullptr);
   ASSERT_EQ(str(e, "status"), "SUCCEEDED") << json::serialize(e);
   // Later environment wins, in place; the secret is masked in the answer.
-  EXPECT_EQ(e.at("output"), json::value("REGION=eu MODE=over TOKEN=*** " + who)) << json::serialize(e);
+  EXPECT_EQ(e.at("output"), json::value("REGION=eu MODE=over TOKEN=*** " + who))
+      << json::serialize(e);
   auto stored = get_execution(http(), str(e, "executionId"));
   ASSERT_EQ(stored.status, 200) << stored.describe();
   EXPECT_EQ(stored.json().at("output"), json::value("REGION=eu MODE=over TOKEN=*** " + who));
@@ -219,11 +260,14 @@ TEST_F(Environments, EnvironIsMergedSecretsRedactedAndChangesSeenNextInvocation)
   EXPECT_TRUE(stored.json().at("hostCalls").is_array()) << stored.describe();
 
   // An environment change is seen by the very next invocation (no stale cache).
-  auto put = http().put_json("/environments/" + over, json::object{{"vars", json::array{var("MODE", "changed")}}});
+  auto put = http().put_json("/environments/" + over,
+                             json::object{{"vars", json::array{var("MODE", "changed")}}});
   ASSERT_EQ(put.status, 200) << put.describe();
-  EXPECT_EQ(execute(http(), id, nullptr).at("output"), json::value("REGION=eu MODE=changed TOKEN=*** " + who));
+  EXPECT_EQ(execute(http(), id, nullptr).at("output"),
+            json::value("REGION=eu MODE=changed TOKEN=*** " + who));
   // So is a detach.
-  auto detach = http().put_json("/functions/" + id, json::object{{"environments", json::array{over}}});
+  auto detach =
+      http().put_json("/functions/" + id, json::object{{"environments", json::array{over}}});
   ASSERT_EQ(detach.status, 200) << detach.describe();
   EXPECT_EQ(execute(http(), id, nullptr).at("output"), json::value("MODE=changed " + who));
 

@@ -8,8 +8,8 @@
 //     recursion as a `trap` ("call stack exhausted"), and tables above memoryMb as
 //     `memory_limit`.
 #include <chrono>
-#include <initializer_list>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,20 +47,22 @@ std::string bytes(std::initializer_list<int> b) {
 // A WASI command that writes {} to stdout, exporting `extra` too (as another name of _start),
 // with `trailer` (custom sections) at the end.
 std::string module_bytes(std::string_view extra, const std::string& trailer = {}) {
-  std::string types = bytes({0x02, 0x60, 0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x00, 0x00});
+  std::string types =
+      bytes({0x02, 0x60, 0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x00, 0x00});
   std::string imports = bytes({0x01}) + wasm_name("wasi_snapshot_preview1") +
                         wasm_name("fd_write") + bytes({0x00, 0x00});
   std::string exports = bytes({extra.empty() ? 0x02 : 0x03}) + wasm_name("_start") +
                         bytes({0x00, 0x01}) + wasm_name("memory") + bytes({0x02, 0x00});
   if (!extra.empty()) exports += wasm_name(extra) + bytes({0x00, 0x01});
   // _start: iovec {8, 2} at 0, "{}" at 8; fd_write(1, 0, 1, 16); drop
-  std::string body = bytes({0x00,                                      // no locals
-                            0x41, 0x00, 0x41, 0x08, 0x36, 0x02, 0x00,  // [0] = 8
-                            0x41, 0x04, 0x41, 0x02, 0x36, 0x02, 0x00,  // [4] = 2
-                            0x41, 0x08, 0x41, 0xfb, 0x00, 0x3a, 0x00, 0x00,  // [8] = '{'
-                            0x41, 0x09, 0x41, 0xfd, 0x00, 0x3a, 0x00, 0x00,  // [9] = '}'
-                            0x41, 0x01, 0x41, 0x00, 0x41, 0x01, 0x41, 0x10,  // fd_write(1, 0, 1, 16)
-                            0x10, 0x00, 0x1a, 0x0b});
+  std::string body =
+      bytes({0x00,                                            // no locals
+             0x41, 0x00, 0x41, 0x08, 0x36, 0x02, 0x00,        // [0] = 8
+             0x41, 0x04, 0x41, 0x02, 0x36, 0x02, 0x00,        // [4] = 2
+             0x41, 0x08, 0x41, 0xfb, 0x00, 0x3a, 0x00, 0x00,  // [8] = '{'
+             0x41, 0x09, 0x41, 0xfd, 0x00, 0x3a, 0x00, 0x00,  // [9] = '}'
+             0x41, 0x01, 0x41, 0x00, 0x41, 0x01, 0x41, 0x10,  // fd_write(1, 0, 1, 16)
+             0x10, 0x00, 0x1a, 0x0b});
   std::string code = bytes({0x01}) + leb(static_cast<uint32_t>(body.size())) + body;
   return std::string("\0asm\x01\0\0\0", 8) + section(1, types) + section(2, imports) +
          section(3, bytes({0x01, 0x01})) + section(5, bytes({0x01, 0x00, 0x01})) +
@@ -88,16 +90,20 @@ TEST_F(HostileNames, ModulesWithUnsafeNamesEndFailedWithTheName) {
   std::vector<BadName> cases = {
       {"WAT export with */ and newlines",
        {{"language", "wat"},
-        {"source", R"((module (func (export "_start")) (func (export "x*/\0aint injected = 1;\0a/*"))))"}},
+        {"source",
+         R"((module (func (export "_start")) (func (export "x*/\0aint injected = 1;\0a/*"))))"}},
        "x*/\\x0aint injected = 1;"},
       {"WAT export with a backslash",
-       {{"language", "wat"}, {"source", R"((module (func (export "_start")) (func (export "a\5c"))))"}},
+       {{"language", "wat"},
+        {"source", R"((module (func (export "_start")) (func (export "a\5c"))))"}},
        "a\\x5c"},
       {"WAT export with a ??/ trigraph",
-       {{"language", "wat"}, {"source", R"((module (func (export "_start")) (func (export "a??/"))))"}},
+       {{"language", "wat"},
+        {"source", R"((module (func (export "_start")) (func (export "a??/"))))"}},
        "a??/"},
       {"WAT export with NUL",
-       {{"language", "wat"}, {"source", R"((module (func (export "_start")) (func (export "a\00b"))))"}},
+       {{"language", "wat"},
+        {"source", R"((module (func (export "_start")) (func (export "a\00b"))))"}},
        "a\\x00b"},
       {"WAT import with */",
        {{"language", "wat"},
@@ -105,7 +111,8 @@ TEST_F(HostileNames, ModulesWithUnsafeNamesEndFailedWithTheName) {
                     (memory (export "memory") 1) (func (export "_start"))))"}},
        "proc_exit*/"},
       {"wasm export with */ and a newline",
-       {{"language", "wasm"}, {"wasmBase64", base64_encode(module_bytes("e*/\nint injected;\n/*"))}},
+       {{"language", "wasm"},
+        {"wasmBase64", base64_encode(module_bytes("e*/\nint injected;\n/*"))}},
        "e*/\\x0aint injected;"},
       {"wasm export with NUL",
        {{"language", "wasm"}, {"wasmBase64", base64_encode(module_bytes(std::string("a\0b", 3)))}},
@@ -113,7 +120,8 @@ TEST_F(HostileNames, ModulesWithUnsafeNamesEndFailedWithTheName) {
       {"C export_name with */",
        {{"language", "c"},
         {"source",
-         "__attribute__((export_name(\"f*/\\nint injected = 1;\\n/*\"))) int f(void) { return 1; }\n"
+         "__attribute__((export_name(\"f*/\\nint injected = 1;\\n/*\"))) int f(void) { return 1; "
+         "}\n"
          "int main(void) { return 0; }\n"}},
        "f*/\\x0aint injected = 1;"},
   };
@@ -226,7 +234,8 @@ TEST_F(InterpreterLimits, RecursionThroughCallIndirectTraps) {
 }
 
 TEST_F(InterpreterLimits, TablesCountAgainstMemoryMb) {
-  auto e = run(R"((module (table 3000000 funcref) (func (export "_start"))))", Limits{std::nullopt, 16});
+  auto e =
+      run(R"((module (table 3000000 funcref) (func (export "_start"))))", Limits{std::nullopt, 16});
   expect_error(e, "memory_limit", "table");
 }
 

@@ -184,9 +184,9 @@ void NildProcess::start() {
   }
 
   // Everything the child needs is built before fork: after fork only async-signal-safe calls.
-  std::vector<std::string> args = {bin.string(),      "--listen",    "127.0.0.1:0",
-                                   "--data-dir",      data_dir().string(),
-                                   "--port-file",     port_file.string()};
+  std::vector<std::string> args = {bin.string(),      "--listen",          "127.0.0.1:0",
+                                   "--data-dir",      data_dir().string(), "--port-file",
+                                   port_file.string()};
   args.insert(args.end(), opts_.args.begin(), opts_.args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -344,9 +344,9 @@ std::string HttpResponse::describe() const {
   std::string out = "HTTP " + std::to_string(status) + "\n";
   for (auto& [k, v] : headers) out += k + ": " + v + "\n";
   out += "\n";
-  out += body.size() > 4000 ? body.substr(0, 4000) + "...(" + std::to_string(body.size()) +
-                                  " bytes)"
-                            : body;
+  out += body.size() > 4000
+             ? body.substr(0, 4000) + "...(" + std::to_string(body.size()) + " bytes)"
+             : body;
   return out;
 }
 
@@ -388,9 +388,9 @@ struct TimedStream {
     stream.expires_after(timeout);
     stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
                          [&](beast::error_code ec) {
-      result = ec;
-      done = true;
-    });
+                           result = ec;
+                           done = true;
+                         });
     run(done);
     return result;
   }
@@ -401,9 +401,9 @@ struct TimedStream {
     stream.expires_after(timeout);
     asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()),
                       [&](beast::error_code ec, size_t) {
-      result = ec;
-      done = true;
-    });
+                        result = ec;
+                        done = true;
+                      });
     run(done);
     return result;
   }
@@ -466,9 +466,8 @@ HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
 
 std::string HttpClient::describe_exchange() const { return impl_->last_exchange; }
 
-HttpResponse HttpClient::request(std::string_view method, std::string_view target,
-                                 std::string body, std::string content_type,
-                                 const Headers& extra) {
+HttpResponse HttpClient::request(std::string_view method, std::string_view target, std::string body,
+                                 std::string content_type, const Headers& extra) {
   http::request<http::string_body> req;
   req.method_string(method);
   req.target(target);
@@ -589,9 +588,9 @@ bool is_lower_hex(std::string_view s, size_t n) {
 
 ::testing::AssertionResult is_problem(const HttpResponse& r, int status, std::string_view code) {
   auto fail = [&](std::string why) {
-    return ::testing::AssertionFailure() << why << "\nexpected " << status << " " << code
-                                         << "; got:\n"
-                                         << r.describe();
+    return ::testing::AssertionFailure()
+           << why << "\nexpected " << status << " " << code << "; got:\n"
+           << r.describe();
   };
   if (r.status != status) return fail("wrong status");
   if (!r.header("content-type").starts_with("application/problem+json")) {

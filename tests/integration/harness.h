@@ -120,8 +120,8 @@ struct HttpResponse {
   std::string body;
 
   std::string header(std::string_view name) const;  // "" if absent; name case-insensitive
-  json::value json() const;                          // fails the test if the body is not JSON
-  std::string describe() const;                      // status, headers and body for messages
+  json::value json() const;                         // fails the test if the body is not JSON
+  std::string describe() const;                     // status, headers and body for messages
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;

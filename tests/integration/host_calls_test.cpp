@@ -28,7 +28,8 @@ class LocalHttpServer {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0) {
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd_, 16) != 0) {
       ADD_FAILURE() << "test HTTP server cannot listen";
       return;
     }
@@ -73,8 +74,9 @@ class LocalHttpServer {
       for (int i = 0; i < 30 && !stop_; ++i) std::this_thread::sleep_for(100ms);
     }
     std::string body = path == "/hello" ? "hello from the test server" : "slow";
-    std::string res = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Test: yes\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    std::string res =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Test: yes\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     (void)::send(c, res.data(), res.size(), MSG_NOSIGNAL);
     ::close(c);
   }
@@ -95,7 +97,9 @@ LocalHttpServer& local_server() {
 
 constexpr std::string_view kSecret = "sk-test-5b1f0c9e7d";
 
-std::string guest_source() { return read_file(source_dir() / "tests/integration/guests/host_calls.c"); }
+std::string guest_source() {
+  return read_file(source_dir() / "tests/integration/guests/host_calls.c");
+}
 
 // Deploys the guest in C with `access` members, waits for READY (C compiles take a while on a
 // loaded machine), returns its id.
@@ -115,7 +119,9 @@ json::object call(HttpClient& c, std::string_view id, std::string_view op, std::
   return execute(c, id, json::object{{"op", op}, {"a", a}, {"b", b}});
 }
 
-int status_of(const json::value& call) { return static_cast<int>(call.at("status").to_number<double>()); }
+int status_of(const json::value& call) {
+  return static_cast<int>(call.at("status").to_number<double>());
+}
 
 // The answer JSON a call held (its "result" text parsed).
 json::value answer(const json::value& call) { return json::parse(call.at("result").as_string()); }
@@ -138,8 +144,8 @@ class HostCalls : public NildSuite<HostCalls> {
   static NildOptions options() {
     local_server();  // listening before any function fetches
     // Shared scope: the suite's plain function writes the table its ddl function made.
-    return {.args = {"--http-allow-private", "true", "--http-timeout-ms", "500",
-                     "--app-db-scope", "shared"}};
+    return {.args = {"--http-allow-private", "true", "--http-timeout-ms", "500", "--app-db-scope",
+                     "shared"}};
   }
 
  protected:
@@ -148,17 +154,23 @@ class HostCalls : public NildSuite<HostCalls> {
     NildSuite::SetUp();
     if (!plain_.empty()) return;
     std::string env = unique_name("hostenv");
-    auto r = http().post_json("/environments",
-                              json::object{{"name", env},
-                                           {"vars", json::array{json::object{{"key", "PLAIN"}, {"value", "plain-value"}},
-                                                                json::object{{"key", "TOKEN"}, {"value", kSecret}, {"secret", true}}}}});
+    auto r = http().post_json(
+        "/environments",
+        json::object{
+            {"name", env},
+            {"vars",
+             json::array{json::object{{"key", "PLAIN"}, {"value", "plain-value"}},
+                         json::object{{"key", "TOKEN"}, {"value", kSecret}, {"secret", true}}}}});
     ASSERT_EQ(r.status, 201) << r.describe();
     allow_ = "127.0.0.1:" + std::to_string(local_server().port());
-    plain_ = deploy_guest(http(), "plain", json::object{{"environments", json::array{env}}, {"httpAllow", json::array{allow_}}});
+    plain_ = deploy_guest(
+        http(), "plain",
+        json::object{{"environments", json::array{env}}, {"httpAllow", json::array{allow_}}});
     ddl_ = deploy_guest(http(), "ddl", json::object{{"grants", json::array{"db:ddl"}}});
     ASSERT_FALSE(plain_.empty());
     ASSERT_FALSE(ddl_.empty());
-    auto created = call(http(), ddl_, "db", "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)");
+    auto created = call(http(), ddl_, "db",
+                        "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)");
     ASSERT_GE(status_of(created.at("output").at("call")), 0) << json::serialize(created);
   }
 
@@ -193,7 +205,8 @@ TEST_F(HostCalls, EnvReadsTheAttachedEnvironmentAndTheSecretIsRedacted) {
   // The server's own environment is not visible.
   EXPECT_EQ(status_of(call(http(), plain_, "env", "PATH").at("output")), -1);
 
-  for (const auto& line : nild().log_lines()) EXPECT_EQ(line.find(kSecret), std::string::npos) << line;
+  for (const auto& line : nild().log_lines())
+    EXPECT_EQ(line.find(kSecret), std::string::npos) << line;
 }
 
 TEST_F(HostCalls, FetchesFromTheLocalServer) {
@@ -230,15 +243,18 @@ TEST_F(HostCalls, FetchRefusals) {
   for (const auto& c : cases) {
     auto e = call(http(), plain_, "fetch", json::serialize(json::object{{"url", c.url}}));
     ASSERT_EQ(str(e, "status"), "SUCCEEDED") << c.what << ": " << json::serialize(e);
-    EXPECT_EQ(status_of(e.at("output").at("call")), c.status) << c.what << ": " << json::serialize(e);
-    EXPECT_EQ(error_code(e.at("output").at("call")), c.code) << c.what << ": " << json::serialize(e);
+    EXPECT_EQ(status_of(e.at("output").at("call")), c.status)
+        << c.what << ": " << json::serialize(e);
+    EXPECT_EQ(error_code(e.at("output").at("call")), c.code)
+        << c.what << ": " << json::serialize(e);
     EXPECT_EQ(e.at("output").at("after"), "went on");
   }
 }
 
 TEST_F(HostCalls, FetchTimeoutIsAnErrorToTheGuest) {
   auto t0 = std::chrono::steady_clock::now();
-  auto e = call(http(), plain_, "fetch", json::serialize(json::object{{"url", "http://" + allow_ + "/slow"}}));
+  auto e = call(http(), plain_, "fetch",
+                json::serialize(json::object{{"url", "http://" + allow_ + "/slow"}}));
   auto took = std::chrono::steady_clock::now() - t0;
   ASSERT_EQ(str(e, "status"), "SUCCEEDED") << json::serialize(e);
   EXPECT_EQ(status_of(e.at("output").at("call")), -5) << json::serialize(e);
@@ -248,17 +264,20 @@ TEST_F(HostCalls, FetchTimeoutIsAnErrorToTheGuest) {
 
 TEST_F(HostCalls, InsertAndSelectRowsInAppDb) {
   std::string body = unique_name("note");
-  auto ins = call(http(), plain_, "db", "INSERT INTO notes (body) VALUES (?)", json::serialize(json::array{body}));
+  auto ins = call(http(), plain_, "db", "INSERT INTO notes (body) VALUES (?)",
+                  json::serialize(json::array{body}));
   ASSERT_EQ(str(ins, "status"), "SUCCEEDED") << json::serialize(ins);
   const json::value& ic = ins.at("output").at("call");
   ASSERT_GE(status_of(ic), 0) << json::serialize(ins);
   EXPECT_EQ(answer(ic).at("rowsAffected"), 1) << json::serialize(ins);
 
   // Parameters are bound, never interpolated: a quote is data.
-  auto tricky = call(http(), plain_, "db", "INSERT INTO notes (body) VALUES (?)", R"(["it's'); DROP TABLE notes; --"])");
+  auto tricky = call(http(), plain_, "db", "INSERT INTO notes (body) VALUES (?)",
+                     R"(["it's'); DROP TABLE notes; --"])");
   ASSERT_GE(status_of(tricky.at("output").at("call")), 0) << json::serialize(tricky);
 
-  auto sel = call(http(), plain_, "db", "SELECT body FROM notes WHERE body = ?", json::serialize(json::array{body}));
+  auto sel = call(http(), plain_, "db", "SELECT body FROM notes WHERE body = ?",
+                  json::serialize(json::array{body}));
   const json::value& sc = sel.at("output").at("call");
   ASSERT_GE(status_of(sc), 0) << json::serialize(sel);
   json::value a = answer(sc);
@@ -290,8 +309,10 @@ TEST_F(HostCalls, SqlRefusals) {
   for (const auto& c : cases) {
     auto e = call(http(), plain_, "db", c.sql);
     ASSERT_EQ(str(e, "status"), "SUCCEEDED") << c.what << ": " << json::serialize(e);
-    EXPECT_EQ(status_of(e.at("output").at("call")), c.status) << c.what << ": " << json::serialize(e);
-    EXPECT_EQ(error_code(e.at("output").at("call")), c.code) << c.what << ": " << json::serialize(e);
+    EXPECT_EQ(status_of(e.at("output").at("call")), c.status)
+        << c.what << ": " << json::serialize(e);
+    EXPECT_EQ(error_code(e.at("output").at("call")), c.code)
+        << c.what << ": " << json::serialize(e);
   }
   // The table survived the DROP attempt; the SQL error is clear and the execution went on.
   auto two = call(http(), plain_, "db2", "SELEC 1", "SELECT count(*) FROM notes");
@@ -304,7 +325,8 @@ TEST_F(HostCalls, SqlRefusals) {
 
 TEST_F(HostCalls, HugeResultIsCapped) {
   auto e = call(http(), plain_, "db",
-                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n LIMIT 100000) SELECT x FROM n");
+                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n LIMIT 100000) "
+                "SELECT x FROM n");
   ASSERT_EQ(str(e, "status"), "SUCCEEDED") << json::serialize(e).substr(0, 500);
   const json::value& c = e.at("output").at("call");
   ASSERT_GE(status_of(c), 0);
@@ -318,7 +340,8 @@ TEST_F(HostCalls, OutOfBoundsPointersTrapAndTheServerIsUnharmed) {
     auto e = call(http(), plain_, op);
     ASSERT_EQ(str(e, "status"), "FAILED") << op << ": " << json::serialize(e);
     EXPECT_EQ(e.at("error").at("type"), "trap") << json::serialize(e);
-    EXPECT_NE(str(e.at("error"), "message").find("out of bounds"), std::string::npos) << json::serialize(e);
+    EXPECT_NE(str(e.at("error"), "message").find("out of bounds"), std::string::npos)
+        << json::serialize(e);
   }
   EXPECT_EQ(call(http(), plain_, "env", "PLAIN").at("output").at("result"), "plain-value");
   EXPECT_EQ(http().get("/healthz").status, 200);
@@ -338,7 +361,8 @@ TEST_F(PrivateAddresses, LoopbackRefusedUnlessTheServerAllowsIt) {
   std::string id = deploy_guest(http(), "private", json::object{{"httpAllow", json::array{allow}}});
   ASSERT_FALSE(id.empty());
   int before = local_server().requests();
-  auto e = call(http(), id, "fetch", json::serialize(json::object{{"url", "http://" + allow + "/hello"}}));
+  auto e = call(http(), id, "fetch",
+                json::serialize(json::object{{"url", "http://" + allow + "/hello"}}));
   ASSERT_EQ(str(e, "status"), "SUCCEEDED") << json::serialize(e);
   EXPECT_EQ(status_of(e.at("output").at("call")), -4) << json::serialize(e);
   EXPECT_EQ(error_code(e.at("output").at("call")), "address_not_allowed") << json::serialize(e);

@@ -12,14 +12,17 @@ class Languages : public NildSuite<Languages> {
   static NildOptions options() { return {.args = {"--max-source-bytes", "200000"}}; }
 };
 
-json::object source_function(std::string_view name, std::string_view language, std::string_view source) {
+json::object source_function(std::string_view name, std::string_view language,
+                             std::string_view source) {
   return json::object{{"name", name}, {"language", language}, {"source", source}};
 }
 
 // Deploys `source`, waits for a terminal status, returns the function JSON.
 json::object deploy(HttpClient& c, std::string_view language, std::string_view source,
                     std::chrono::milliseconds cap = 90s) {
-  auto r = c.post_json("/functions", source_function(unique_name(language == "assemblyscript" ? "as" : language), language, source));
+  auto r = c.post_json("/functions",
+                       source_function(unique_name(language == "assemblyscript" ? "as" : language),
+                                       language, source));
   EXPECT_EQ(r.status, 202) << c.describe_exchange();
   if (r.status != 202) return {};
   return wait_terminal(c, str(r.json(), "id"), nullptr, cap);
@@ -54,7 +57,8 @@ INSTANTIATE_TEST_SUITE_P(AllLanguages, ExampleApps,
                          ::testing::Values(Example{"wat", "examples/wat/wordcount.wat"},
                                            Example{"c", "examples/c/wordcount.c"},
                                            Example{"cpp", "examples/cpp/wordcount.cpp"},
-                                           Example{"assemblyscript", "examples/assemblyscript/wordcount.ts"}),
+                                           Example{"assemblyscript",
+                                                   "examples/assemblyscript/wordcount.ts"}),
                          [](const auto& info) {
                            std::string n = info.param.language;
                            return n == "assemblyscript" ? std::string("AssemblyScript") : n;
@@ -117,24 +121,32 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadSource{"CSyntaxError", "c", "int main(void) {\n  return 0\n}\n", "function.c:2:"},
         BadSource{"CppSyntaxError", "cpp", "int main() {\n  int x = ;\n}\n", "function.cpp:2:"},
-        BadSource{"AsSyntaxError", "assemblyscript", "export function f(): i32 {\n  return 1 +;\n}\n", "function.ts"},
+        BadSource{"AsSyntaxError", "assemblyscript",
+                  "export function f(): i32 {\n  return 1 +;\n}\n", "function.ts"},
         BadSource{"CNoMain", "c", "int helper(int x) { return x + 1; }\n", "main"},
-        BadSource{"CIncludesHostPath", "c", "#include \"/etc/passwd\"\nint main(void){return 0;}\n", "not found"},
-        BadSource{"AsImportsHostPath", "assemblyscript", "import { x } from \"/etc/passwd\";\nexport function _start(): void {}\n", "not found"},
-        BadSource{"CppTemplateBomb", "cpp",
-                  "template <int N, unsigned long M> struct B {\n"
-                  "  static constexpr unsigned long v = B<N - 1, M * 2>::v + B<N - 1, M * 2 + 1>::v;\n};\n"
-                  "template <unsigned long M> struct B<0, M> { static constexpr unsigned long v = M; };\n"
-                  "int main() { return (int)B<60, 1>::v; }\n",
-                  "timed out|limit"},
+        BadSource{"CIncludesHostPath", "c", "#include \"/etc/passwd\"\nint main(void){return 0;}\n",
+                  "not found"},
+        BadSource{"AsImportsHostPath", "assemblyscript",
+                  "import { x } from \"/etc/passwd\";\nexport function _start(): void {}\n",
+                  "not found"},
+        BadSource{
+            "CppTemplateBomb", "cpp",
+            "template <int N, unsigned long M> struct B {\n"
+            "  static constexpr unsigned long v = B<N - 1, M * 2>::v + B<N - 1, M * 2 + "
+            "1>::v;\n};\n"
+            "template <unsigned long M> struct B<0, M> { static constexpr unsigned long v = M; };\n"
+            "int main() { return (int)B<60, 1>::v; }\n",
+            "timed out|limit"},
         BadSource{"CForbiddenImport", "c",
-                  "__attribute__((import_module(\"env\"), import_name(\"system\"))) int sys(const char*);\n"
+                  "__attribute__((import_module(\"env\"), import_name(\"system\"))) int sys(const "
+                  "char*);\n"
                   "int main(void) { return sys(\"id\"); }\n",
                   "env.system"}),
     [](const auto& info) { return std::string(info.param.label); });
 
 TEST_F(Languages, UnknownLanguageIs400) {
-  auto r = http().post_json("/functions", source_function(unique_name("x"), "cobol", "DISPLAY 'HI'."));
+  auto r =
+      http().post_json("/functions", source_function(unique_name("x"), "cobol", "DISPLAY 'HI'."));
   EXPECT_TRUE(is_problem(r, 400, "unsupported_language")) << r.describe();
 }
 
@@ -157,8 +169,10 @@ TEST_F(Languages, SameSourceTwiceReusesTheCachedArtifact) {
   for (const auto& line : nild().log_lines()) {
     if (line.find("\"compile finished\"") == std::string::npos) continue;
     if (line.find(str(b, "id")) != std::string::npos) {
-      if (line.find("\"cached\":true") != std::string::npos) ++cached;
-      else ++compiled;
+      if (line.find("\"cached\":true") != std::string::npos)
+        ++cached;
+      else
+        ++compiled;
     }
   }
   EXPECT_EQ(cached, 1);

@@ -88,8 +88,7 @@ TEST_F(Lifecycle, CreateReturnsPendingThenCompilesToReady) {
     pos = it - order.begin();
   }
   EXPECT_TRUE(done.contains("compileError") && done.at("compileError").is_null());
-  EXPECT_TRUE(is_lower_hex(str(done, "wasmSha256"), 64))
-      << json::serialize(done);
+  EXPECT_TRUE(is_lower_hex(str(done, "wasmSha256"), 64)) << json::serialize(done);
   EXPECT_EQ(str(done, "createdAt"), str(f, "createdAt"));
 }
 
@@ -310,8 +309,8 @@ TEST_F(Lifecycle, DeployMultipartWasm) {
   body += "Content-Type: application/wasm\r\n\r\n";
   body += wasm + "\r\n";
   body += "--" + boundary + "--\r\n";
-  auto r = http().post_raw("/functions/v1/deploy", body,
-                           "multipart/form-data; boundary=" + boundary);
+  auto r =
+      http().post_raw("/functions/v1/deploy", body, "multipart/form-data; boundary=" + boundary);
   ASSERT_EQ(r.status, 202) << http().describe_exchange();
   auto f = r.json();
   EXPECT_EQ(str(f, "name"), name);
@@ -326,15 +325,15 @@ TEST_F(Lifecycle, DeployMultipartWasm) {
   std::string partial = "--" + boundary +
                         "\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nlonely\r\n--" +
                         boundary + "--\r\n";
-  EXPECT_TRUE(is_problem(http().post_raw("/functions/v1/deploy", partial,
-                                         "multipart/form-data; boundary=" + boundary),
-                         400, "invalid_multipart"));
+  EXPECT_TRUE(is_problem(
+      http().post_raw("/functions/v1/deploy", partial, "multipart/form-data; boundary=" + boundary),
+      400, "invalid_multipart"));
 }
 
 TEST_F(Lifecycle, CreateFromWasmBase64) {
   std::string name = unique_name("b64");
-  json::object body{{"name", name}, {"language", "wasm"},
-                    {"wasmBase64", base64_encode(wasm_bytes("echo"))}};
+  json::object body{
+      {"name", name}, {"language", "wasm"}, {"wasmBase64", base64_encode(wasm_bytes("echo"))}};
   auto r = http().post_json("/functions", body);
   ASSERT_EQ(r.status, 202) << http().describe_exchange();
   EXPECT_EQ(str(r.json(), "language"), "wasm");
@@ -387,13 +386,16 @@ TEST_F(Lifecycle, ServerLogLinesAboutAFunctionCarryItsId) {
   // READY first: wait for that line (bounded) rather than sleep and hope.
   auto has_compile_finished = [&] {
     for (auto& line : nild().log_lines()) {
-      if (line.find(id) != std::string::npos && line.find("compile finished") != std::string::npos) return true;
+      if (line.find(id) != std::string::npos && line.find("compile finished") != std::string::npos)
+        return true;
     }
     return false;
   };
   auto until = std::chrono::steady_clock::now() + 10s;
-  while (!has_compile_finished() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
-  ASSERT_TRUE(has_compile_finished()) << "no \"compile finished\" line about " << id << " within 10 s";
+  while (!has_compile_finished() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(has_compile_finished())
+      << "no \"compile finished\" line about " << id << " within 10 s";
   int about_function = 0;
   for (auto& line : nild().log_lines()) {
     if (line.find(id) == std::string::npos) continue;
@@ -401,8 +403,8 @@ TEST_F(Lifecycle, ServerLogLinesAboutAFunctionCarryItsId) {
     auto v = json::parse(line, ec);
     ASSERT_FALSE(ec) << "log line is not JSON: " << line;
     // Any line that mentions the function must carry it as "functionId".
-    EXPECT_EQ(str(v, "functionId"), id) << "line mentions the function without functionId: "
-                                        << line;
+    EXPECT_EQ(str(v, "functionId"), id)
+        << "line mentions the function without functionId: " << line;
     ++about_function;
   }
   EXPECT_GT(about_function, 0) << "no log line about function " << id;

@@ -60,9 +60,9 @@ bool wait_native(NildProcess& nild, HttpClient& c, const std::string& id, const 
 }
 
 std::string deploy_c(HttpClient& c, json::object* fn) {
-  auto r = c.post_json("/functions", json::object{{"name", unique_name("native")},
-                                                  {"language", "c"},
-                                                  {"source", kSource}});
+  auto r = c.post_json(
+      "/functions",
+      json::object{{"name", unique_name("native")}, {"language", "c"}, {"source", kSource}});
   EXPECT_EQ(r.status, 202) << c.describe_exchange();
   std::string id = str(r.json(), "id");
   *fn = wait_terminal(c, id, nullptr, 120s);
@@ -108,7 +108,8 @@ TEST_F(NativeTier, ACFunctionSwitchesToNativeAndAnswersLikeTheInterpreter) {
   }
 
   // A recursion no stack holds traps cleanly. (Not compared with the interpreter: past about
-  // 1,600 frames libwabt 1.0.32 returns wrong values instead of trapping; see docs/architecture.md.)
+  // 1,600 frames libwabt 1.0.32 returns wrong values instead of trapping; see
+  // docs/architecture.md.)
   json::object deep_native = execute(nc, nid, 100000000);
   ASSERT_EQ(str(deep_native, "status"), "FAILED") << json::serialize(deep_native);
   EXPECT_EQ(str(deep_native.at("error").as_object(), "type"), "trap");

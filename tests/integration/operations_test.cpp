@@ -147,7 +147,8 @@ class DropToUserTest : public FreshNildTest {};
 TEST_F(DropToUserTest, RunsAsTheUserAndStillCompilesC) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   if (::getpwnam("nil-test") == nullptr) {
-    auto [st, out] = run_shell("useradd --system --no-create-home --shell /usr/sbin/nologin nil-test");
+    auto [st, out] =
+        run_shell("useradd --system --no-create-home --shell /usr/sbin/nologin nil-test");
     ASSERT_EQ(st, 0) << out;
   }
   struct passwd* pw = ::getpwnam("nil-test");
@@ -160,9 +161,11 @@ TEST_F(DropToUserTest, RunsAsTheUserAndStillCompilesC) {
   EXPECT_NE(n.log_tail(200).find("running as user"), std::string::npos);
 
   HttpClient c(n.port());
-  json::object body{{"name", unique_name("dropped-c")},
-                    {"language", "c"},
-                    {"source", "#include <stdio.h>\nint main(void) { printf(\"{\\\"ok\\\":true}\"); return 0; }\n"}};
+  json::object body{
+      {"name", unique_name("dropped-c")},
+      {"language", "c"},
+      {"source",
+       "#include <stdio.h>\nint main(void) { printf(\"{\\\"ok\\\":true}\"); return 0; }\n"}};
   auto r = c.post_json("/functions", body);
   ASSERT_EQ(r.status, 202) << c.describe_exchange();
   json::object f = wait_terminal(c, str(r.json(), "id"), nullptr, 120s);

@@ -40,14 +40,16 @@ class Misses {
 };
 
 // The stored record agrees with the answer: same id, function, status, output, error, duration.
-std::string disagreement(const json::value& answer, const json::value& stored, std::string_view function_id) {
+std::string disagreement(const json::value& answer, const json::value& stored,
+                         std::string_view function_id) {
   std::string why;
   if (str(stored, "id") != str(answer, "executionId")) why += "id; ";
   if (str(stored, "functionId") != function_id) why += "functionId; ";
   if (str(stored, "status") != str(answer, "status")) why += "status; ";
   if (stored.at("output") != answer.at("output")) why += "output; ";
   if (stored.at("error") != answer.at("error")) why += "error; ";
-  if (stored.at("durationMs").to_number<double>() != answer.at("durationMs").to_number<double>()) why += "durationMs; ";
+  if (stored.at("durationMs").to_number<double>() != answer.at("durationMs").to_number<double>())
+    why += "durationMs; ";
   return why;
 }
 
@@ -109,10 +111,12 @@ TEST_P(ReadAfterExecute, EveryAnsweredExecutionIsReadableAtOnce) {
         if (!fails && i % 5 == 0) {
           auto l = c.get("/functions/" + fid + "/executions?limit=1");
           const json::value page = l.status == 200 ? l.json() : json::value();
-          const json::value* items = page.is_object() ? page.as_object().if_contains("items") : nullptr;
+          const json::value* items =
+              page.is_object() ? page.as_object().if_contains("items") : nullptr;
           if (items == nullptr || !items->is_array() || items->as_array().empty() ||
               str(items->as_array().at(0), "id") != eid) {
-            misses.add("GET /functions/" + fid + "/executions?limit=1 does not start with " + eid + ":\n" + l.describe());
+            misses.add("GET /functions/" + fid + "/executions?limit=1 does not start with " + eid +
+                       ":\n" + l.describe());
           } else {
             ++listed;
           }
@@ -129,10 +133,13 @@ TEST_P(ReadAfterExecute, EveryAnsweredExecutionIsReadableAtOnce) {
         if (stored.at("input") != json::value(input)) misses.add("stored input differs: " + g.body);
         if (!v1) {
           if (std::string why = disagreement(answer, stored, fid); !why.empty()) {
-            misses.add("stored record differs from the answer (" + why + "):\n" + json::serialize(answer) + "\n" + g.body);
+            misses.add("stored record differs from the answer (" + why + "):\n" +
+                       json::serialize(answer) + "\n" + g.body);
           }
-        } else if (str(stored, "status") != "SUCCEEDED" || stored.at("output") != answer.at("output")) {
-          misses.add("stored record differs from the v1 answer:\n" + json::serialize(answer) + "\n" + g.body);
+        } else if (str(stored, "status") != "SUCCEEDED" ||
+                   stored.at("output") != answer.at("output")) {
+          misses.add("stored record differs from the v1 answer:\n" + json::serialize(answer) +
+                     "\n" + g.body);
         }
       }
     });

@@ -33,7 +33,8 @@ class Redaction : public NildSuite<Redaction> {
     auto r = http().post_json(
         "/environments",
         json::object{{"name", env},
-                     {"vars", json::array{json::object{{"key", "TOKEN"}, {"value", kSecret}, {"secret", true}}}}});
+                     {"vars", json::array{json::object{
+                                  {"key", "TOKEN"}, {"value", kSecret}, {"secret", true}}}}});
     ASSERT_EQ(r.status, 201) << r.describe();
     std::string source = read_file(source_dir() / "tests/integration/guests/redaction.c");
     auto f = http().post_json("/functions", json::object{{"name", unique_name("leaky")},
@@ -64,7 +65,8 @@ class Redaction : public NildSuite<Redaction> {
 TEST_F(Redaction, DuplicateKeysDoNotHideTheSecret) {
   auto answer = http().post_json("/functions/" + fn_ + "/execute", json::object{{"mode", "dup"}});
   // Every member is kept, the secret masked in it.
-  EXPECT_NE(answer.body.find(R"("output":{"a":"***","a":1})"), std::string::npos) << answer.describe();
+  EXPECT_NE(answer.body.find(R"("output":{"a":"***","a":1})"), std::string::npos)
+      << answer.describe();
   json::object e = run("dup");
   ASSERT_EQ(str(e, "status"), "SUCCEEDED") << json::serialize(e);
   EXPECT_TRUE(e.at("output").is_object()) << json::serialize(e);

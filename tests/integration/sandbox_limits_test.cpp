@@ -9,8 +9,8 @@ namespace nil::it {
 namespace {
 
 struct FailureCase {
-  std::string name;     // test name suffix
-  std::string module;   // tests/integration/wat/NAME.wat
+  std::string name;    // test name suffix
+  std::string module;  // tests/integration/wat/NAME.wat
   Limits limits;
   std::string type;     // expected error.type
   std::string message;  // expected in error.message ("" = any non-empty message)
@@ -83,13 +83,12 @@ TEST_P(GuestFailure, EndsFailedWithItsTypeAndTheEngineKeepsServing) {
 
 INSTANTIATE_TEST_SUITE_P(
     Limits, GuestFailure,
-    ::testing::Values(
-        FailureCase{"InfiniteLoopTimesOut", "loop", {200, {}}, "timeout", ""},
-        FailureCase{"MemoryGrowPastTheCap", "grow", {{}, 2}, "memory_limit", ""},
-        FailureCase{"Unreachable", "unreachable", {}, "trap", "unreachable"},
-        FailureCase{"UnboundedRecursion", "recursion", {}, "trap", "stack"},
-        FailureCase{"OutputOverOneMiB", "big_output", {}, "output_limit", ""},
-        FailureCase{"NonJsonOutput", "not_json", {}, "invalid_output", ""}),
+    ::testing::Values(FailureCase{"InfiniteLoopTimesOut", "loop", {200, {}}, "timeout", ""},
+                      FailureCase{"MemoryGrowPastTheCap", "grow", {{}, 2}, "memory_limit", ""},
+                      FailureCase{"Unreachable", "unreachable", {}, "trap", "unreachable"},
+                      FailureCase{"UnboundedRecursion", "recursion", {}, "trap", "stack"},
+                      FailureCase{"OutputOverOneMiB", "big_output", {}, "output_limit", ""},
+                      FailureCase{"NonJsonOutput", "not_json", {}, "invalid_output", ""}),
     [](const ::testing::TestParamInfo<FailureCase>& info) { return info.param.name; });
 
 class GuestLimits : public NildSuite<GuestLimits> {};

@@ -37,7 +37,8 @@ TEST_F(HttpParsingTest, OversizedChunkedTrailerIsRefusedAndNildStaysUp) {
     RawConnection c(nild().port());
     std::string req =
         "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "1\r\na\r\n0\r\nX-Big: " + std::string(size, 'a') + "\r\n\r\n";
+        "1\r\na\r\n0\r\nX-Big: " +
+        std::string(size, 'a') + "\r\n\r\n";
     c.write(req);
     auto r = c.read_response();
     ASSERT_TRUE(r) << "no answer for a " << size << "-byte trailer (did nild die?)";
@@ -67,17 +68,36 @@ TEST_F(HttpParsingTest, AmbiguousFramingIs400AndClosesTheConnection) {
     std::string code;
   };
   const std::vector<Case> cases = {
-      {"TE gzip (not chunked last)", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n", 400, "malformed_request"},
-      {"TE chunked, gzip", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n", 400, "malformed_request"},
-      {"TE identity", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n", 400, "malformed_request"},
-      {"two TE fields, chunked first", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n", 400, "malformed_request"},
-      {"TE + Content-Length", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n", 400, "malformed_request"},
-      {"Content-Length + TE", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400, "malformed_request"},
-      {"duplicate Content-Length", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n", 400, "malformed_request"},
-      {"Content-Length list", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 0\r\n", 400, "malformed_request"},
-      {"Content-Length +0", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: +0\r\n", 400, "malformed_request"},
-      {"TE in HTTP/1.0", "POST /healthz HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n", 400, "malformed_request"},
-      {"TE gzip, chunked", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n", 501, "unsupported_transfer_encoding"},
+      {"TE gzip (not chunked last)",
+       "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n", 400,
+       "malformed_request"},
+      {"TE chunked, gzip",
+       "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n", 400,
+       "malformed_request"},
+      {"TE identity", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n", 400,
+       "malformed_request"},
+      {"two TE fields, chunked first",
+       "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "gzip\r\n",
+       400, "malformed_request"},
+      {"TE + Content-Length",
+       "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+       400, "malformed_request"},
+      {"Content-Length + TE",
+       "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+       400, "malformed_request"},
+      {"duplicate Content-Length",
+       "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n", 400,
+       "malformed_request"},
+      {"Content-Length list", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 0\r\n", 400,
+       "malformed_request"},
+      {"Content-Length +0", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: +0\r\n", 400,
+       "malformed_request"},
+      {"TE in HTTP/1.0", "POST /healthz HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n", 400,
+       "malformed_request"},
+      {"TE gzip, chunked",
+       "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n", 501,
+       "unsupported_transfer_encoding"},
   };
   // The "body" is a second request: if the server framed the first without a body, it would
   // answer GET /readyz as a second response on the same connection.
@@ -90,15 +110,18 @@ TEST_F(HttpParsingTest, AmbiguousFramingIs400AndClosesTheConnection) {
     ASSERT_TRUE(r);
     EXPECT_TRUE(is_problem(*r, c.status, c.code)) << r->describe();
     EXPECT_EQ(r->header("connection"), "close");
-    EXPECT_TRUE(closed_after(conn)) << "a second response was read: the body was taken for a request";
+    EXPECT_TRUE(closed_after(conn))
+        << "a second response was read: the body was taken for a request";
   }
 }
 
 TEST_F(HttpParsingTest, PlainChunkedBodiesStillWork) {
   RawConnection c(nild().port());
   // "Chunked" in any case is the chunked coding; a trailer of normal size is fine.
-  c.write("POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
-          "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.write(
+      "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "Chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
   auto r1 = c.read_response();
   ASSERT_TRUE(r1);
   EXPECT_TRUE(is_problem(*r1, 405, "method_not_allowed")) << r1->describe();
@@ -113,18 +136,24 @@ class FunctionOwnershipTest : public NildSuite<FunctionOwnershipTest> {};
 
 std::string multipart(const std::string& name, const std::string& wasm) {
   std::string b = "----niltestboundary";
-  return "--" + b + "\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n" + name + "\r\n--" + b +
+  return "--" + b + "\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n" + name + "\r\n--" +
+         b +
          "\r\nContent-Disposition: form-data; name=\"wasm\"; filename=\"m.wasm\"\r\n"
-         "Content-Type: application/wasm\r\n\r\n" + wasm + "\r\n--" + b + "--\r\n";
+         "Content-Type: application/wasm\r\n\r\n" +
+         wasm + "\r\n--" + b + "--\r\n";
 }
 
 TEST_F(FunctionOwnershipTest, DeployGrantDoesNotLetADevChangeFunctionsTheyDoNotOwn) {
   HttpClient& admin = http();
-  auto user = admin.post_json("/users", json::object{{"username", fresh("deployer")}, {"password", "password-dep-1"},
-                                                     {"role", "dev"}, {"grants", json::array{"deploy"}}});
+  auto user = admin.post_json("/users", json::object{{"username", fresh("deployer")},
+                                                     {"password", "password-dep-1"},
+                                                     {"role", "dev"},
+                                                     {"grants", json::array{"deploy"}}});
   ASSERT_EQ(user.status, 201) << user.describe();
   std::string dev_id = str(user.json(), "id");
-  auto other = admin.post_json("/users", json::object{{"username", fresh("other")}, {"password", "password-oth-1"}, {"role", "dev"}});
+  auto other = admin.post_json(
+      "/users",
+      json::object{{"username", fresh("other")}, {"password", "password-oth-1"}, {"role", "dev"}});
   ASSERT_EQ(other.status, 201);
   std::string other_id = str(other.json(), "id");
   auto key = admin.post_json("/api-keys", json::object{{"name", "dev"}, {"userId", dev_id}});
@@ -156,7 +185,8 @@ TEST_F(FunctionOwnershipTest, DeployGrantDoesNotLetADevChangeFunctionsTheyDoNotO
     auto created = creator->post_json("/functions", body);
     ASSERT_EQ(created.status, 202) << created.describe();
     std::string id = str(created.json(), "id");
-    EXPECT_EQ(str(created.json(), "ownerId"), c.owner == Owner::kDev ? dev_id : str(admin.get("/auth/me").json(), "id"));
+    EXPECT_EQ(str(created.json(), "ownerId"),
+              c.owner == Owner::kDev ? dev_id : str(admin.get("/auth/me").json(), "id"));
     wait_terminal(admin, id);
 
     auto put = dev.put_json("/functions/" + name, json::object{{"source", wat("constant")}});
@@ -184,7 +214,8 @@ TEST_F(FunctionOwnershipTest, OnlyAdminsSetManagersAndUnknownUsersAreRefused) {
   EXPECT_TRUE(is_problem(r, 400, "unknown_user")) << r.describe();
 }
 
-// --- finding 4: slow first calls and odd paths leave the I/O loops ---------------------------------
+// --- finding 4: slow first calls and odd paths leave the I/O loops
+// ---------------------------------
 
 class OffloadTest : public NildSuite<OffloadTest> {
  public:
@@ -201,9 +232,9 @@ TEST_F(OffloadTest, HealthzAnswersWhileSlowFirstCallsRun) {
     std::snprintf(buf, sizeof buf, "%02X", static_cast<unsigned char>(name[0]));
     return std::string(buf);
   }() + name.substr(1);
-  const std::vector<std::string> paths = {"/functions/" + name + "/execute/", "/functions/" + encoded + "/execute",
-                                          "/functions/v1/" + id, "/functions/" + id + "/execute",
-                                          "/functions/v1/" + encoded};
+  const std::vector<std::string> paths = {
+      "/functions/" + name + "/execute/", "/functions/" + encoded + "/execute",
+      "/functions/v1/" + id, "/functions/" + id + "/execute", "/functions/v1/" + encoded};
   constexpr int kCalls = 20;
   std::atomic<int> order{0};
   std::vector<int> finished(kCalls, -1);
@@ -226,7 +257,8 @@ TEST_F(OffloadTest, HealthzAnswersWhileSlowFirstCallsRun) {
   for (int i = 0; i < kCalls; ++i) {
     EXPECT_EQ(statuses[i], 200) << paths[i % paths.size()];
     // /healthz was answered before any of the one-second calls finished.
-    EXPECT_GT(finished[i], healthz_at) << "call " << i << " (" << paths[i % paths.size()] << ") finished before /healthz";
+    EXPECT_GT(finished[i], healthz_at)
+        << "call " << i << " (" << paths[i % paths.size()] << ") finished before /healthz";
   }
 }
 
@@ -234,7 +266,9 @@ TEST_F(OffloadTest, HealthzAnswersWhileSlowFirstCallsRun) {
 
 class LoginHashingTest : public NildSuite<LoginHashingTest> {
  public:
-  static NildOptions options() { return {{"--max-password-hashes", "1", "--login-max-failures", "0"}}; }
+  static NildOptions options() {
+    return {{"--max-password-hashes", "1", "--login-max-failures", "0"}};
+  }
 };
 
 TEST_F(LoginHashingTest, ConcurrentLoginsPastTheBoundAre429) {
@@ -244,7 +278,8 @@ TEST_F(LoginHashingTest, ConcurrentLoginsPastTheBoundAre429) {
   for (int i = 0; i < kLogins; ++i) {
     threads.emplace_back([&, i] {
       HttpClient c = HttpClient::anonymous(nild().port());
-      answers[i] = c.post_json("/auth/login", json::object{{"username", "admin"}, {"password", nild().admin_password()}});
+      answers[i] = c.post_json("/auth/login", json::object{{"username", "admin"},
+                                                           {"password", nild().admin_password()}});
     });
   }
   for (auto& t : threads) t.join();
@@ -279,7 +314,8 @@ class LowFdLimitTest : public ::testing::Test {
     raise_own_fd_limit();
     real_ = nild_binary();
     wrapper_ = dir_.path() / "nild-low-fd";
-    std::ofstream(wrapper_) << "#!/bin/sh\nexec prlimit --nofile=256:256 '" << real_.string() << "' \"$@\"\n";
+    std::ofstream(wrapper_) << "#!/bin/sh\nexec prlimit --nofile=256:256 '" << real_.string()
+                            << "' \"$@\"\n";
     std::filesystem::permissions(wrapper_, std::filesystem::perms::owner_all);
     ::setenv("NILD", wrapper_.c_str(), 1);
     // UBSan's vptr check validates memory with a pipe(); out of descriptors that fails and it
@@ -313,11 +349,14 @@ class LowFdLimitTest : public ::testing::Test {
     return status;
   }
 
-  bool sanitizer_artifact() { return read_file(nild_->log_path()).find("invalid vptr") != std::string::npos; }
+  bool sanitizer_artifact() {
+    return read_file(nild_->log_path()).find("invalid vptr") != std::string::npos;
+  }
 
   NildOptions with_args(std::vector<std::string> args) {
     const char* base = std::getenv("UBSAN_OPTIONS");
-    std::string ubsan = std::string(base ? base : "print_stacktrace=1:halt_on_error=1") + ":suppressions=" + suppressions_.string();
+    std::string ubsan = std::string(base ? base : "print_stacktrace=1:halt_on_error=1") +
+                        ":suppressions=" + suppressions_.string();
     return NildOptions{std::move(args), {{"UBSAN_OPTIONS", ubsan}}};
   }
 
@@ -328,7 +367,8 @@ class LowFdLimitTest : public ::testing::Test {
 
 TEST_F(LowFdLimitTest, OutOfDescriptorsTheAcceptLoopBacksOffAndTheLogStaysSmall) {
   // No connection cap: accept() itself runs out of descriptors.
-  nild_ = std::make_unique<NildProcess>(with_args({"--max-connections", "100000", "--max-connections-per-ip", "0"}));
+  nild_ = std::make_unique<NildProcess>(
+      with_args({"--max-connections", "100000", "--max-connections-per-ip", "0"}));
   nild_->start();
   auto conns = idle(400);
   // Wait until nild has hit the limit (its log says so), then give a spinning loop time to show.
@@ -353,7 +393,8 @@ TEST_F(LowFdLimitTest, OutOfDescriptorsTheAcceptLoopBacksOffAndTheLogStaysSmall)
 }
 
 TEST_F(LowFdLimitTest, PastTheAutomaticCapConnectionsAre503AndTheLogStaysSmall) {
-  nild_ = std::make_unique<NildProcess>(with_args({}));  // defaults: the cap follows the descriptor limit
+  nild_ = std::make_unique<NildProcess>(
+      with_args({}));  // defaults: the cap follows the descriptor limit
   nild_->start();
   auto conns = idle(400);
   // The newest connections are over the cap (256 descriptors, 16 I/O threads: 77 connections).

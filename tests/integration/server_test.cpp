@@ -102,8 +102,8 @@ TEST_F(OneLoop, ASlowFunctionDoesNotHoldUpTheOtherConnectionsOfItsLoop) {
   ASSERT_EQ(other.get("/healthz").status, 200);
 
   RawConnection slow(nild().port());
-  ASSERT_TRUE(slow.write(raw_request("POST", "/functions/" + id + "/execute", "{}", "application/json",
-                                     nild().api_key())));
+  ASSERT_TRUE(slow.write(raw_request("POST", "/functions/" + id + "/execute", "{}",
+                                     "application/json", nild().api_key())));
   std::atomic<bool> slow_answered{false};
   std::optional<HttpResponse> slow_response;
   std::thread reader([&] {
@@ -142,11 +142,13 @@ TEST_F(Connection, PipelinedRequestsAreAnsweredInOrder) {
   RawConnection conn(nild().port());
   // The slow request first: the fast ones behind it must still be answered after it.
   const std::string& key = nild().api_key();
-  std::string batch = raw_request("POST", "/functions/" + spin + "/execute", "{}", "application/json", key) +
-                      raw_request("POST", "/functions/" + echo + "/execute", R"({"n":1})", "application/json", key) +
-                      raw_request("GET", "/functions/" + echo, "", "application/json", key) +
-                      raw_request("GET", "/no-such-route", "", "application/json", key) +
-                      raw_request("POST", "/functions/" + echo + "/execute", R"({"n":2})", "application/json", key);
+  std::string batch =
+      raw_request("POST", "/functions/" + spin + "/execute", "{}", "application/json", key) +
+      raw_request("POST", "/functions/" + echo + "/execute", R"({"n":1})", "application/json",
+                  key) +
+      raw_request("GET", "/functions/" + echo, "", "application/json", key) +
+      raw_request("GET", "/no-such-route", "", "application/json", key) +
+      raw_request("POST", "/functions/" + echo + "/execute", R"({"n":2})", "application/json", key);
   ASSERT_TRUE(conn.write(batch));
 
   std::vector<HttpResponse> responses;
@@ -160,14 +162,12 @@ TEST_F(Connection, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(responses[0].json().at("output"), json::parse(R"({"spun":true})"))
       << responses[0].describe();
   ASSERT_EQ(responses[1].status, 200) << responses[1].describe();
-  EXPECT_EQ(responses[1].json().at("output"), json::parse(R"({"n":1})"))
-      << responses[1].describe();
+  EXPECT_EQ(responses[1].json().at("output"), json::parse(R"({"n":1})")) << responses[1].describe();
   ASSERT_EQ(responses[2].status, 200) << responses[2].describe();
   EXPECT_EQ(str(responses[2].json(), "id"), echo) << responses[2].describe();
   EXPECT_TRUE(is_problem(responses[3], 404, "route_not_found"));
   ASSERT_EQ(responses[4].status, 200) << responses[4].describe();
-  EXPECT_EQ(responses[4].json().at("output"), json::parse(R"({"n":2})"))
-      << responses[4].describe();
+  EXPECT_EQ(responses[4].json().at("output"), json::parse(R"({"n":2})")) << responses[4].describe();
 }
 
 TEST_F(Connection, GarbageRequestIs400) {
@@ -267,8 +267,7 @@ TEST_F(Process, KillDuringCompileTheJobCompletesAfterRestart) {
       }
       return listed && q.at("running").to_number<int64_t>() >= 1;
     });
-    EXPECT_TRUE(running) << "the compiling job of " << id
-                         << " is not running in /admin/queues:\n"
+    EXPECT_TRUE(running) << "the compiling job of " << id << " is not running in /admin/queues:\n"
                          << shown;
   }
   nild.kill9();

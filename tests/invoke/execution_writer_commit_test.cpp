@@ -10,8 +10,8 @@
 
 #include "../store/store_fixture.h"
 #include "common/util.h"
-#include "invoke/invoker.h"
 #include "execution_record.h"
+#include "invoke/invoker.h"
 
 namespace nil::invoke {
 namespace {

@@ -2,6 +2,8 @@
 // SQLite store in a temporary directory, the interpreter sandbox, WAT guests. A test observer
 // records the events of each invocation: success and guest failure (a trap) are start + finish;
 // a refusal (rate limit, concurrency limit, authorization, unknown function) is a reject only.
+#include "invoke/invoker.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -14,7 +16,6 @@
 #include "../store/store_fixture.h"
 #include "common/clock.h"
 #include "common/util.h"
-#include "invoke/invoker.h"
 
 namespace nil::invoke {
 namespace {
@@ -51,8 +52,8 @@ struct Event {
   Trigger trigger;
   std::string function_name;  // empty: not resolved
   std::string execution_id;
-  std::optional<store::ExecutionStatus> status;  // finish
-  std::string error_type;                        // finish of a FAILED execution
+  std::optional<store::ExecutionStatus> status;      // finish
+  std::string error_type;                            // finish of a FAILED execution
   ErrorCode error_code = ErrorCode::kInternalError;  // reject
   TriggerDetails details;
   uint32_t timeout_ms = 0;

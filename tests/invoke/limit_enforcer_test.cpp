@@ -1,12 +1,13 @@
 // LimitEnforcer: the per-function rate limit (moved here from src/api, same code, message and
 // Retry-After) and the per-function concurrency limit, driven by a ManualClock — no sleeping.
+#include "invoke/limit_enforcer.h"
+
 #include <gtest/gtest.h>
 
 #include <optional>
 #include <vector>
 
 #include "common/clock.h"
-#include "invoke/limit_enforcer.h"
 
 namespace nil::invoke {
 namespace {

@@ -23,7 +23,8 @@ TEST(Redactor, JsonStaysValidAndUnchangedWithoutSecrets) {
   Redactor r({"hunter22"});
   std::string clean = R"({ "a" : [1, 2.5, "x"] })";
   EXPECT_EQ(r.json(clean), clean);  // byte for byte
-  std::string out = r.json(R"({"pw":"my hunter22!","nested":[{"hunter22":"k"}],"esc":"\u0068unter22"})");
+  std::string out =
+      r.json(R"({"pw":"my hunter22!","nested":[{"hunter22":"k"}],"esc":"\u0068unter22"})");
   boost::json::value v = boost::json::parse(out);
   EXPECT_EQ(v.at("pw").as_string(), "my ***!");
   EXPECT_TRUE(v.at("nested").at(0).as_object().contains("***"));
@@ -60,7 +61,8 @@ TEST(Redactor, EmptySecretsIgnored) {
 
 // True when `out` still holds the secret in any JSON spelling: a second pass finds nothing to
 // mask (the redactor is idempotent on clean output) and the raw bytes are not there.
-::testing::AssertionResult clean(const Redactor& r, const std::string& out, std::string_view secret) {
+::testing::AssertionResult clean(const Redactor& r, const std::string& out,
+                                 std::string_view secret) {
   if (out.find(secret) != std::string::npos) return ::testing::AssertionFailure() << "raw: " << out;
   if (r.json(out) != out) return ::testing::AssertionFailure() << "a spelling survives: " << out;
   return ::testing::AssertionSuccess();
@@ -126,7 +128,8 @@ TEST(Redactor, TextMasksEscapedSpellings) {
   Redactor r({"SECRET-1"});
   EXPECT_EQ(r.text(R"(got {"t":"S\u0045CRET-1"} and S\u0045CRET\u002d1 and SECRET-1)"),
             R"(got {"t":"***"} and *** and ***)");
-  EXPECT_EQ(r.text("a lone \\ or \\q or \\u12 or \\ud800 stays"), "a lone \\ or \\q or \\u12 or \\ud800 stays");
+  EXPECT_EQ(r.text("a lone \\ or \\q or \\u12 or \\ud800 stays"),
+            "a lone \\ or \\q or \\u12 or \\ud800 stays");
 }
 
 TEST(Redactor, LogsAreCutAfterRedactionNeverThroughASecret) {
@@ -138,7 +141,8 @@ TEST(Redactor, LogsAreCutAfterRedactionNeverThroughASecret) {
   EXPECT_EQ(r.logs(pad + "S\\u0045CRET-1 and more\n", 100), pad + "***\n[logs truncated]");
   // A secret wholly before the cap, text after it cut as usual.
   // The cap counts the bytes written (masks only shorten what is kept).
-  EXPECT_EQ(r.logs("SECRET-1" + pad + "yyyy", 100), "***" + std::string(92, 'x') + "\n[logs truncated]");
+  EXPECT_EQ(r.logs("SECRET-1" + pad + "yyyy", 100),
+            "***" + std::string(92, 'x') + "\n[logs truncated]");
   // Within the cap: not cut, no marker.
   EXPECT_EQ(r.logs("ab SECRET-1", 100), "ab ***");
   EXPECT_EQ(r.logs(std::string(100, 'z'), 100), std::string(100, 'z'));

@@ -1,8 +1,8 @@
 // Trigger names: the precise kind (stored in executions."trigger" — "http" and "api" must stay
 // byte-for-byte what they were) and the OpenTelemetry faas.trigger value.
-#include <gtest/gtest.h>
-
 #include "invoke/trigger.h"
+
+#include <gtest/gtest.h>
 
 namespace nil::invoke {
 namespace {

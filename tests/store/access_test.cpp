@@ -10,7 +10,8 @@ namespace {
 
 // A directory like a backend's users table: id → name.
 RefLookup lookup_in(std::map<std::string, std::string> rows, int* calls = nullptr) {
-  return [rows = std::move(rows), calls](std::string_view ref) -> Expected<std::optional<std::string>> {
+  return [rows = std::move(rows),
+          calls](std::string_view ref) -> Expected<std::optional<std::string>> {
     if (calls != nullptr) ++*calls;
     if (rows.count(std::string(ref))) return std::optional<std::string>(std::string(ref));
     for (const auto& [id, name] : rows) {

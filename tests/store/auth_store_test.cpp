@@ -15,7 +15,9 @@ namespace {
 
 class AuthStoreTest : public StoreTest {};
 
-NewUser user(std::string name, Role role = Role::kDev) { return NewUser{std::move(name), "hash", role, {}}; }
+NewUser user(std::string name, Role role = Role::kDev) {
+  return NewUser{std::move(name), "hash", role, {}};
+}
 
 NewFunction fn(std::string name, AccessList allowed = {}, bool is_public = false) {
   NewFunction f;
@@ -45,7 +47,8 @@ TEST_P(AuthStoreTest, UsersRoundTripByIdAndUsername) {
   EXPECT_EQ(store().get_user(u.id)->username, "alice");
   expect_error(store().create_user(user("alice")), ErrorCode::kNameTaken);
   expect_error(store().get_user("bob"), ErrorCode::kUserNotFound);
-  ASSERT_OK_AND_ASSIGN(up, store().update_user("alice", UserUpdate{"hash2", Role::kDev, std::vector<std::string>{}}));
+  ASSERT_OK_AND_ASSIGN(up, store().update_user("alice", UserUpdate{"hash2", Role::kDev,
+                                                                   std::vector<std::string>{}}));
   EXPECT_EQ(up.role, Role::kDev);
   EXPECT_TRUE(up.grants.empty());
   EXPECT_EQ(up.password_hash, "hash2");
@@ -81,8 +84,10 @@ TEST_P(AuthStoreTest, GroupsAndMembership) {
 
 TEST_P(AuthStoreTest, ApiKeysByPrefixRevokeTouchAndCascade) {
   ASSERT_OK_AND_ASSIGN(u, store().create_user(user("k")));
-  ASSERT_OK_AND_ASSIGN(k1, store().create_api_key(NewApiKey{"ci", "k", "nil_AAAAAAAA", std::string(64, 'a'), std::nullopt}));
-  ASSERT_OK_AND_ASSIGN(k2, store().create_api_key(NewApiKey{"ci2", u.id, "nil_AAAAAAAA", std::string(64, 'b'), 123}));
+  ASSERT_OK_AND_ASSIGN(k1, store().create_api_key(NewApiKey{"ci", "k", "nil_AAAAAAAA",
+                                                            std::string(64, 'a'), std::nullopt}));
+  ASSERT_OK_AND_ASSIGN(k2, store().create_api_key(
+                               NewApiKey{"ci2", u.id, "nil_AAAAAAAA", std::string(64, 'b'), 123}));
   EXPECT_EQ(k1.user_id, u.id);
   EXPECT_EQ(k1.username, "k");
   EXPECT_FALSE(k1.revoked);
@@ -103,7 +108,8 @@ TEST_P(AuthStoreTest, ApiKeysByPrefixRevokeTouchAndCascade) {
   ASSERT_TRUE(store().revoke_api_key(k1.id).ok());
   EXPECT_TRUE(store().get_api_key(k1.id)->revoked);
   expect_error(store().revoke_api_key("nope"), ErrorCode::kApiKeyNotFound);
-  expect_error(store().create_api_key(NewApiKey{"x", "nobody", "nil_CCCCCCCC", "h", std::nullopt}), ErrorCode::kUserNotFound);
+  expect_error(store().create_api_key(NewApiKey{"x", "nobody", "nil_CCCCCCCC", "h", std::nullopt}),
+               ErrorCode::kUserNotFound);
   ASSERT_TRUE(store().delete_user("k").ok());
   expect_error(store().get_api_key(k2.id), ErrorCode::kApiKeyNotFound);
 }
@@ -119,11 +125,13 @@ TEST_P(AuthStoreTest, SessionsLookupTouchExpireAndCascade) {
   EXPECT_EQ(store().get_session_by_token_hash(std::string(64, '1'))->last_seen_at, 500);
   EXPECT_EQ(*store().delete_expired_sessions(0, 400), 0);
   EXPECT_EQ(*store().delete_expired_sessions(0, 600), 1);
-  expect_error(store().get_session_by_token_hash(std::string(64, '1')), ErrorCode::kSessionNotFound);
+  expect_error(store().get_session_by_token_hash(std::string(64, '1')),
+               ErrorCode::kSessionNotFound);
   Session s2{new_uuid(), u.id, std::string(64, '3'), std::string(64, '4'), 100, 100};
   ASSERT_TRUE(store().create_session(s2).ok());
   ASSERT_TRUE(store().delete_user(u.id).ok());
-  expect_error(store().get_session_by_token_hash(std::string(64, '3')), ErrorCode::kSessionNotFound);
+  expect_error(store().get_session_by_token_hash(std::string(64, '3')),
+               ErrorCode::kSessionNotFound);
 }
 
 // The list filter is auth::can_access in SQL: it must agree with the rule for every shape.
@@ -135,7 +143,7 @@ TEST_P(AuthStoreTest, AccessListsPersistAndFilterLists) {
   ASSERT_TRUE(store().add_group_member("mine", "me").ok());
   ASSERT_TRUE(store().create_function(fn("open")).ok());
   ASSERT_OK_AND_ASSIGN(f_user, store().create_function(fn("by-user", {{"me"}, {}})));  // a username
-  EXPECT_EQ(f_user.allowed.users, std::vector<std::string>{me.id});              // stored as the id
+  EXPECT_EQ(f_user.allowed.users, std::vector<std::string>{me.id});  // stored as the id
   ASSERT_TRUE(store().create_function(fn("by-group", {{}, {"mine"}})).ok());
   ASSERT_TRUE(store().create_function(fn("other-user", {{other.id}, {}})).ok());
   ASSERT_TRUE(store().create_function(fn("other-group", {{}, {theirs.id}}, true)).ok());
@@ -149,9 +157,11 @@ TEST_P(AuthStoreTest, AccessListsPersistAndFilterLists) {
   ASSERT_OK_AND_ASSIGN(seen, store().list_functions(PageRequest{}, AccessFilter{me.id}));
   EXPECT_EQ(names(seen), (std::vector<std::string>{"open", "by-user", "by-group", "either"}));
   // Paging with a filter: the cursor continues after the last visible row.
-  ASSERT_OK_AND_ASSIGN(p1, store().list_functions(PageRequest{2, std::nullopt}, AccessFilter{me.id}));
+  ASSERT_OK_AND_ASSIGN(p1,
+                       store().list_functions(PageRequest{2, std::nullopt}, AccessFilter{me.id}));
   EXPECT_EQ(names(p1), (std::vector<std::string>{"open", "by-user"}));
-  ASSERT_OK_AND_ASSIGN(p2, store().list_functions(PageRequest{2, p1.next_cursor}, AccessFilter{me.id}));
+  ASSERT_OK_AND_ASSIGN(p2,
+                       store().list_functions(PageRequest{2, p1.next_cursor}, AccessFilter{me.id}));
   EXPECT_EQ(names(p2), (std::vector<std::string>{"by-group", "either"}));
 
   // Updates replace the lists without a new version; deleting the only listed user keeps the id

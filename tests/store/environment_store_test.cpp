@@ -28,8 +28,9 @@ NewFunction fn(std::string name, FunctionAccess access = {}) {
 }
 
 TEST_P(EnvironmentStoreTest, CreateGetByIdAndNameKeepsVarOrderAndSecrets) {
-  ASSERT_OK_AND_ASSIGN(e, store().create_environment(env(
-                              "prod", {{"ZED", "1", false}, {"API_KEY", "s3cret!", true}, {"A", "", false}})));
+  ASSERT_OK_AND_ASSIGN(
+      e, store().create_environment(
+             env("prod", {{"ZED", "1", false}, {"API_KEY", "s3cret!", true}, {"A", "", false}})));
   EXPECT_EQ(e.name, "prod");
   EXPECT_TRUE(is_uuid(e.id));
   EXPECT_GT(e.created_at, 0);
@@ -58,7 +59,8 @@ TEST_P(EnvironmentStoreTest, NameTakenNotFoundDuplicateKey) {
 }
 
 TEST_P(EnvironmentStoreTest, UpdateReplacesVarsAndRenames) {
-  ASSERT_OK_AND_ASSIGN(e, store().create_environment(env("a", {{"K", "1", false}, {"S", "xxxx", true}})));
+  ASSERT_OK_AND_ASSIGN(
+      e, store().create_environment(env("a", {{"K", "1", false}, {"S", "xxxx", true}})));
   ASSERT_TRUE(store().create_environment(env("b", {})).ok());
   EnvironmentUpdate u;
   u.vars = std::vector<EnvironmentVar>{{"N", "2", false}};

@@ -85,7 +85,8 @@ TEST(OpenStore, RejectsUnsupportedUrls) {
 }
 
 TEST(OpenStore, UnopenablePathIsAStorageErrorNotACrash) {
-  expect_error(open_store("sqlite:/nonexistent-dir-for-nil-tests/x/nil.db"), ErrorCode::kStorageError);
+  expect_error(open_store("sqlite:/nonexistent-dir-for-nil-tests/x/nil.db"),
+               ErrorCode::kStorageError);
 }
 
 // --- functions -----------------------------------------------------------------------------------

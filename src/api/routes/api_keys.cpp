@@ -1,6 +1,5 @@
 // API keys: a user's own (an admin's for anyone); the token is shown once, at creation.
 #include "api/routes/handler.h"
-
 #include "common/log.h"
 #include "common/util.h"
 
@@ -12,9 +11,11 @@ Expected<Response> list_api_keys(ApiCore& core, const Call& call) {
   const auth::Principal& p = call.who();
   auto page = NIL_TRY(page_request(call.url));
   std::optional<std::string> user_id;
-  if (auto it = call.url.params().find("userId"); it != call.url.params().end()) user_id = std::string((*it).value);
+  if (auto it = call.url.params().find("userId"); it != call.url.params().end())
+    user_id = std::string((*it).value);
   if (!p.is_admin()) {
-    if (user_id && !is_self(p, *user_id)) return forbidden("only an admin may list other users' keys");
+    if (user_id && !is_self(p, *user_id))
+      return forbidden("only an admin may list other users' keys");
     user_id = p.user_id;
   } else if (user_id) {
     user_id = NIL_TRY(core.deps.store.get_user(*user_id)).id;
@@ -30,13 +31,17 @@ Expected<Response> create_api_key(ApiCore& core, const Call& call) {
   NewApiKeyRequest in = NIL_TRY(parse_new_api_key(body, now_micros()));
   std::string owner = p.user_id;
   if (in.user_ref) {
-    if (!p.is_admin() && !is_self(p, *in.user_ref)) return forbidden("only an admin may create keys for other users");
+    if (!p.is_admin() && !is_self(p, *in.user_ref))
+      return forbidden("only an admin may create keys for other users");
     owner = *in.user_ref;
   }
   auto created = auth::create_api_key(core.deps.store, owner, in.name, in.expires_at);
-  if (!created && created.error().code == ErrorCode::kUserNotFound) return invalid(ErrorCode::kUnknownUser, created.error().message);
+  if (!created && created.error().code == ErrorCode::kUserNotFound)
+    return invalid(ErrorCode::kUnknownUser, created.error().message);
   if (!created) return created.error();
-  log::info("API key created", {{"keyId", created->key.id}, {"userId", created->key.user_id}, {"prefix", created->key.prefix}});
+  log::info("API key created", {{"keyId", created->key.id},
+                                {"userId", created->key.user_id},
+                                {"prefix", created->key.prefix}});
   json::object o = api_key_json(created->key);
   o["key"] = created->token;
   Response res = json_response(call.req, http::status::created, o);

@@ -1,6 +1,5 @@
 // Environments: named sets of variables (some secret) that functions attach (issue 4).
 #include "api/routes/handler.h"
-
 #include "common/log.h"
 
 namespace nil::api::routes {
@@ -21,7 +20,8 @@ Expected<Response> create_environment(ApiCore& core, const Call& call) {
   store::NewEnvironment ne = NIL_TRY(parse_new_environment(body));
   store::Environment e = NIL_TRY(core.deps.store.create_environment(ne));
   // Never the values: they may be secrets.
-  log::info("environment created", {{"environmentId", e.id}, {"environment", e.name},
+  log::info("environment created", {{"environmentId", e.id},
+                                    {"environment", e.name},
                                     {"keys", static_cast<int64_t>(e.vars.size())}});
   Response res = json_response(call.req, http::status::created, environment_json(e));
   res.set(http::field::location, "/environments/" + e.id);
@@ -29,8 +29,9 @@ Expected<Response> create_environment(ApiCore& core, const Call& call) {
 }
 
 Expected<Response> get_environment(ApiCore& core, const Call& call) {
-  return json_response(call.req, http::status::ok,
-                       environment_json(NIL_TRY(accessible_environment(core, call.who(), call.params[0]))));
+  return json_response(
+      call.req, http::status::ok,
+      environment_json(NIL_TRY(accessible_environment(core, call.who(), call.params[0]))));
 }
 
 Expected<Response> update_environment(ApiCore& core, const Call& call) {
@@ -43,7 +44,8 @@ Expected<Response> update_environment(ApiCore& core, const Call& call) {
   store::Environment e = NIL_TRY(core.deps.store.update_environment(current.id, u));
   // Cached functions hold their environments' values: the next invocation must see the change.
   core.deps.invoker.invalidate_all();
-  log::info("environment updated", {{"environmentId", e.id}, {"environment", e.name},
+  log::info("environment updated", {{"environmentId", e.id},
+                                    {"environment", e.name},
                                     {"keys", static_cast<int64_t>(e.vars.size())}});
   return json_response(call.req, http::status::ok, environment_json(e));
 }

@@ -12,8 +12,8 @@ namespace {
 // --- the invocation: the one place the API calls the Invoker -------------------------------------
 // `p` null: an anonymous v1 call, allowed for public functions only. `raw`: the v1 call (trigger
 // "http"), else the API's execute (trigger "api").
-Expected<store::Execution> invoke(ApiCore& core, std::string_view ref, std::string input_text, bool raw,
-                                  const auth::Principal* p) {
+Expected<store::Execution> invoke(ApiCore& core, std::string_view ref, std::string input_text,
+                                  bool raw, const auth::Principal* p) {
   invoke::Caller caller;
   if (p != nullptr) {
     caller.user_id = p->user_id;
@@ -25,7 +25,8 @@ Expected<store::Execution> invoke(ApiCore& core, std::string_view ref, std::stri
   // every trigger is limited alike.
   caller.authorize = [p, ref](const store::Function& f) -> Expected<void> {
     if (p == nullptr) {
-      if (!f.is_public) return unauthorized("authentication required (Authorization: Bearer nil_…)");
+      if (!f.is_public)
+        return unauthorized("authentication required (Authorization: Bearer nil_…)");
     } else if (!f.is_public && !auth::can_access(*p, f.allowed)) {
       return function_not_found(ref);
     }
@@ -33,9 +34,11 @@ Expected<store::Execution> invoke(ApiCore& core, std::string_view ref, std::stri
   };
   // This handler is a trigger: it builds the invocation's context and hands it to the invoker.
   auto invoked = core.deps.invoker.invoke(invoke::InvocationContext(
-      std::string(ref), raw ? invoke::Trigger::kHttp : invoke::Trigger::kApi, std::move(input_text), std::move(caller)));
+      std::string(ref), raw ? invoke::Trigger::kHttp : invoke::Trigger::kApi, std::move(input_text),
+      std::move(caller)));
   if (!invoked && p == nullptr &&
-      (invoked.error().code == ErrorCode::kFunctionNotFound || invoked.error().code == ErrorCode::kFunctionNotReady)) {
+      (invoked.error().code == ErrorCode::kFunctionNotFound ||
+       invoked.error().code == ErrorCode::kFunctionNotReady)) {
     // Anonymous callers learn nothing about functions that are not public.
     return unauthorized("authentication required (Authorization: Bearer nil_…)");
   }
@@ -44,7 +47,8 @@ Expected<store::Execution> invoke(ApiCore& core, std::string_view ref, std::stri
 
 // The input: a JSON body (empty: null), passed to the function as the text it was sent as.
 Expected<std::string> input_text(const Request& req) {
-  if (auto parsed = parse_json_body(content_type(req), req.body(), true); !parsed) return std::move(parsed).error();
+  if (auto parsed = parse_json_body(content_type(req), req.body(), true); !parsed)
+    return std::move(parsed).error();
   return req.body().empty() ? std::string("null") : std::string(req.body());
 }
 
@@ -52,20 +56,22 @@ Expected<std::string> input_text(const Request& req) {
 
 Expected<Response> execute_function(ApiCore& core, const Call& call) {
   std::string input = NIL_TRY(input_text(call.req));
-  store::Execution ex = NIL_TRY(invoke(core, call.params[0], std::move(input), false, call.principal));
+  store::Execution ex =
+      NIL_TRY(invoke(core, call.params[0], std::move(input), false, call.principal));
   return text_response(call.req, http::status::ok, execute_body(ex), "application/json");
 }
 
 Expected<Response> call_function(ApiCore& core, const Call& call) {
   std::string input = NIL_TRY(input_text(call.req));
-  store::Execution ex = NIL_TRY(invoke(core, call.params[0], std::move(input), true, call.principal));
+  store::Execution ex =
+      NIL_TRY(invoke(core, call.params[0], std::move(input), true, call.principal));
   if (ex.status == store::ExecutionStatus::kSucceeded) {
     Response res = text_response(call.req, http::status::ok, *ex.output, "application/json");
     res.set("X-Nil-Execution-Id", ex.id);
     return res;
   }
-  Response res = text_response(call.req, status_for(ErrorCode::kFunctionFailed), function_failed_body(ex, call.target()),
-                               "application/problem+json");
+  Response res = text_response(call.req, status_for(ErrorCode::kFunctionFailed),
+                               function_failed_body(ex, call.target()), "application/problem+json");
   res.set("X-Nil-Execution-Id", ex.id);
   return res;
 }
@@ -88,7 +94,9 @@ Expected<Response> get_execution(ApiCore& core, const Call& call) {
     auto f = core.deps.store.get_function(e.function_id);
     allowed = f && auth::can_access(p, f->allowed);
   }
-  if (!allowed) return make_error(ErrorCode::kExecutionNotFound, "no execution with id '" + std::string(id) + "'");
+  if (!allowed)
+    return make_error(ErrorCode::kExecutionNotFound,
+                      "no execution with id '" + std::string(id) + "'");
   return json_response(call.req, http::status::ok, execution_json(e));
 }
 

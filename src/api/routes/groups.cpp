@@ -1,6 +1,5 @@
 // Groups of users (admin only; the table requires it): access lists name them.
 #include "api/routes/handler.h"
-
 #include "common/log.h"
 
 namespace nil::api::routes {
@@ -24,7 +23,8 @@ Expected<Response> create_group(ApiCore& core, const Call& call) {
 }
 
 Expected<Response> get_group(ApiCore& core, const Call& call) {
-  return json_response(call.req, http::status::ok, group_json(NIL_TRY(core.deps.store.get_group(call.params[0]))));
+  return json_response(call.req, http::status::ok,
+                       group_json(NIL_TRY(core.deps.store.get_group(call.params[0]))));
 }
 
 Expected<Response> delete_group(ApiCore& core, const Call& call) {

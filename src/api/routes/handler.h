@@ -8,7 +8,6 @@
 #pragma once
 
 #include <boost/json/value.hpp>
-
 #include <string>
 #include <string_view>
 
@@ -25,23 +24,27 @@ struct ApiCore {
       : opts(std::move(o)),
         deps(std::move(d)),
         key_limiter(opts.key_rate, opts.key_burst),
-        login_throttle(opts.login_max_failures_user, opts.login_max_failures_address, opts.login_window),
+        login_throttle(opts.login_max_failures_user, opts.login_max_failures_address,
+                       opts.login_window),
         hash_slots(opts.max_password_hashes) {}
 
   ApiOptions opts;
   ApiDeps deps;
   auth::RateLimiter key_limiter;       // per API key or session (Api::Impl::dispatch)
   auth::LoginThrottle login_throttle;  // failed logins per user and address (session.cpp)
-  auth::HashSlots hash_slots;          // password hashes running now (login, user create, password change)
+  auth::HashSlots hash_slots;  // password hashes running now (login, user create, password change)
 };
 
-// --- responses -------------------------------------------------------------------------------------
+// --- responses
+// -------------------------------------------------------------------------------------
 
-Response text_response(const Request& req, http::status status, std::string body, std::string_view content_type);
+Response text_response(const Request& req, http::status status, std::string body,
+                       std::string_view content_type);
 Response json_response(const Request& req, http::status status, const boost::json::value& v);
 Response no_content(const Request& req);
 
-// --- errors ------------------------------------------------------------------------------------------
+// --- errors
+// ------------------------------------------------------------------------------------------
 
 Error invalid(ErrorCode code, std::string msg);
 Error forbidden(std::string msg);
@@ -56,7 +59,8 @@ Error user_not_found(std::string_view ref);
 // 2.5 GiB and every core (argon2id), so past the bound they are refused, not queued.
 Expected<auth::HashSlots::Permit> hash_permit(ApiCore& core);
 
-// --- shared lookups ------------------------------------------------------------------------------------
+// --- shared lookups
+// ------------------------------------------------------------------------------------
 
 std::string_view content_type(const Request& req);  // "" when absent
 // The body as a JSON object (Content-Type must be JSON).
@@ -67,10 +71,13 @@ std::string_view header_value(const Request& req, std::string_view name);
 bool is_self(const auth::Principal& p, std::string_view ref);
 
 // A resource the caller may not access answers 404, as if it did not exist.
-Expected<store::Function> accessible_function(ApiCore& core, const auth::Principal& p, std::string_view ref);
-Expected<store::Environment> accessible_environment(ApiCore& core, const auth::Principal& p, std::string_view ref);
+Expected<store::Function> accessible_function(ApiCore& core, const auth::Principal& p,
+                                              std::string_view ref);
+Expected<store::Environment> accessible_environment(ApiCore& core, const auth::Principal& p,
+                                                    std::string_view ref);
 
-// --- handlers, by resource -------------------------------------------------------------------------------
+// --- handlers, by resource
+// -------------------------------------------------------------------------------
 
 // health.cpp
 Expected<Response> healthz(ApiCore&, const Call&);

@@ -10,7 +10,8 @@ Expected<Response> healthz(ApiCore&, const Call& call) {
 }
 
 Expected<Response> readyz(ApiCore& core, const Call& call) {
-  if (core.deps.draining()) return make_error(ErrorCode::kShuttingDown, "the server is shutting down");
+  if (core.deps.draining())
+    return make_error(ErrorCode::kShuttingDown, "the server is shutting down");
   NIL_TRY_VOID(core.deps.store.ping());
   return json_response(call.req, http::status::ok, json::object{{"status", "ready"}});
 }

@@ -1,6 +1,5 @@
 // Sessions: POST /auth/login (a cookie and a CSRF token), POST /auth/logout, GET /auth/me.
 #include "api/routes/handler.h"
-
 #include "common/log.h"
 
 namespace nil::api::routes {
@@ -10,7 +9,8 @@ namespace json = boost::json;
 namespace {
 
 std::string session_cookie(const ApiCore& core, std::string_view token, bool clear) {
-  std::string c = std::string(kSessionCookie) + "=" + std::string(token) + "; Path=/; HttpOnly; SameSite=Lax";
+  std::string c =
+      std::string(kSessionCookie) + "=" + std::string(token) + "; Path=/; HttpOnly; SameSite=Lax";
   if (clear) c += "; Max-Age=0";
   if (core.opts.secure_cookies) c += "; Secure";
   return c;
@@ -38,7 +38,9 @@ Expected<Response> login(ApiCore& core, const Call& call) {
   }
   core.login_throttle.success(in.username);
   log::info("login", {{"userId", r->user.id}, {"username", r->user.username}});
-  Response res = json_response(call.req, http::status::ok, json::object{{"user", user_json(r->user)}, {"csrfToken", r->csrf_token}});
+  Response res =
+      json_response(call.req, http::status::ok,
+                    json::object{{"user", user_json(r->user)}, {"csrfToken", r->csrf_token}});
   res.set(http::field::set_cookie, session_cookie(core, r->session_token, false));
   res.set(http::field::cache_control, "no-store");
   return res;

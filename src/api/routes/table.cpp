@@ -7,8 +7,8 @@ namespace nil::api::routes {
 std::vector<Route> route_table() {
   using enum http::verb;
   constexpr Runs kOffload = Runs::kOffload, kOffloadUnlessFast = Runs::kOffloadUnlessFast;
-  constexpr Access kPublic = Access::kPublic, kAnonymous = Access::kAnonymous, kPrincipal = Access::kPrincipal,
-                   kAdmin = Access::kAdmin;
+  constexpr Access kPublic = Access::kPublic, kAnonymous = Access::kAnonymous,
+                   kPrincipal = Access::kPrincipal, kAdmin = Access::kAdmin;
   // Within one pattern the methods are listed in the order the Allow header names them.
   return {
       route(get, "/healthz", kPublic, healthz),
@@ -23,10 +23,12 @@ std::vector<Route> route_table() {
       route(get, "/functions", kPrincipal, list_functions),
       route(post, "/functions", kPrincipal, create_function),  // admin or the "deploy" grant
       route(get, "/functions/{ref}", kPrincipal, get_function),
-      route(put, "/functions/{ref}", kPrincipal, update_function),        // manage, after the 404 check
-      route(delete_, "/functions/{ref}", kPrincipal, delete_function),  // manage, after the 404 check
+      route(put, "/functions/{ref}", kPrincipal, update_function),  // manage, after the 404 check
+      route(delete_, "/functions/{ref}", kPrincipal,
+            delete_function),  // manage, after the 404 check
       route(post, "/functions/v1/deploy", kPrincipal, deploy_function),
-      route(post, "/functions/v1/{ref}", kAnonymous, call_function, kOffloadUnlessFast),  // anonymous: public functions only
+      route(post, "/functions/v1/{ref}", kAnonymous, call_function,
+            kOffloadUnlessFast),  // anonymous: public functions only
       route(post, "/functions/{ref}/execute", kPrincipal, execute_function, kOffloadUnlessFast),
       route(get, "/functions/{ref}/executions", kPrincipal, list_executions),
       route(get, "/executions/{id}", kPrincipal, get_execution),
@@ -34,8 +36,10 @@ std::vector<Route> route_table() {
       route(get, "/environments", kPrincipal, list_environments),
       route(post, "/environments", kAdmin, create_environment),
       route(get, "/environments/{ref}", kPrincipal, get_environment),
-      route(put, "/environments/{ref}", kPrincipal, update_environment),     // admin, after the 404 check
-      route(delete_, "/environments/{ref}", kPrincipal, delete_environment),  // admin, after the 404 check
+      route(put, "/environments/{ref}", kPrincipal,
+            update_environment),  // admin, after the 404 check
+      route(delete_, "/environments/{ref}", kPrincipal,
+            delete_environment),  // admin, after the 404 check
 
       route(get, "/users", kAdmin, list_users),
       route(post, "/users", kAdmin, create_user, kOffload),

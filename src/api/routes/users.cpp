@@ -1,6 +1,5 @@
 // Users (issue 5): admins manage everyone; a developer sees and changes only their own password.
 #include "api/routes/handler.h"
-
 #include "common/log.h"
 
 namespace nil::api::routes {
@@ -48,7 +47,9 @@ Expected<Response> create_user(ApiCore& core, const Call& call) {
   auto permit = NIL_TRY(hash_permit(core));
   nu.password_hash = NIL_TRY(auth::hash_password(in.password));
   store::User u = NIL_TRY(core.deps.store.create_user(nu));
-  log::info("user created", {{"userId", u.id}, {"username", u.username}, {"role", std::string(store::to_string(u.role))}});
+  log::info("user created", {{"userId", u.id},
+                             {"username", u.username},
+                             {"role", std::string(store::to_string(u.role))}});
   Response res = json_response(call.req, http::status::created, user_json(u));
   res.set(http::field::location, "/users/" + u.id);
   return res;
@@ -57,7 +58,8 @@ Expected<Response> create_user(ApiCore& core, const Call& call) {
 Expected<Response> get_user(ApiCore& core, const Call& call) {
   std::string_view ref = call.params[0];
   NIL_TRY_VOID(visible_user(call.who(), ref));
-  return json_response(call.req, http::status::ok, user_json(NIL_TRY(core.deps.store.get_user(ref))));
+  return json_response(call.req, http::status::ok,
+                       user_json(NIL_TRY(core.deps.store.get_user(ref))));
 }
 
 Expected<Response> update_user(ApiCore& core, const Call& call) {
@@ -90,9 +92,11 @@ Expected<Response> delete_user(ApiCore& core, const Call& call) {
   NIL_TRY_VOID(visible_user(p, ref));
   if (!p.is_admin()) return admin_only();
   store::User current = NIL_TRY(core.deps.store.get_user(ref));
-  if (NIL_TRY(is_last_admin(core, current))) return make_error(ErrorCode::kLastAdmin, "the last admin cannot be deleted");
+  if (NIL_TRY(is_last_admin(core, current)))
+    return make_error(ErrorCode::kLastAdmin, "the last admin cannot be deleted");
   NIL_TRY_VOID(core.deps.store.delete_user(current.id));
-  core.deps.auth.invalidate_all();  // its keys and sessions are gone: no cached principal may outlive them
+  core.deps.auth
+      .invalidate_all();  // its keys and sessions are gone: no cached principal may outlive them
   log::info("user deleted", {{"userId", current.id}, {"username", current.username}});
   return no_content(call.req);
 }

@@ -57,8 +57,9 @@ struct GuestThread {
   volatile sig_atomic_t active;  // an invocation runs on this thread
   int64_t deadline_ns;           // CLOCK_MONOTONIC
   uintptr_t stack_lo;            // lowest usable address of this thread's stack
-  uintptr_t host_reserve;        // stack a host call needs: kHostStackReserve, or a quarter of a small stack
-  void* invocation;              // the running Invocation's NativeCall
+  uintptr_t
+      host_reserve;  // stack a host call needs: kHostStackReserve, or a quarter of a small stack
+  void* invocation;  // the running Invocation's NativeCall
 };
 thread_local constinit GuestThread tls_guest = {};
 
@@ -253,14 +254,14 @@ void on_fault(int sig, siginfo_t* info, void* context) {
 
 void on_timeout(int, siginfo_t*, void*) {
   GuestThread& t = tls_guest;
-  if (!t.active) return;                          // a stale signal between invocations
-  if (monotonic_ns() < t.deadline_ns) return;     // a stale signal of an earlier invocation
+  if (!t.active) return;                       // a stale signal between invocations
+  if (monotonic_ns() < t.deadline_ns) return;  // a stale signal of an earlier invocation
   if (t.in_guest && t.jump) jump_out(kJumpTimeout);
   t.timeout_pending = 1;
 }
 
 void install_handlers() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sigemptyset(&sa.sa_mask);
   // SA_NODEFER: the handler leaves by siglongjmp to a buffer saved without the signal mask
   // (sigsetjmp(.., 0) saves a syscall per invocation), so the signal must not stay blocked.
@@ -268,7 +269,7 @@ void install_handlers() {
   sa.sa_sigaction = on_fault;
   sigaction(SIGSEGV, &sa, &previous_segv);
   sigaction(SIGBUS, &sa, &previous_bus);
-  struct sigaction st{};
+  struct sigaction st {};
   sigemptyset(&st.sa_mask);
   st.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESTART;
   st.sa_sigaction = on_timeout;
@@ -374,8 +375,8 @@ void rt_allocate_memory(wasm_rt_memory_t* mem, uint32_t initial, uint32_t max) {
       stop_with(initial_memory_failure(initial, c.state->inv->limits));
     } else if (!memory_fits(*c.state, initial_bytes)) {
       uint64_t elements = c.state->table_bytes / sizeof(wasm_rt_funcref_t);
-      stop_with(table_failure(elements, c.state->table_bytes + initial_bytes,
-                              c.state->inv->limits));
+      stop_with(
+          table_failure(elements, c.state->table_bytes + initial_bytes, c.state->inv->limits));
     } else {
       ThreadResources& res = tls_resources;
       Reservation r;
@@ -491,9 +492,9 @@ void allocate_table(Table* t, uint32_t n, uint32_t max, Elem null_value) {
   t->max_size = max;
   if (ok) state.table_bytes += bytes;
   if (!ok) {
-    stop_with(fits ? Failure{"memory_limit", "the host ran out of memory for the module's table"}
-                   : table_failure(n, state.memory_bytes + state.table_bytes + bytes,
-                                   state.inv->limits));
+    stop_with(
+        fits ? Failure{"memory_limit", "the host ran out of memory for the module's table"}
+             : table_failure(n, state.memory_bytes + state.table_bytes + bytes, state.inv->limits));
     jump_out(kJumpStop);
   }
   enter_guest();
@@ -561,7 +562,8 @@ int host_call_inner(void* invocation, uint32_t id, const uint64_t* args, uint64_
         return kJumpStop;
     }
   } catch (const std::bad_alloc&) {
-    if (!c.state->stop) c.state->stop = Failure{"memory_limit", "the host ran out of memory for this invocation"};
+    if (!c.state->stop)
+      c.state->stop = Failure{"memory_limit", "the host ran out of memory for this invocation"};
     return kJumpStop;
   } catch (const std::exception& e) {
     c.host_trap = std::string("internal error: ") + e.what();
@@ -602,17 +604,24 @@ const nil_native_runtime kRuntime = {
 
 std::string trap_text(int code) {
   switch (static_cast<wasm_rt_trap_t>(code)) {
-    case WASM_RT_TRAP_OOB: return "out of bounds memory access";
-    case WASM_RT_TRAP_INT_OVERFLOW: return "integer overflow";
-    case WASM_RT_TRAP_DIV_BY_ZERO: return "integer divide by zero";
-    case WASM_RT_TRAP_INVALID_CONVERSION: return "invalid conversion to integer";
-    case WASM_RT_TRAP_UNREACHABLE: return "unreachable: unreachable executed";
+    case WASM_RT_TRAP_OOB:
+      return "out of bounds memory access";
+    case WASM_RT_TRAP_INT_OVERFLOW:
+      return "integer overflow";
+    case WASM_RT_TRAP_DIV_BY_ZERO:
+      return "integer divide by zero";
+    case WASM_RT_TRAP_INVALID_CONVERSION:
+      return "invalid conversion to integer";
+    case WASM_RT_TRAP_UNREACHABLE:
+      return "unreachable: unreachable executed";
     // wasm2c checks index, null and signature in one test: the words of all three.
     case WASM_RT_TRAP_CALL_INDIRECT:
       return "uninitialized table element, undefined table index or indirect call signature "
              "mismatch";
-    case WASM_RT_TRAP_EXHAUSTION: return "call stack exhausted";
-    default: return "trap";
+    case WASM_RT_TRAP_EXHAUSTION:
+      return "call stack exhausted";
+    default:
+      return "trap";
   }
 }
 
@@ -639,8 +648,9 @@ Result run(const ArtifactEntryPoints& artifact, const Invocation& inv, Clock::ti
   volatile int phase = 0;  // 0 instantiate, 1 _start
   sigjmp_buf jump;
   t.invocation = &call;
-  t.deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      state.deadline.time_since_epoch()).count();
+  t.deadline_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(state.deadline.time_since_epoch())
+          .count();
   t.timeout_pending = 0;
   t.jump = &jump;
   t.active = 1;

@@ -15,16 +15,16 @@
 //  - linear memory is an 8 GiB PROT_NONE reservation (4 GiB + the guard wasm2c's unchecked
 //    32-bit address + 32-bit offset can reach), made readable and writable up to its size;
 //    reservations are pooled per thread and reset (zeroed in place up to 1 MiB, MADV_DONTNEED
-//    past it, then re-protected down to the next invocation's initial size) so nothing of one invocation is visible to the next; a
-//    reservation leaves the pool with a full munmap;
+//    past it, then re-protected down to the next invocation's initial size) so nothing of one
+//    invocation is visible to the next; a reservation leaves the pool with a full munmap;
 //  - memory.grow past the invocation's limit stops the guest with memory_limit, as in the
 //    interpreter.
 // Timeouts: an invocation stores its deadline in its thread's slot; the watchdog thread checks
 // the slots every millisecond while anything runs (and sleeps when nothing has for 200 ms) and
-// sends an overdue thread the timeout signal once. The handler siglongjmps only while the flag is set; otherwise it marks the
-// timeout pending, and the host call (or runtime callback) that cleared the flag traps as soon as
-// it sets it again. The handler also checks the deadline, so a stale signal of an earlier
-// invocation is ignored.
+// sends an overdue thread the timeout signal once. The handler siglongjmps only while the flag is
+// set; otherwise it marks the timeout pending, and the host call (or runtime callback) that cleared
+// the flag traps as soon as it sets it again. The handler also checks the deadline, so a stale
+// signal of an earlier invocation is ignored.
 #pragma once
 
 #include <chrono>

@@ -53,8 +53,7 @@ class NativeSandboxImpl final : public NativeSandbox {
         std::filesystem::path(options_.artifact_dir) / native_artifact_name(module_sha256(wasm));
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
-      return make_error(ErrorCode::kNativeNotBuilt,
-                        "no native artifact " + path.string());
+      return make_error(ErrorCode::kNativeNotBuilt, "no native artifact " + path.string());
     }
     return load(path.string());
   }

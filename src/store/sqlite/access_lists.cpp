@@ -41,8 +41,8 @@ const AclTables& tables(AclKind kind) {
   return kind == AclKind::kFunction ? kFunctionAcl : kEnvironmentAcl;
 }
 
-Expected<void> replace(Connection& c, const char* del_sql, const char* ins_sql,
-                       std::string_view id, const std::vector<std::string>& ids) {
+Expected<void> replace(Connection& c, const char* del_sql, const char* ins_sql, std::string_view id,
+                       const std::vector<std::string>& ids) {
   {
     auto del = NIL_TRY(c.query(del_sql));
     del.bind(1, id);
@@ -76,14 +76,15 @@ Expected<AccessList> load_acl(Connection& c, AclKind kind, std::string_view id) 
 
 Expected<void> write_acl_users(Connection& c, AclKind kind, std::string_view id,
                                const std::vector<std::string>& refs) {
-  auto ids = NIL_TRY(resolve_user_refs(refs, [&](std::string_view ref) { return find_user_id(c, ref); }));
+  auto ids =
+      NIL_TRY(resolve_user_refs(refs, [&](std::string_view ref) { return find_user_id(c, ref); }));
   return replace(c, tables(kind).delete_users, tables(kind).insert_user, id, ids);
 }
 
 Expected<void> write_acl_groups(Connection& c, AclKind kind, std::string_view id,
                                 const std::vector<std::string>& refs) {
-  auto ids =
-      NIL_TRY(resolve_group_refs(refs, [&](std::string_view ref) { return find_group_id(c, ref); }));
+  auto ids = NIL_TRY(
+      resolve_group_refs(refs, [&](std::string_view ref) { return find_group_id(c, ref); }));
   return replace(c, tables(kind).delete_groups, tables(kind).insert_group, id, ids);
 }
 

@@ -50,8 +50,9 @@ Expected<std::optional<CompileJob>> SqliteStore::claim_compile_job(std::string_v
     job.claimed_at = now;
     job.lease_until = now + lease_micros;
     {
-      auto q = NIL_TRY(c.query("UPDATE compile_jobs SET state = 'RUNNING', attempts = ?5, "
-                               "claimed_by = ?2, claimed_at = ?3, lease_until = ?4 WHERE id = ?1"));
+      auto q =
+          NIL_TRY(c.query("UPDATE compile_jobs SET state = 'RUNNING', attempts = ?5, "
+                          "claimed_by = ?2, claimed_at = ?3, lease_until = ?4 WHERE id = ?1"));
       q.bind(1, job.id).bind(2, job.claimed_by).bind(3, now).bind(4, job.lease_until);
       q.bind(5, int64_t{job.attempts});
       NIL_TRY_VOID(q.run());
@@ -68,8 +69,9 @@ Expected<std::optional<CompileJob>> SqliteStore::claim_compile_job(std::string_v
 
 Expected<bool> SqliteStore::renew_compile_lease(const CompileJob& job, int64_t lease_micros) {
   return db_.write([&](Connection& c) -> Expected<bool> {
-    auto q = NIL_TRY(c.query("UPDATE compile_jobs SET lease_until = ?3 "
-                             "WHERE id = ?1 AND attempts = ?2 AND state = 'RUNNING'"));
+    auto q =
+        NIL_TRY(c.query("UPDATE compile_jobs SET lease_until = ?3 "
+                        "WHERE id = ?1 AND attempts = ?2 AND state = 'RUNNING'"));
     q.bind(1, job.id).bind(2, int64_t{job.attempts}).bind(3, now_micros() + lease_micros);
     NIL_TRY_VOID(q.run());
     return c.changes() == 1;
@@ -83,9 +85,9 @@ Expected<void> SqliteStore::complete_compile_job(const CompileJob& job, const Co
       q.bind(1, job.id);
       NIL_TRY_VOID(q.run());
     }
-    auto q = NIL_TRY(
-        c.query("UPDATE functions SET status = ?3, wasm = ?4, wasm_sha256 = ?5, "
-                "compile_error = ?6, updated_at = ?7 WHERE id = ?1 AND version = ?2"));
+    auto q =
+        NIL_TRY(c.query("UPDATE functions SET status = ?3, wasm = ?4, wasm_sha256 = ?5, "
+                        "compile_error = ?6, updated_at = ?7 WHERE id = ?1 AND version = ?2"));
     q.bind(1, job.function_id).bind(2, job.function_version);
     if (o.ok) {
       q.bind(3, "READY").bind_blob(4, o.wasm);

@@ -29,7 +29,8 @@ Query& Query::bind_static(int i, std::string_view text) {
   if (text.size() > static_cast<size_t>(INT_MAX)) return check_bind(SQLITE_TOOBIG);
   // A null data pointer would bind NULL; an empty string_view may have one.
   const char* data = text.data() != nullptr ? text.data() : "";
-  return check_bind(sqlite3_bind_text(stmt_, i, data, static_cast<int>(text.size()), SQLITE_STATIC));
+  return check_bind(
+      sqlite3_bind_text(stmt_, i, data, static_cast<int>(text.size()), SQLITE_STATIC));
 }
 
 Query& Query::bind_static(int i, const std::optional<std::string>& text) {

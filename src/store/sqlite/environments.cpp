@@ -12,16 +12,18 @@ namespace nil::store::sqlite {
 namespace {
 
 Expected<std::optional<std::string>> find_environment_id(Connection& c, std::string_view ref) {
-  auto q = NIL_TRY(c.query("SELECT id FROM environments WHERE id = ?1 OR name = ?1 "
-                           "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+  auto q =
+      NIL_TRY(c.query("SELECT id FROM environments WHERE id = ?1 OR name = ?1 "
+                      "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
   q.bind(1, ref);
   if (!NIL_TRY(q.step())) return std::optional<std::string>{};
   return std::optional<std::string>(q.text(0));
 }
 
 Expected<void> load_vars(Connection& c, Environment& e) {
-  auto q = NIL_TRY(c.query("SELECT key, value, secret FROM environment_vars "
-                           "WHERE environment_id = ?1 ORDER BY position"));
+  auto q =
+      NIL_TRY(c.query("SELECT key, value, secret FROM environment_vars "
+                      "WHERE environment_id = ?1 ORDER BY position"));
   q.bind(1, e.id);
   e.vars.clear();
   while (NIL_TRY(q.step())) e.vars.push_back(EnvironmentVar{q.text(0), q.text(1), q.int64(2) != 0});
@@ -54,8 +56,9 @@ Expected<void> write_vars(Connection& c, std::string_view environment_id,
     del.bind(1, environment_id);
     NIL_TRY_VOID(del.run());
   }
-  auto q = NIL_TRY(c.query("INSERT INTO environment_vars (environment_id, position, key, value, "
-                           "secret) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  auto q =
+      NIL_TRY(c.query("INSERT INTO environment_vars (environment_id, position, key, value, "
+                      "secret) VALUES (?1, ?2, ?3, ?4, ?5)"));
   int64_t position = 0;
   for (const auto& v : vars) {
     q.bind(1, environment_id).bind(2, position++).bind(3, v.key).bind(4, v.value);
@@ -76,9 +79,10 @@ Expected<void> check_environment_name_free(Connection& c, std::string_view name)
 }  // namespace
 
 Expected<void> load_attached_names(Connection& c, Function& f) {
-  auto q = NIL_TRY(c.query("SELECT e.name FROM function_environments fe "
-                           "JOIN environments e ON e.id = fe.environment_id "
-                           "WHERE fe.function_id = ?1 ORDER BY fe.position"));
+  auto q =
+      NIL_TRY(c.query("SELECT e.name FROM function_environments fe "
+                      "JOIN environments e ON e.id = fe.environment_id "
+                      "WHERE fe.function_id = ?1 ORDER BY fe.position"));
   q.bind(1, f.id);
   f.access.environments.clear();
   while (NIL_TRY(q.step())) f.access.environments.push_back(q.text(0));
@@ -94,8 +98,9 @@ Expected<void> attach_environments(Connection& c, std::string_view function_id,
     del.bind(1, function_id);
     NIL_TRY_VOID(del.run());
   }
-  auto q = NIL_TRY(c.query("INSERT INTO function_environments (function_id, position, "
-                           "environment_id) VALUES (?1, ?2, ?3)"));
+  auto q =
+      NIL_TRY(c.query("INSERT INTO function_environments (function_id, position, "
+                      "environment_id) VALUES (?1, ?2, ?3)"));
   int64_t position = 0;
   for (const auto& id : ids) {
     q.bind(1, function_id).bind(2, position++).bind(3, id);
@@ -112,8 +117,9 @@ Expected<Environment> SqliteStore::create_environment(const NewEnvironment& ne) 
     std::string id = new_uuid();
     int64_t seq = NIL_TRY(next_counter(c, "environments_seq"));
     {
-      auto q = NIL_TRY(c.query("INSERT INTO environments (id, seq, name, created_at, updated_at) "
-                               "VALUES (?1, ?2, ?3, ?4, ?4)"));
+      auto q =
+          NIL_TRY(c.query("INSERT INTO environments (id, seq, name, created_at, updated_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?4)"));
       q.bind(1, id).bind(2, seq).bind(3, ne.name).bind(4, now);
       NIL_TRY_VOID(q.run());
     }
@@ -192,9 +198,10 @@ Expected<void> SqliteStore::delete_environment(std::string_view ref) {
   return db_.write([&](Connection& c) -> Expected<void> {
     Environment e = NIL_TRY(load_environment(c, ref));
     {
-      auto q = NIL_TRY(c.query("SELECT f.name FROM function_environments fe "
-                               "JOIN functions f ON f.id = fe.function_id "
-                               "WHERE fe.environment_id = ?1 ORDER BY f.seq LIMIT 10"));
+      auto q =
+          NIL_TRY(c.query("SELECT f.name FROM function_environments fe "
+                          "JOIN functions f ON f.id = fe.function_id "
+                          "WHERE fe.environment_id = ?1 ORDER BY f.seq LIMIT 10"));
       q.bind(1, e.id);
       std::string users;
       while (NIL_TRY(q.step())) users += (users.empty() ? "" : ", ") + q.text(0);
@@ -212,10 +219,11 @@ Expected<std::vector<Environment>> SqliteStore::function_environments(
       [&](Connection& c) -> Expected<std::vector<Environment>> {
         std::vector<Environment> out;
         {
-          auto q = NIL_TRY(c.query("SELECT e.id, e.name, e.created_at, e.updated_at, e.seq "
-                                   "FROM function_environments fe "
-                                   "JOIN environments e ON e.id = fe.environment_id "
-                                   "WHERE fe.function_id = ?1 ORDER BY fe.position"));
+          auto q =
+              NIL_TRY(c.query("SELECT e.id, e.name, e.created_at, e.updated_at, e.seq "
+                              "FROM function_environments fe "
+                              "JOIN environments e ON e.id = fe.environment_id "
+                              "WHERE fe.function_id = ?1 ORDER BY fe.position"));
           q.bind(1, function_id);
           while (NIL_TRY(q.step())) out.push_back(read_environment(q));
         }

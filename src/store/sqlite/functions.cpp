@@ -45,11 +45,11 @@ Expected<Function> SqliteStore::create_function(const NewFunction& nf) {
     f.updated_at = now;
     int64_t seq = NIL_TRY(next_counter(c, "functions_seq"));
     {
-      auto q = NIL_TRY(
-          c.query("INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
-                  "memory_mb, version, created_at, updated_at, http_allow, grants, public, owner_id, "
-                  "managers) "
-                  "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)"));
+      auto q = NIL_TRY(c.query(
+          "INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
+          "memory_mb, version, created_at, updated_at, http_allow, grants, public, owner_id, "
+          "managers) "
+          "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)"));
       q.bind(1, f.id).bind(2, seq).bind(3, f.name).bind(4, f.language).bind_blob(5, nf.source);
       q.bind(6, int64_t{f.limits.timeout_ms}).bind(7, int64_t{f.limits.memory_mb});
       q.bind(8, f.version).bind(9, now);
@@ -76,16 +76,20 @@ Expected<Page<Function>> SqliteStore::list_functions(const PageRequest& page,
   return db_.read([&](Connection& c) -> Expected<Page<Function>> {
     // The filter is auth::can_access for a non-admin in SQL: both lists empty, or the user
     // listed, or one of the user's groups listed.
-    auto q = NIL_TRY(c.query(
-        filter ? "SELECT " NIL_FUNCTION_COLUMNS " FROM functions WHERE seq > ?1 AND ("
-                 "(NOT EXISTS (SELECT 1 FROM function_allowed_users a WHERE a.function_id = functions.id) "
-                 " AND NOT EXISTS (SELECT 1 FROM function_allowed_groups g WHERE g.function_id = functions.id)) "
-                 "OR EXISTS (SELECT 1 FROM function_allowed_users a WHERE a.function_id = functions.id "
-                 "           AND a.user_id = ?3) "
-                 "OR EXISTS (SELECT 1 FROM function_allowed_groups g JOIN group_members m "
-                 "           ON m.group_id = g.group_id WHERE g.function_id = functions.id "
-                 "           AND m.user_id = ?3)) ORDER BY seq LIMIT ?2"
-               : "SELECT " NIL_FUNCTION_COLUMNS " FROM functions WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+    auto q = NIL_TRY(
+        c.query(filter ? "SELECT " NIL_FUNCTION_COLUMNS " FROM functions WHERE seq > ?1 AND ("
+                         "(NOT EXISTS (SELECT 1 FROM function_allowed_users a WHERE a.function_id "
+                         "= functions.id) "
+                         " AND NOT EXISTS (SELECT 1 FROM function_allowed_groups g WHERE "
+                         "g.function_id = functions.id)) "
+                         "OR EXISTS (SELECT 1 FROM function_allowed_users a WHERE a.function_id = "
+                         "functions.id "
+                         "           AND a.user_id = ?3) "
+                         "OR EXISTS (SELECT 1 FROM function_allowed_groups g JOIN group_members m "
+                         "           ON m.group_id = g.group_id WHERE g.function_id = functions.id "
+                         "           AND m.user_id = ?3)) ORDER BY seq LIMIT ?2"
+                       : "SELECT " NIL_FUNCTION_COLUMNS
+                         " FROM functions WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
     PageBuilder<Function> out(page.limit);
     q.bind(1, after).bind(2, out.fetch_limit());
     if (filter) q.bind(3, filter->user_id);
@@ -189,8 +193,9 @@ Expected<void> SqliteStore::delete_function(std::string_view ref) {
 
 Expected<std::string> SqliteStore::get_function_wasm(std::string_view ref) {
   return db_.read([&](Connection& c) -> Expected<std::string> {
-    auto q = NIL_TRY(c.query("SELECT status, wasm FROM functions WHERE id = ?1 OR name = ?1 "
-                             "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+    auto q =
+        NIL_TRY(c.query("SELECT status, wasm FROM functions WHERE id = ?1 OR name = ?1 "
+                        "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
     q.bind(1, ref);
     if (!NIL_TRY(q.step())) return errors::function_not_found(ref);
     std::string status = q.text(0);
@@ -201,8 +206,9 @@ Expected<std::string> SqliteStore::get_function_wasm(std::string_view ref) {
 
 Expected<std::string> SqliteStore::get_function_source(std::string_view ref) {
   return db_.read([&](Connection& c) -> Expected<std::string> {
-    auto q = NIL_TRY(c.query("SELECT source FROM functions WHERE id = ?1 OR name = ?1 "
-                             "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+    auto q =
+        NIL_TRY(c.query("SELECT source FROM functions WHERE id = ?1 OR name = ?1 "
+                        "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
     q.bind(1, ref);
     if (!NIL_TRY(q.step())) return errors::function_not_found(ref);
     return q.text(0);

@@ -12,8 +12,9 @@ namespace {
 using columns::join_lines;
 
 Expected<void> load_user_groups(Connection& c, User& u) {
-  auto q = NIL_TRY(c.query("SELECT g.id, g.name FROM group_members m JOIN groups g "
-                           "ON g.id = m.group_id WHERE m.user_id = ?1 ORDER BY g.seq"));
+  auto q =
+      NIL_TRY(c.query("SELECT g.id, g.name FROM group_members m JOIN groups g "
+                      "ON g.id = m.group_id WHERE m.user_id = ?1 ORDER BY g.seq"));
   q.bind(1, u.id);
   u.groups.clear();
   while (NIL_TRY(q.step())) u.groups.push_back(GroupRef{q.text(0), q.text(1)});
@@ -23,8 +24,9 @@ Expected<void> load_user_groups(Connection& c, User& u) {
 Expected<User> load_user(Connection& c, std::string_view ref) {
   User u;
   {
-    auto q = NIL_TRY(c.query("SELECT " NIL_USER_COLUMNS " FROM users WHERE id = ?1 OR username = ?1 "
-                             "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+    auto q =
+        NIL_TRY(c.query("SELECT " NIL_USER_COLUMNS " FROM users WHERE id = ?1 OR username = ?1 "
+                        "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
     q.bind(1, ref);
     if (!NIL_TRY(q.step())) return errors::user_not_found(ref);
     u = NIL_TRY(read_user(q));
@@ -34,8 +36,9 @@ Expected<User> load_user(Connection& c, std::string_view ref) {
 }
 
 Expected<void> load_members(Connection& c, Group& g) {
-  auto q = NIL_TRY(c.query("SELECT u.id, u.username FROM group_members m JOIN users u "
-                           "ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY u.seq"));
+  auto q =
+      NIL_TRY(c.query("SELECT u.id, u.username FROM group_members m JOIN users u "
+                      "ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY u.seq"));
   q.bind(1, g.id);
   g.members.clear();
   while (NIL_TRY(q.step())) g.members.push_back(UserRef{q.text(0), q.text(1)});
@@ -45,8 +48,9 @@ Expected<void> load_members(Connection& c, Group& g) {
 Expected<Group> load_group(Connection& c, std::string_view ref) {
   Group g;
   {
-    auto q = NIL_TRY(c.query("SELECT id, name, created_at FROM groups WHERE id = ?1 OR name = ?1 "
-                             "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+    auto q =
+        NIL_TRY(c.query("SELECT id, name, created_at FROM groups WHERE id = ?1 OR name = ?1 "
+                        "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
     q.bind(1, ref);
     if (!NIL_TRY(q.step())) return errors::group_not_found(ref);
     g.id = q.text(0);
@@ -68,16 +72,18 @@ Expected<ApiKey> load_api_key(Connection& c, std::string_view id) {
 }  // namespace
 
 Expected<std::optional<std::string>> find_user_id(Connection& c, std::string_view ref) {
-  auto q = NIL_TRY(c.query("SELECT id FROM users WHERE id = ?1 OR username = ?1 "
-                           "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+  auto q =
+      NIL_TRY(c.query("SELECT id FROM users WHERE id = ?1 OR username = ?1 "
+                      "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
   q.bind(1, ref);
   if (!NIL_TRY(q.step())) return std::optional<std::string>{};
   return std::optional<std::string>(q.text(0));
 }
 
 Expected<std::optional<std::string>> find_group_id(Connection& c, std::string_view ref) {
-  auto q = NIL_TRY(c.query("SELECT id FROM groups WHERE id = ?1 OR name = ?1 "
-                           "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
+  auto q =
+      NIL_TRY(c.query("SELECT id FROM groups WHERE id = ?1 OR name = ?1 "
+                      "ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1"));
   q.bind(1, ref);
   if (!NIL_TRY(q.step())) return std::optional<std::string>{};
   return std::optional<std::string>(q.text(0));
@@ -95,8 +101,9 @@ Expected<User> SqliteStore::create_user(const NewUser& nu) {
     int64_t now = now_micros();
     std::string id = new_uuid();
     int64_t seq = NIL_TRY(next_counter(c, "users_seq"));
-    auto q = NIL_TRY(c.query("INSERT INTO users (id, seq, username, role, grants, password_hash, "
-                             "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"));
+    auto q =
+        NIL_TRY(c.query("INSERT INTO users (id, seq, username, role, grants, password_hash, "
+                        "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"));
     q.bind(1, id).bind(2, seq).bind(3, nu.username).bind(4, to_string(nu.role));
     q.bind(5, join_lines(nu.grants)).bind(6, nu.password_hash).bind(7, now);
     NIL_TRY_VOID(q.run());
@@ -112,8 +119,8 @@ Expected<Page<User>> SqliteStore::list_users(const PageRequest& page) {
   int64_t after = NIL_TRY(cursor::decode_seq(page.cursor, cursor::kUsers));
   return db_.read(
       [&](Connection& c) -> Expected<Page<User>> {
-        auto q = NIL_TRY(c.query("SELECT " NIL_USER_COLUMNS
-                                 " FROM users WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+        auto q = NIL_TRY(
+            c.query("SELECT " NIL_USER_COLUMNS " FROM users WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
         PageBuilder<User> out(page.limit);
         q.bind(1, after).bind(2, out.fetch_limit());
         int64_t last_seq = 0;
@@ -133,8 +140,9 @@ Expected<Page<User>> SqliteStore::list_users(const PageRequest& page) {
 Expected<User> SqliteStore::update_user(std::string_view ref, const UserUpdate& u) {
   return db_.write([&](Connection& c) -> Expected<User> {
     User cur = NIL_TRY(load_user(c, ref));
-    auto q = NIL_TRY(c.query("UPDATE users SET password_hash = ?2, role = ?3, grants = ?4, "
-                             "updated_at = ?5 WHERE id = ?1"));
+    auto q =
+        NIL_TRY(c.query("UPDATE users SET password_hash = ?2, role = ?3, grants = ?4, "
+                        "updated_at = ?5 WHERE id = ?1"));
     q.bind(1, cur.id).bind(2, u.password_hash.value_or(cur.password_hash));
     q.bind(3, to_string(u.role.value_or(cur.role)));
     q.bind(4, join_lines(u.grants.value_or(cur.grants))).bind(5, now_micros());
@@ -188,8 +196,9 @@ Expected<Page<Group>> SqliteStore::list_groups(const PageRequest& page) {
   int64_t after = NIL_TRY(cursor::decode_seq(page.cursor, cursor::kGroups));
   return db_.read(
       [&](Connection& c) -> Expected<Page<Group>> {
-        auto q = NIL_TRY(c.query("SELECT id, name, created_at, seq FROM groups WHERE seq > ?1 "
-                                 "ORDER BY seq LIMIT ?2"));
+        auto q =
+            NIL_TRY(c.query("SELECT id, name, created_at, seq FROM groups WHERE seq > ?1 "
+                            "ORDER BY seq LIMIT ?2"));
         PageBuilder<Group> out(page.limit);
         q.bind(1, after).bind(2, out.fetch_limit());
         int64_t last_seq = 0;
@@ -226,8 +235,9 @@ Expected<void> SqliteStore::add_group_member(std::string_view group_ref,
     Group g = NIL_TRY(load_group(c, group_ref));
     auto uid = NIL_TRY(find_user_id(c, user_ref));
     if (!uid) return errors::user_not_found(user_ref);
-    auto q = NIL_TRY(c.query("INSERT INTO group_members (group_id, user_id, added_at) "
-                             "VALUES (?1, ?2, ?3) ON CONFLICT (group_id, user_id) DO NOTHING"));
+    auto q =
+        NIL_TRY(c.query("INSERT INTO group_members (group_id, user_id, added_at) "
+                        "VALUES (?1, ?2, ?3) ON CONFLICT (group_id, user_id) DO NOTHING"));
     q.bind(1, g.id).bind(2, *uid).bind(3, now_micros());
     return q.run();
   });
@@ -255,8 +265,9 @@ Expected<ApiKey> SqliteStore::create_api_key(const NewApiKey& k) {
     if (!uid) return errors::user_not_found(k.user_id);
     std::string id = new_uuid();
     int64_t seq = NIL_TRY(next_counter(c, "api_keys_seq"));
-    auto q = NIL_TRY(c.query("INSERT INTO api_keys (id, seq, name, user_id, prefix, hash, "
-                             "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+    auto q =
+        NIL_TRY(c.query("INSERT INTO api_keys (id, seq, name, user_id, prefix, hash, "
+                        "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
     q.bind(1, id).bind(2, seq).bind(3, k.name).bind(4, *uid).bind(5, k.prefix);
     q.bind(6, k.hash_hex).bind(7, now_micros());
     if (k.expires_at) {
@@ -289,10 +300,10 @@ Expected<Page<ApiKey>> SqliteStore::list_api_keys(const PageRequest& page,
   // Newest first: the cursor is the last key's seq and the next page has smaller ones.
   int64_t before = NIL_TRY(cursor::decode_seq(page.cursor, cursor::kApiKeys));
   return db_.read([&](Connection& c) -> Expected<Page<ApiKey>> {
-    auto q = NIL_TRY(c.query(
-        "SELECT " NIL_API_KEY_COLUMNS ", k.seq FROM api_keys k JOIN users u ON u.id = k.user_id "
-        "WHERE (?1 = 0 OR k.seq < ?1) AND (?3 IS NULL OR k.user_id = ?3) "
-        "ORDER BY k.seq DESC LIMIT ?2"));
+    auto q = NIL_TRY(c.query("SELECT " NIL_API_KEY_COLUMNS
+                             ", k.seq FROM api_keys k JOIN users u ON u.id = k.user_id "
+                             "WHERE (?1 = 0 OR k.seq < ?1) AND (?3 IS NULL OR k.user_id = ?3) "
+                             "ORDER BY k.seq DESC LIMIT ?2"));
     PageBuilder<ApiKey> out(page.limit);
     q.bind(1, before).bind(2, out.fetch_limit()).bind(3, user_id);
     int64_t last_seq = 0;
@@ -323,9 +334,10 @@ Expected<void> SqliteStore::touch_api_keys(std::span<const std::pair<std::string
   return db_.write([&](Connection& c) -> Expected<void> {
     // Never moves last_used_at backwards (batches from several nodes may arrive out of order).
     // CASE rather than SQLite's two-argument MAX(), which other databases spell GREATEST().
-    auto q = NIL_TRY(c.query("UPDATE api_keys SET last_used_at = CASE "
-                             "WHEN last_used_at IS NULL OR last_used_at < ?2 THEN ?2 "
-                             "ELSE last_used_at END WHERE id = ?1"));
+    auto q =
+        NIL_TRY(c.query("UPDATE api_keys SET last_used_at = CASE "
+                        "WHEN last_used_at IS NULL OR last_used_at < ?2 THEN ?2 "
+                        "ELSE last_used_at END WHERE id = ?1"));
     for (const auto& [id, at] : uses) {
       q.bind(1, id).bind(2, at);
       NIL_TRY_VOID(q.run());
@@ -339,8 +351,9 @@ Expected<void> SqliteStore::touch_api_keys(std::span<const std::pair<std::string
 
 Expected<void> SqliteStore::create_session(const Session& s) {
   return db_.write([&](Connection& c) -> Expected<void> {
-    auto q = NIL_TRY(c.query("INSERT INTO sessions (id, user_id, token_hash, csrf_hash, "
-                             "created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    auto q =
+        NIL_TRY(c.query("INSERT INTO sessions (id, user_id, token_hash, csrf_hash, "
+                        "created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
     q.bind(1, s.id).bind(2, s.user_id).bind(3, s.token_hash_hex).bind(4, s.csrf_hash_hex);
     q.bind(5, s.created_at).bind(6, s.last_seen_at);
     return q.run();
@@ -349,8 +362,9 @@ Expected<void> SqliteStore::create_session(const Session& s) {
 
 Expected<Session> SqliteStore::get_session_by_token_hash(std::string_view token_hash_hex) {
   return db_.read([&](Connection& c) -> Expected<Session> {
-    auto q = NIL_TRY(c.query("SELECT id, user_id, token_hash, csrf_hash, created_at, "
-                             "last_seen_at FROM sessions WHERE token_hash = ?1"));
+    auto q =
+        NIL_TRY(c.query("SELECT id, user_id, token_hash, csrf_hash, created_at, "
+                        "last_seen_at FROM sessions WHERE token_hash = ?1"));
     q.bind(1, token_hash_hex);
     if (!NIL_TRY(q.step())) return errors::session_not_found();
     return Session{q.text(0), q.text(1), q.text(2), q.text(3), q.int64(4), q.int64(5)};

@@ -21,8 +21,9 @@
 
 namespace nil::store::sqlite {
 
-// --- row mapping (rows.cpp) ------------------------------------------------------------------------
-// Each *_COLUMNS list is the SELECT list its read_* function expects, in order.
+// --- row mapping (rows.cpp)
+// ------------------------------------------------------------------------ Each *_COLUMNS list is
+// the SELECT list its read_* function expects, in order.
 
 #define NIL_FUNCTION_COLUMNS                                                                 \
   "id, name, language, status, compile_error, wasm_sha256, timeout_ms, memory_mb, version, " \
@@ -77,7 +78,8 @@ Expected<void> write_acl_users(Connection& c, AclKind kind, std::string_view id,
 Expected<void> write_acl_groups(Connection& c, AclKind kind, std::string_view id,
                                 const std::vector<std::string>& refs);
 
-// --- the store -------------------------------------------------------------------------------------
+// --- the store
+// -------------------------------------------------------------------------------------
 
 class SqliteStore final : public Store {
  public:
