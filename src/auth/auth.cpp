@@ -203,8 +203,8 @@ Expected<std::optional<std::string>> ensure_admin(store::Store& store, std::stri
 
 // --- Authenticator -------------------------------------------------------------------------------
 
-Authenticator::Authenticator(store::Store& store, AuthSettings settings)
-    : store_(store), settings_(settings) {
+Authenticator::Authenticator(store::Store& store, AuthSettings settings, const Clock& clock)
+    : store_(store), settings_(settings), clock_(clock) {
   init_crypto();
   flusher_ = std::thread([this] { run_flusher(); });
 }
@@ -238,7 +238,7 @@ Expected<Principal> Authenticator::principal_for(const store::User& u, Principal
 Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_key(std::string_view token) {
   auto prefix = api_key_prefix(token);
   if (!prefix) return unauthorized("malformed API key (expected nil_ followed by 43 characters)");
-  const int64_t now = now_micros();
+  const int64_t now = clock_.now_micros();
   const std::string hash = sha256_raw(token);
 
   auto check = [&](const std::vector<CachedKey>& keys) -> const CachedKey* {
@@ -365,7 +365,7 @@ Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_session(
       return unauthorized("the session is unknown or has ended");
     return s.error();
   }
-  const int64_t now = now_micros();
+  const int64_t now = clock_.now_micros();
   const int64_t idle =
       std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_idle).count();
   const int64_t absolute =
@@ -416,18 +416,19 @@ Expected<LoginResult> Authenticator::login(std::string_view username, std::strin
   LoginResult r;
   r.session_token = random_token(32);
   r.csrf_token = random_token(32);
-  const int64_t now = now_micros();
+  const int64_t now = clock_.now_micros();
   store::Session s{
       new_uuid(), user->id, to_hex(sha256_raw(r.session_token)), to_hex(sha256_raw(r.csrf_token)),
       now,        now};
   NIL_TRY_VOID(store_.create_session(s));
   r.user = std::move(user).value();
-  // Housekeeping: drop sessions that can no longer be used.
+  // Housekeeping: drop sessions that can no longer be used. authenticate_session refuses a
+  // session once `now - t >= limit`, i.e. t <= now - limit; the store deletes `t < bound`.
   const int64_t idle =
       std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_idle).count();
   const int64_t absolute =
       std::chrono::duration_cast<std::chrono::microseconds>(settings_.session_absolute).count();
-  (void)store_.delete_expired_sessions(now - absolute, now - idle);
+  (void)store_.delete_expired_sessions(now - absolute + 1, now - idle + 1);
   return r;
 }
 
@@ -438,11 +439,12 @@ Expected<void> Authenticator::logout(const Principal& p) {
 
 // --- RateLimiter ---------------------------------------------------------------------------------
 
-RateLimiter::RateLimiter(double rate, double burst) : rate_(rate), burst_(std::max(1.0, burst)) {}
+RateLimiter::RateLimiter(double rate, double burst, const Clock& clock)
+    : rate_(rate), burst_(std::max(1.0, burst)), clock_(clock) {}
 
 int64_t RateLimiter::acquire(std::string_view key) {
   if (rate_ <= 0) return 0;
-  auto now = std::chrono::steady_clock::now();
+  const Clock::SteadyTime now = clock_.steady_now();
   Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
   std::lock_guard lk(shard.mu);
   auto [it, inserted] = shard.buckets.try_emplace(std::string(key), Bucket{burst_, now});
@@ -462,11 +464,11 @@ int64_t RateLimiter::acquire(std::string_view key) {
 // --- LoginThrottle -------------------------------------------------------------------------------
 
 LoginThrottle::LoginThrottle(int max_per_user, int max_per_address,
-                             std::chrono::milliseconds window)
-    : max_user_(max_per_user), max_address_(max_per_address), window_(window) {}
+                             std::chrono::milliseconds window, const Clock& clock)
+    : max_user_(max_per_user), max_address_(max_per_address), window_(window), clock_(clock) {}
 
 int64_t LoginThrottle::blocked(std::unordered_map<std::string, Counter>& m, const std::string& k,
-                               int max, std::chrono::steady_clock::time_point now) {
+                               int max, Clock::SteadyTime now) {
   auto it = m.find(k);
   if (it == m.end()) return 0;
   if (now - it->second.since >= window_) {
@@ -480,7 +482,7 @@ int64_t LoginThrottle::blocked(std::unordered_map<std::string, Counter>& m, cons
 }
 
 void LoginThrottle::count(std::unordered_map<std::string, Counter>& m, const std::string& k,
-                          std::chrono::steady_clock::time_point now) {
+                          Clock::SteadyTime now) {
   auto [it, inserted] = m.try_emplace(k, Counter{0, now});
   if (!inserted && now - it->second.since >= window_) it->second = Counter{0, now};
   ++it->second.failures;
@@ -488,7 +490,7 @@ void LoginThrottle::count(std::unordered_map<std::string, Counter>& m, const std
 
 int64_t LoginThrottle::blocked_for(std::string_view username, std::string_view address) {
   if (max_user_ <= 0 && max_address_ <= 0) return 0;
-  auto now = std::chrono::steady_clock::now();
+  const Clock::SteadyTime now = clock_.steady_now();
   std::lock_guard lk(mu_);
   int64_t a = max_user_ > 0 ? blocked(users_, std::string(username), max_user_, now) : 0;
   int64_t b = max_address_ > 0 ? blocked(addresses_, std::string(address), max_address_, now) : 0;
@@ -496,7 +498,7 @@ int64_t LoginThrottle::blocked_for(std::string_view username, std::string_view a
 }
 
 void LoginThrottle::failure(std::string_view username, std::string_view address) {
-  auto now = std::chrono::steady_clock::now();
+  const Clock::SteadyTime now = clock_.steady_now();
   std::lock_guard lk(mu_);
   // Failures under ever-new usernames must not grow the maps without bound: past a size, drop
   // every counter whose window is over.

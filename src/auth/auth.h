@@ -14,6 +14,12 @@
 //   most once per key per touch interval.
 // - RateLimiter (token buckets) and LoginThrottle (failed logins per username and per address).
 //
+// Time: every expiry, rate and throttle decision here reads the injected nil::Clock
+// (common/clock.h), never std::chrono directly: now_micros() for what is compared with stored
+// times (a key's expiresAt, a session's createdAt and lastSeenAt), steady_now() for token buckets
+// and throttle windows. Production code passes SystemClock::instance() (the default); tests pass a
+// ManualClock and advance() it instead of sleeping. The clock must outlive the object.
+//
 // Threads: every class here is thread-safe. Who calls: api (per request), nild (bootstrap, the
 // `nild keys create` command).
 #pragma once
@@ -34,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/expected.h"
 #include "store/store.h"
 
@@ -140,7 +147,8 @@ struct LoginResult {
 
 class Authenticator {
  public:
-  Authenticator(store::Store& store, AuthSettings settings);
+  Authenticator(store::Store& store, AuthSettings settings,
+                const Clock& clock = SystemClock::instance());
   ~Authenticator();  // stop()
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;
@@ -166,6 +174,9 @@ class Authenticator {
   void flush_last_used();
   void stop();
 
+  // The clock every decision here reads (the API's limiters share it).
+  const Clock& clock() const { return clock_; }
+
  private:
   struct CachedKey {
     std::string key_id;
@@ -180,6 +191,7 @@ class Authenticator {
 
   store::Store& store_;
   AuthSettings settings_;
+  const Clock& clock_;
 
   std::shared_mutex mu_;
   uint64_t generation_ = 0;
@@ -228,7 +240,7 @@ class HashSlots {
 // Token buckets by key: `rate` tokens per second up to `burst`. rate 0 disables the limiter.
 class RateLimiter {
  public:
-  RateLimiter(double rate, double burst);
+  RateLimiter(double rate, double burst, const Clock& clock = SystemClock::instance());
   bool enabled() const { return rate_ > 0; }
   // 0 when a token was taken; otherwise whole seconds until one is available (≥ 1).
   int64_t acquire(std::string_view key);
@@ -236,7 +248,7 @@ class RateLimiter {
  private:
   struct Bucket {
     double tokens;
-    std::chrono::steady_clock::time_point last;
+    Clock::SteadyTime last;
   };
   static constexpr size_t kShards = 16;
   struct Shard {
@@ -245,6 +257,7 @@ class RateLimiter {
   };
   double rate_;
   double burst_;
+  const Clock& clock_;
   Shard shards_[kShards];
 };
 
@@ -252,7 +265,8 @@ class RateLimiter {
 // further attempts are refused (login_throttled) until the window since the first failure ends.
 class LoginThrottle {
  public:
-  LoginThrottle(int max_per_user, int max_per_address, std::chrono::milliseconds window);
+  LoginThrottle(int max_per_user, int max_per_address, std::chrono::milliseconds window,
+                const Clock& clock = SystemClock::instance());
   // 0 when an attempt may proceed, otherwise seconds until it may (≥ 1).
   int64_t blocked_for(std::string_view username, std::string_view address);
   void failure(std::string_view username, std::string_view address);
@@ -261,16 +275,17 @@ class LoginThrottle {
  private:
   struct Counter {
     int failures = 0;
-    std::chrono::steady_clock::time_point since;
+    Clock::SteadyTime since;
   };
   int64_t blocked(std::unordered_map<std::string, Counter>& m, const std::string& k, int max,
-                  std::chrono::steady_clock::time_point now);
+                  Clock::SteadyTime now);
   void count(std::unordered_map<std::string, Counter>& m, const std::string& k,
-             std::chrono::steady_clock::time_point now);
+             Clock::SteadyTime now);
 
   int max_user_;
   int max_address_;
   std::chrono::milliseconds window_;
+  const Clock& clock_;
   std::mutex mu_;
   std::unordered_map<std::string, Counter> users_;
   std::unordered_map<std::string, Counter> addresses_;

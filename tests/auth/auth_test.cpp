@@ -1,20 +1,27 @@
 // Unit tests of nil::auth: the canAccess truth table, the token primitives (constant-time
 // comparison, prefix lookup that never authenticates on the prefix alone), password hashing,
 // the Authenticator against a real SQLite store (revocation and expiry at once), and the limiters.
+// Time is a ManualClock (common/clock.h) handed to the Authenticator and the limiters: expiry is
+// reached by advance(), to the microsecond, never by sleeping.
 #include "auth/auth.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
-#include <thread>
 
+#include "common/clock.h"
 #include "common/util.h"
 #include "store/store.h"
 
 namespace nil::auth {
 namespace {
 
+using std::chrono::hours;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
 using store::AccessList;
 using store::Role;
 
@@ -137,31 +144,74 @@ TEST(Passwords, HashAndVerify) {
 }
 
 TEST(RateLimiter, BurstThenRetryAfter) {
-  RateLimiter off(0, 0);
+  ManualClock clock;
+  RateLimiter off(0, 0, clock);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(off.acquire("k"), 0);
-  RateLimiter rl(0.5, 3);  // one token every 2 s
+  RateLimiter rl(0.5, 3, clock);  // one token every 2 s
   EXPECT_EQ(rl.acquire("k"), 0);
   EXPECT_EQ(rl.acquire("k"), 0);
   EXPECT_EQ(rl.acquire("k"), 0);
-  int64_t wait = rl.acquire("k");
-  EXPECT_GE(wait, 1);
-  EXPECT_LE(wait, 2);
+  EXPECT_EQ(rl.acquire("k"), 2);      // the time stands still: a whole token is 2 s away
   EXPECT_EQ(rl.acquire("other"), 0);  // buckets are per key
 }
 
+TEST(RateLimiter, RefillsAsTheClockAdvances) {
+  ManualClock clock;
+  RateLimiter rl(0.5, 3, clock);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(rl.acquire("k"), 0);
+  ASSERT_EQ(rl.acquire("k"), 2);
+  // Advances of whole half-seconds keep the token arithmetic exact in binary floating point.
+  clock.advance(seconds(1));  // half a token back
+  EXPECT_EQ(rl.acquire("k"), 1);
+  clock.advance(milliseconds(500));  // three quarters: still short of a whole token
+  EXPECT_EQ(rl.acquire("k"), 1);
+  clock.advance(milliseconds(500));  // exactly one token
+  EXPECT_EQ(rl.acquire("k"), 0);
+  EXPECT_EQ(rl.acquire("k"), 2);
+  // A long pause refills up to the burst, not beyond it.
+  clock.advance(hours(1));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(rl.acquire("k"), 0) << i;
+  EXPECT_EQ(rl.acquire("k"), 2);
+}
+
 TEST(LoginThrottle, PerUserAndPerAddress) {
-  LoginThrottle t(3, 5, std::chrono::minutes(1));
+  ManualClock clock;
+  LoginThrottle t(3, 5, minutes(1), clock);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(t.blocked_for("alice", "1.1.1.1"), 0);
     t.failure("alice", "1.1.1.1");
   }
-  EXPECT_GE(t.blocked_for("alice", "2.2.2.2"), 1);  // the user, from anywhere
+  EXPECT_EQ(t.blocked_for("alice", "2.2.2.2"), 60);  // the user, from anywhere, for the window
   EXPECT_EQ(t.blocked_for("bob", "2.2.2.2"), 0);
   t.failure("bob", "1.1.1.1");
   t.failure("carol", "1.1.1.1");
-  EXPECT_GE(t.blocked_for("dave", "1.1.1.1"), 1);  // the address, for anyone
+  EXPECT_EQ(t.blocked_for("dave", "1.1.1.1"), 60);  // the address, for anyone
   t.success("alice");
   EXPECT_EQ(t.blocked_for("alice", "3.3.3.3"), 0);
+}
+
+// Refused until the window since the FIRST failure has passed, to the microsecond; then the
+// count starts again from zero.
+TEST(LoginThrottle, BlockEndsWithTheWindow) {
+  ManualClock clock;
+  LoginThrottle t(3, 100, minutes(1), clock);
+  t.failure("alice", "1.1.1.1");
+  clock.advance(seconds(20));
+  t.failure("alice", "1.1.1.1");
+  t.failure("alice", "1.1.1.1");
+  EXPECT_EQ(t.blocked_for("alice", "1.1.1.1"), 40);  // 60 s from the first failure, not the last
+  clock.advance(seconds(39));
+  EXPECT_EQ(t.blocked_for("alice", "1.1.1.1"), 1);
+  clock.advance(milliseconds(999) + microseconds(999));
+  EXPECT_EQ(t.blocked_for("alice", "1.1.1.1"), 1);  // 1 µs left, rounded up to a second
+  clock.advance(microseconds(1));
+  EXPECT_EQ(t.blocked_for("alice", "1.1.1.1"), 0);  // the window is over
+  // A new window: two failures are under the limit again.
+  t.failure("alice", "1.1.1.1");
+  t.failure("alice", "1.1.1.1");
+  EXPECT_EQ(t.blocked_for("alice", "1.1.1.1"), 0);
+  t.failure("alice", "1.1.1.1");
+  EXPECT_EQ(t.blocked_for("alice", "1.1.1.1"), 60);
 }
 
 // --- Authenticator against a real store ----------------------------------------------------------
@@ -183,13 +233,23 @@ class AuthenticatorTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
+  void set_password() {
+    ASSERT_TRUE(store_
+                    ->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"),
+                                                            std::nullopt, std::nullopt})
+                    .ok());
+  }
+  bool session_in_store(const LoginResult& l) {
+    return store_->get_session_by_token_hash(sha256_hex(l.session_token)).ok();
+  }
+  ManualClock clock_;
   std::string dir_;
   std::unique_ptr<store::Store> store_;
   std::string user_id_;
 };
 
 TEST_F(AuthenticatorTest, KeyAuthenticatesAndRevocationIsImmediate) {
-  Authenticator a(*store_, {});
+  Authenticator a(*store_, {}, clock_);
   auto k = create_api_key(*store_, "dana", "ci", std::nullopt);
   ASSERT_TRUE(k.ok());
   auto p = a.authenticate_key(k->token);
@@ -205,7 +265,7 @@ TEST_F(AuthenticatorTest, KeyAuthenticatesAndRevocationIsImmediate) {
 }
 
 TEST_F(AuthenticatorTest, SamePrefixWrongSecretIsRejectedEvenWhenCached) {
-  Authenticator a(*store_, {});
+  Authenticator a(*store_, {}, clock_);
   auto k = create_api_key(*store_, "dana", "ci", std::nullopt);
   ASSERT_TRUE(k.ok());
   ASSERT_TRUE(a.authenticate_key(k->token).ok());  // cached under its prefix
@@ -216,8 +276,8 @@ TEST_F(AuthenticatorTest, SamePrefixWrongSecretIsRejectedEvenWhenCached) {
 }
 
 TEST_F(AuthenticatorTest, ExpiredKeyAndRoleChangeAfterInvalidate) {
-  Authenticator a(*store_, {});
-  auto expired = create_api_key(*store_, "dana", "old", now_micros() - 1000);
+  Authenticator a(*store_, {}, clock_);
+  auto expired = create_api_key(*store_, "dana", "old", clock_.now_micros() - 1000);
   ASSERT_TRUE(expired.ok());
   EXPECT_FALSE(a.authenticate_key(expired->token).ok());
   auto k = create_api_key(*store_, "dana", "ci", std::nullopt);
@@ -231,69 +291,203 @@ TEST_F(AuthenticatorTest, ExpiredKeyAndRoleChangeAfterInvalidate) {
   EXPECT_TRUE((*p)->is_admin());
 }
 
-TEST_F(AuthenticatorTest, LastUsedIsRecordedOffThePath) {
-  Authenticator a(*store_, {});
-  auto k = create_api_key(*store_, "dana", "ci", std::nullopt);
-  EXPECT_FALSE(store_->get_api_key(k->key.id)->last_used_at.has_value());
-  ASSERT_TRUE(a.authenticate_key(k->token).ok());
-  a.flush_last_used();
-  EXPECT_TRUE(store_->get_api_key(k->key.id)->last_used_at.has_value());
+// expiresAt is the first instant at which the key no longer works (`expires_at <= now`).
+TEST_F(AuthenticatorTest, KeyExpiresAtItsExpiresAt) {
+  const int64_t expires_at = clock_.now_micros() + 3'600'000'000;  // in an hour
+  auto k = create_api_key(*store_, "dana", "ci", expires_at);
+  ASSERT_TRUE(k.ok());
+  Authenticator a(*store_, {}, clock_);
+  clock_.advance(hours(1) - microseconds(1));
+  ASSERT_EQ(clock_.now_micros(), expires_at - 1);
+  auto before = a.authenticate_key(k->token);  // first lookup: from the store
+  ASSERT_TRUE(before.ok()) << before.error().message;
+  a.invalidate_all();  // the next lookup goes to the store again
+  clock_.advance(microseconds(1));
+  auto at = a.authenticate_key(k->token);
+  ASSERT_FALSE(at.ok());
+  EXPECT_EQ(at.error().code, ErrorCode::kUnauthorized);
+  EXPECT_EQ(at.error().message, "the API key has expired");
 }
 
-TEST_F(AuthenticatorTest, SessionLoginCsrfAndIdleExpiry) {
-  ASSERT_TRUE(store_
-                  ->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt,
-                                                          std::nullopt})
-                  .ok());
+// The key cache holds the expiry with the principal: a cached key expires on time, without any
+// invalidation.
+TEST_F(AuthenticatorTest, CachedKeyExpiresToo) {
+  const int64_t expires_at = clock_.now_micros() + 3'600'000'000;
+  auto k = create_api_key(*store_, "dana", "ci", expires_at);
+  ASSERT_TRUE(k.ok());
+  Authenticator a(*store_, {}, clock_);
+  ASSERT_TRUE(a.authenticate_key(k->token).ok());  // loaded and cached
+  clock_.advance(minutes(59));
+  EXPECT_TRUE(a.authenticate_key(k->token).ok());  // from the cache
+  clock_.advance(minutes(1) - microseconds(1));
+  EXPECT_TRUE(a.authenticate_key(k->token).ok()) << "one microsecond before expiresAt";
+  clock_.advance(microseconds(1));
+  auto at = a.authenticate_key(k->token);
+  ASSERT_FALSE(at.ok()) << "the cache outlived the key's expiry";
+  EXPECT_EQ(at.error().code, ErrorCode::kUnauthorized);
+  clock_.advance(hours(24));
+  EXPECT_FALSE(a.authenticate_key(k->token).ok());
+}
+
+// lastUsedAt is the clock's time of the use, written at most once per key_touch_interval.
+TEST_F(AuthenticatorTest, LastUsedIsRecordedOffThePath) {
   AuthSettings s;
-  s.session_idle = std::chrono::milliseconds(300);
-  Authenticator a(*store_, s);
+  s.key_touch_interval = minutes(1);
+  Authenticator a(*store_, s, clock_);
+  auto k = create_api_key(*store_, "dana", "ci", std::nullopt);
+  EXPECT_FALSE(store_->get_api_key(k->key.id)->last_used_at.has_value());
+  const int64_t first = clock_.now_micros();
+  ASSERT_TRUE(a.authenticate_key(k->token).ok());
+  a.flush_last_used();
+  EXPECT_EQ(store_->get_api_key(k->key.id)->last_used_at, first);
+  clock_.advance(minutes(1) - microseconds(1));  // inside the interval: not written again
+  ASSERT_TRUE(a.authenticate_key(k->token).ok());
+  a.flush_last_used();
+  EXPECT_EQ(store_->get_api_key(k->key.id)->last_used_at, first);
+  clock_.advance(microseconds(1));
+  ASSERT_TRUE(a.authenticate_key(k->token).ok());
+  a.flush_last_used();
+  EXPECT_EQ(store_->get_api_key(k->key.id)->last_used_at, first + 60'000'000);
+}
+
+TEST_F(AuthenticatorTest, SessionLoginAndCsrf) {
+  set_password();
+  Authenticator a(*store_, {}, clock_);
   EXPECT_EQ(a.login("dana", "wrong").error().code, ErrorCode::kInvalidCredentials);
   EXPECT_EQ(a.login("nobody", "pw-dana-1").error().code, ErrorCode::kInvalidCredentials);
   auto l = a.login("dana", "pw-dana-1");
   ASSERT_TRUE(l.ok()) << l.error().message;
+  auto stored = store_->get_session_by_token_hash(sha256_hex(l->session_token));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->created_at, clock_.now_micros());
+  EXPECT_EQ(stored->last_seen_at, clock_.now_micros());
   auto p = a.authenticate_session(l->session_token);
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE(Authenticator::check_csrf(**p, l->csrf_token));
   EXPECT_FALSE(Authenticator::check_csrf(**p, l->session_token));
   EXPECT_FALSE(Authenticator::check_csrf(**p, ""));
-  // Real time: the Authenticator reads the system clock (it takes no nil::Clock yet), so the
-  // expiry can only be reached by waiting. Short settings keep the wait small.
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  auto expired = a.authenticate_session(l->session_token);
+}
+
+// A session ends once session_idle has passed since its last recorded activity: one
+// microsecond before it still works (and records the activity); exactly at it, it is refused and
+// deleted.
+TEST_F(AuthenticatorTest, SessionIdlesOutExactlyAtTheIdleTimeout) {
+  set_password();
+  AuthSettings s;
+  s.session_idle = minutes(30);
+  s.session_absolute = hours(12);
+  Authenticator a(*store_, s, clock_);
+  auto active = a.login("dana", "pw-dana-1");
+  auto idle = a.login("dana", "pw-dana-1");  // same instant: the clock has not moved
+  ASSERT_TRUE(active.ok());
+  ASSERT_TRUE(idle.ok());
+
+  clock_.advance(minutes(30) - microseconds(1));
+  ASSERT_TRUE(a.authenticate_session(active->session_token).ok()) << "1 µs before the timeout";
+  const int64_t seen = clock_.now_micros();
+  EXPECT_EQ(store_->get_session_by_token_hash(sha256_hex(active->session_token))->last_seen_at,
+            seen);
+
+  clock_.advance(microseconds(1));  // exactly 30 min since both logins
+  auto expired = a.authenticate_session(idle->session_token);
   ASSERT_FALSE(expired.ok());
   EXPECT_EQ(expired.error().code, ErrorCode::kUnauthorized);
+  EXPECT_FALSE(session_in_store(*idle)) << "an expired session is deleted, not just refused";
+  // The other one was active 1 µs ago.
+  ASSERT_TRUE(a.authenticate_session(active->session_token).ok());
+
+  // Its idle time counts from the recorded activity: exactly 30 min after it, it ends too.
+  clock_.advance(minutes(30) - microseconds(1));
+  EXPECT_EQ(clock_.now_micros(), seen + 30LL * 60 * 1'000'000);
+  EXPECT_FALSE(a.authenticate_session(active->session_token).ok());
+  EXPECT_FALSE(session_in_store(*active));
+}
+
+// last_seen_at is written at most once per quarter of the idle timeout (at most a minute), not on
+// every request; idle expiry counts from the recorded time.
+TEST_F(AuthenticatorTest, SessionActivityIsRecordedAtMostOncePerQuarterIdle) {
+  set_password();
+  AuthSettings s;
+  s.session_idle = minutes(2);  // a quarter: 30 s
+  Authenticator a(*store_, s, clock_);
+  auto l = a.login("dana", "pw-dana-1");
+  ASSERT_TRUE(l.ok());
+  const int64_t login_at = clock_.now_micros();
+  auto last_seen = [&] {
+    return store_->get_session_by_token_hash(sha256_hex(l->session_token))->last_seen_at;
+  };
+  clock_.advance(seconds(30) - microseconds(1));
+  ASSERT_TRUE(a.authenticate_session(l->session_token).ok());
+  EXPECT_EQ(last_seen(), login_at);  // not recorded yet
+  clock_.advance(microseconds(1));
+  ASSERT_TRUE(a.authenticate_session(l->session_token).ok());
+  EXPECT_EQ(last_seen(), login_at + 30'000'000);
 }
 
 TEST_F(AuthenticatorTest, SessionAbsoluteExpiryDespiteActivity) {
-  ASSERT_TRUE(store_
-                  ->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt,
-                                                          std::nullopt})
-                  .ok());
+  set_password();
   AuthSettings s;
-  s.session_idle = std::chrono::minutes(10);
-  s.session_absolute = std::chrono::milliseconds(500);
-  Authenticator a(*store_, s);
+  s.session_idle = minutes(10);
+  s.session_absolute = hours(1);
+  Authenticator a(*store_, s, clock_);
   auto l = a.login("dana", "pw-dana-1");
   ASSERT_TRUE(l.ok());
-  // Real time, as above (no clock seam in the Authenticator).
-  for (int i = 0; i < 3; ++i) {  // active, well inside the idle timeout
-    EXPECT_TRUE(a.authenticate_session(l->session_token).ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 6; ++i) {  // active every 9 min, well inside the idle timeout
+    clock_.advance(minutes(9));
+    ASSERT_TRUE(a.authenticate_session(l->session_token).ok()) << "after " << (i + 1) * 9 << " min";
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  EXPECT_FALSE(a.authenticate_session(l->session_token).ok());
+  clock_.advance(minutes(6) - microseconds(1));  // 1 µs short of an hour since login
+  ASSERT_TRUE(a.authenticate_session(l->session_token).ok());
+  clock_.advance(microseconds(1));
+  auto expired = a.authenticate_session(l->session_token);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().code, ErrorCode::kUnauthorized);
   // An expired session is gone from the store, not just refused.
   EXPECT_EQ(store_->get_session_by_token_hash(sha256_hex(l->session_token)).error().code,
             ErrorCode::kSessionNotFound);
 }
 
+// A login deletes the sessions that can no longer be used — idle, or past their absolute
+// lifetime — even when nobody presents them again; and none that can still be used.
+TEST_F(AuthenticatorTest, LoginDeletesExpiredSessions) {
+  set_password();
+  AuthSettings s;
+  s.session_idle = minutes(10);
+  s.session_absolute = hours(1);
+  Authenticator a(*store_, s, clock_);
+  auto old = a.login("dana", "pw-dana-1");  // kept active until its absolute lifetime ends
+  ASSERT_TRUE(old.ok());
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(a.authenticate_session(old->session_token).ok());
+  auto idle = a.login("dana", "pw-dana-1");  // never used again
+  ASSERT_TRUE(idle.ok());
+
+  clock_.advance(minutes(10) - microseconds(1));
+  ASSERT_TRUE(a.authenticate_session(old->session_token).ok());
+  ASSERT_TRUE(a.login("dana", "pw-dana-1").ok());
+  EXPECT_TRUE(session_in_store(*idle)) << "1 µs before its idle timeout";
+  clock_.advance(microseconds(1));
+  ASSERT_TRUE(a.login("dana", "pw-dana-1").ok());
+  EXPECT_FALSE(session_in_store(*idle)) << "at its idle timeout";
+  EXPECT_TRUE(session_in_store(*old));
+
+  // 15 min since `old` was created; keep it active up to 1 µs before its hour is over.
+  for (int i = 0; i < 8; ++i) {
+    clock_.advance(minutes(5));
+    ASSERT_TRUE(a.authenticate_session(old->session_token).ok());
+  }
+  clock_.advance(minutes(5) - microseconds(1));
+  ASSERT_TRUE(a.authenticate_session(old->session_token).ok());
+  ASSERT_TRUE(a.login("dana", "pw-dana-1").ok());
+  EXPECT_TRUE(session_in_store(*old)) << "1 µs before its absolute lifetime ends";
+  clock_.advance(microseconds(1));
+  ASSERT_TRUE(a.login("dana", "pw-dana-1").ok());
+  EXPECT_FALSE(session_in_store(*old)) << "at the end of its absolute lifetime";
+}
+
 TEST_F(AuthenticatorTest, LogoutEndsTheSession) {
-  ASSERT_TRUE(store_
-                  ->update_user("dana", store::UserUpdate{*hash_password("pw-dana-1"), std::nullopt,
-                                                          std::nullopt})
-                  .ok());
-  Authenticator a(*store_, {});
+  set_password();
+  Authenticator a(*store_, {}, clock_);
   auto l = a.login("dana", "pw-dana-1");
   ASSERT_TRUE(l.ok());
   auto p = a.authenticate_session(l->session_token);

@@ -23,9 +23,10 @@ struct ApiCore {
   ApiCore(ApiOptions o, ApiDeps d)
       : opts(std::move(o)),
         deps(std::move(d)),
-        key_limiter(opts.key_rate, opts.key_burst),
+        // The limiters read the Authenticator's clock: one clock for every auth decision.
+        key_limiter(opts.key_rate, opts.key_burst, deps.auth.clock()),
         login_throttle(opts.login_max_failures_user, opts.login_max_failures_address,
-                       opts.login_window),
+                       opts.login_window, deps.auth.clock()),
         hash_slots(opts.max_password_hashes) {}
 
   ApiOptions opts;
