@@ -28,7 +28,7 @@ Expected<Response> list_api_keys(ApiCore& core, const Call& call) {
 Expected<Response> create_api_key(ApiCore& core, const Call& call) {
   const auth::Principal& p = call.who();
   json::object body = NIL_TRY(json_object_body(call.req));
-  NewApiKeyRequest in = NIL_TRY(parse_new_api_key(body, now_micros()));
+  NewApiKeyRequest in = NIL_TRY(parse_new_api_key(body, core.deps.auth.clock().now_micros()));
   std::string owner = p.user_id;
   if (in.user_ref) {
     if (!p.is_admin() && !is_self(p, *in.user_ref))
