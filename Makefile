@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 # root is intended here (docs/operations.md). As any other user this adds nothing.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: bootstrap build run test test-tsan fuzz lint format docs-settings bench install clean
+.PHONY: bootstrap build run test test-tsan fuzz lint format docs-settings bench install check-install clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -75,6 +75,12 @@ format:
 # A Debian package instead: `cd build && cpack -G DEB` (docs/operations.md).
 install: build
 	@cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# The Debian package end to end (not part of `make test`: it needs a release build): release
+# build in BUILD_DIR, `cpack -G DEB`, its metadata, then nild and nil run from the extracted
+# package (dpkg -x, nothing installed) deploy and invoke one function per language, on both tiers.
+check-install: bootstrap
+	@scripts/check-install $(BUILD_DIR)
 
 bench: build
 	@bench/run $(BUILD_DIR)
