@@ -47,6 +47,16 @@ constexpr int kJumpStop = 100;      // HostState::stop is set, or proc_exit(0)
 constexpr int kJumpHostTrap = 101;  // a host call trapped; its message is in the call's context
 constexpr int kJumpTimeout = 102;
 
+// ThreadSanitizer runs every signal handler with all signals blocked (its sigaction interceptor
+// fills sa_mask, whatever SA_NODEFER says), so under it a jump out of a handler must restore the
+// signal mask, or the thread keeps SIGSEGV and the timeout signal blocked and the next trap kills
+// the process. Elsewhere the mask is not saved (a syscall per invocation saved; SA_NODEFER).
+#if defined(__SANITIZE_THREAD__)
+constexpr int kSaveSignalMask = 1;
+#else
+constexpr int kSaveSignalMask = 0;
+#endif
+
 int timeout_signal() { return SIGRTMIN + 4; }
 
 // Per-thread state the handlers read. POD with constant initialisation only.
@@ -656,7 +666,7 @@ Result run(const ArtifactEntryPoints& artifact, const Invocation& inv, Clock::ti
   t.active = 1;
   Watchdog::get().begin(res.watch, t.deadline_ns);
 
-  int code = sigsetjmp(jump, 0);
+  int code = sigsetjmp(jump, kSaveSignalMask);
   if (code == 0) {
     enter_guest();
     artifact.instantiate(instance, &call);
