@@ -26,11 +26,12 @@ run: build
 	@echo "      then: curl -H \"Authorization: Bearer nil_...\" http://$(NIL_LISTEN)/functions   (docs/security.md)" >&2
 	$(BUILD_DIR)/src/nild/nild $(ALLOW_ROOT) --listen $(NIL_LISTEN) --data-dir $(NIL_DATA_DIR)
 
-# Test build: ASan + UBSan, debug assertions on, then every suite (unit + integration against a
-# real nild). -O1 -g1 halves the compile time of the Boost.Beast-heavy files against -O2 -g
+# Test build: ASan + UBSan, debug assertions on, warnings are errors (NIL_WERROR: -Wall -Wextra
+# must stay clean; CI runs this), then every suite (unit + integration against a real nild).
+# -O1 -g1 halves the compile time of the Boost.Beast-heavy files against -O2 -g
 # (measured: http_server.cpp 49 s vs 94 s of CPU) and keeps line numbers in sanitizer reports.
 test: bootstrap
-	@cmake -S . -B $(TEST_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DNIL_SANITIZE=ON -DNIL_BUILD_BENCH=OFF >/dev/null
+	@cmake -S . -B $(TEST_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DNIL_SANITIZE=ON -DNIL_WERROR=ON -DNIL_BUILD_BENCH=OFF >/dev/null
 	@cmake --build $(TEST_BUILD_DIR) -j $(JOBS)
 	@cd $(TEST_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS) --timeout 600

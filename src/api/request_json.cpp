@@ -5,7 +5,6 @@
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
-#include <regex>
 
 #include "common/util.h"
 
@@ -22,6 +21,112 @@ std::string lower(std::string_view s) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return std::tolower(c); });
   return out;
+}
+
+// Matchers for the patterns that the error messages quote. Hand-written rather than std::regex:
+// <regex> trips g++ 12's -Wmaybe-uninitialized (a false positive inside libstdc++) and the build
+// uses -Werror. ASCII only, like the regexes they replace: a byte >= 0x80 is in no class.
+bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digits(std::string_view s) { return std::all_of(s.begin(), s.end(), is_digit); }
+
+// ^first rest{0,max_len-1}$
+template <typename First, typename Rest>
+bool matches_word(std::string_view s, size_t max_len, First first, Rest rest) {
+  return !s.empty() && s.size() <= max_len && first(s[0]) &&
+         std::all_of(s.begin() + 1, s.end(), rest);
+}
+
+// ^[a-z][a-z0-9-]{0,62}$ (functions, environments)
+bool is_name(std::string_view s) {
+  return matches_word(s, 63, is_lower,
+                      [](char c) { return is_lower(c) || is_digit(c) || c == '-'; });
+}
+
+// ^[A-Za-z_][A-Za-z0-9_]{0,127}$ (environment variable keys)
+bool is_env_key(std::string_view s) {
+  auto first = [](char c) { return is_lower(c) || is_upper(c) || c == '_'; };
+  return matches_word(s, 128, first, [&](char c) { return first(c) || is_digit(c); });
+}
+
+// ^[a-z][a-z0-9_.-]{0,62}$ (usernames)
+bool is_username_text(std::string_view s) {
+  return matches_word(s, 63, is_lower, [](char c) {
+    return is_lower(c) || is_digit(c) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+// One DNS label: [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?
+bool is_label(std::string_view s) {
+  auto alnum = [](char c) { return is_lower(c) || is_digit(c); };
+  return !s.empty() && s.size() <= 63 && alnum(s.front()) && alnum(s.back()) &&
+         std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-'; });
+}
+
+// ^(label(\.label)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$ on a lower-cased httpAllow entry. On a match
+// `port` holds the digits after ':', empty when there is no port.
+bool match_host_port(std::string_view s, std::string_view& port) {
+  port = {};
+  std::string_view host = s, rest;
+  if (s.starts_with('[')) {
+    // [0-9a-f:.] holds no ']', so the first ']' must close the literal.
+    size_t close = s.find(']');
+    if (close == std::string_view::npos) return false;
+    host = s.substr(1, close - 1);
+    rest = s.substr(close + 1);
+    if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
+          return is_digit(c) || (c >= 'a' && c <= 'f') || c == ':' || c == '.';
+        })) {
+      return false;
+    }
+  } else {
+    // Labels hold no ':', so the first ':' starts the port.
+    size_t colon = s.find(':');
+    if (colon != std::string_view::npos) {
+      host = s.substr(0, colon);
+      rest = s.substr(colon);
+    }
+    for (size_t start = 0;;) {
+      size_t dot = host.find('.', start);
+      if (!is_label(host.substr(start, dot == std::string_view::npos ? dot : dot - start)))
+        return false;
+      if (dot == std::string_view::npos) break;
+      start = dot + 1;
+    }
+  }
+  if (rest.empty()) return true;
+  if (rest[0] != ':') return false;
+  port = rest.substr(1);
+  return !port.empty() && port.size() <= 5 && is_digits(port);
+}
+
+// ^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?
+//  ([Zz]|[+-][0-9]{2}:[0-9]{2})$ (one line). On a match group[i] is the pattern's group i;
+// group[7], the fraction with its '.', is empty when there is none.
+bool match_rfc3339(std::string_view s, std::string_view (&group)[9]) {
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+      s[13] != ':' || s[16] != ':') {
+    return false;
+  }
+  constexpr size_t kStarts[] = {0, 5, 8, 11, 14, 17};
+  for (size_t i = 0; i < 6; ++i) {
+    group[i + 1] = s.substr(kStarts[i], i == 0 ? 4 : 2);
+    if (!is_digits(group[i + 1])) return false;
+  }
+  std::string_view rest = s.substr(19);
+  group[7] = {};
+  if (rest.starts_with('.')) {
+    size_t n = 1;
+    while (n < rest.size() && is_digit(rest[n])) ++n;
+    if (n == 1 || n > 10) return false;  // 1 to 9 digits
+    group[7] = rest.substr(0, n);
+    rest.remove_prefix(n);
+  }
+  group[8] = rest;
+  if (rest == "Z" || rest == "z") return true;
+  return rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && is_digit(rest[1]) &&
+         is_digit(rest[2]) && rest[3] == ':' && is_digit(rest[4]) && is_digit(rest[5]);
 }
 
 constexpr size_t kMaxEnvVars = 256;
@@ -146,8 +251,7 @@ Expected<store::FunctionLimits> parse_limits(const json::object& o, store::Funct
 }
 
 Expected<void> check_function_name(std::string_view name) {
-  static const std::regex kName("^[a-z][a-z0-9-]{0,62}$");
-  if (!std::regex_match(name.begin(), name.end(), kName)) {
+  if (!is_name(name)) {
     return invalid(ErrorCode::kInvalidName, "name must match ^[a-z][a-z0-9-]{0,62}$");
   }
   if (name == "deploy")
@@ -156,8 +260,7 @@ Expected<void> check_function_name(std::string_view name) {
 }
 
 Expected<void> check_environment_name(std::string_view name) {
-  static const std::regex kName("^[a-z][a-z0-9-]{0,62}$");
-  if (!std::regex_match(name.begin(), name.end(), kName)) {
+  if (!is_name(name)) {
     return invalid(ErrorCode::kInvalidName, "name must match ^[a-z][a-z0-9-]{0,62}$");
   }
   return {};
@@ -211,19 +314,16 @@ Expected<std::optional<std::vector<std::string>>> parse_http_allow(const json::o
     return invalid(ErrorCode::kInvalidHttpAllow,
                    "\"httpAllow\" holds at most " + std::to_string(kMaxHttpAllow) + " hosts");
   }
-  static const std::regex kHost(
-      "^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*|\\[[0-9a-f:.]"
-      "+\\])(:([0-9]{1,5}))?$");
   std::vector<std::string> out;
   for (const auto& raw : *list) {
     std::string host = lower(raw);
-    std::smatch m;
-    if (host.size() > 261 || !std::regex_match(host, m, kHost)) {
+    std::string_view digits;
+    if (host.size() > 261 || !match_host_port(host, digits)) {
       return invalid(ErrorCode::kInvalidHttpAllow,
                      "\"" + raw + "\" is not a host or host:port (no scheme, path or wildcard)");
     }
-    if (m[7].matched) {
-      long port = std::strtol(m[7].str().c_str(), nullptr, 10);
+    if (!digits.empty()) {
+      long port = std::strtol(std::string(digits).c_str(), nullptr, 10);
       if (port < 1 || port > 65535)
         return invalid(ErrorCode::kInvalidHttpAllow, "\"" + raw + "\": port must be 1..65535");
     }
@@ -259,7 +359,6 @@ Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o,
     return invalid(ErrorCode::kTooManyEnvVars,
                    "an environment holds at most " + std::to_string(kMaxEnvVars) + " keys");
   }
-  static const std::regex kKey("^[A-Za-z_][A-Za-z0-9_]{0,127}$");
   std::vector<store::EnvironmentVar> out;
   for (const auto& v : arr) {
     if (!v.is_object())
@@ -275,7 +374,7 @@ Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o,
     store::EnvironmentVar ev;
     auto key = NIL_TRY(string_field(var, "key"));
     if (!key) return invalid(ErrorCode::kMissingField, "\"vars[].key\" is required");
-    if (!std::regex_match(*key, kKey)) {
+    if (!is_env_key(*key)) {
       std::string shown = key->size() > 64 ? key->substr(0, 64) + "..." : *key;
       return invalid(ErrorCode::kInvalidEnvKey,
                      "key \"" + shown + "\" must match ^[A-Za-z_][A-Za-z0-9_]{0,127}$");
@@ -325,8 +424,7 @@ Expected<std::vector<store::EnvironmentVar>> parse_vars(const json::object& o,
 }
 
 Expected<void> check_username(std::string_view name) {
-  static const std::regex kUser("^[a-z][a-z0-9_.-]{0,62}$");
-  if (!std::regex_match(name.begin(), name.end(), kUser) || is_uuid(name)) {
+  if (!is_username_text(name) || is_uuid(name)) {
     return invalid(ErrorCode::kInvalidUsername,
                    "username must match ^[a-z][a-z0-9_.-]{0,62}$ and not be a UUID");
   }
@@ -367,12 +465,9 @@ Expected<std::optional<std::vector<std::string>>> parse_user_grants(const json::
 
 // RFC 3339 with a Z or ±HH:MM offset, optional fraction: microseconds since the epoch.
 std::optional<int64_t> parse_rfc3339(std::string_view s) {
-  static const std::regex kTs(
-      "^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\\.[0-9]{1,9})?([Zz]|["
-      "+-][0-9]{2}:[0-9]{2})$");
-  std::cmatch m;
-  if (!std::regex_match(s.begin(), s.end(), m, kTs)) return std::nullopt;
-  auto num = [&](int i) { return std::atoi(m[i].str().c_str()); };
+  std::string_view m[9];
+  if (!match_rfc3339(s, m)) return std::nullopt;
+  auto num = [&](int i) { return std::atoi(std::string(m[i]).c_str()); };
   std::tm tm{};
   tm.tm_year = num(1) - 1900;
   tm.tm_mon = num(2) - 1;
@@ -386,12 +481,12 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
   }
   int64_t secs = static_cast<int64_t>(timegm(&tm));
   int64_t micros = 0;
-  if (m[7].matched) {
-    std::string frac = m[7].str().substr(1);
+  if (!m[7].empty()) {
+    std::string frac(m[7].substr(1));
     frac.resize(6, '0');
     micros = std::atoll(frac.c_str());
   }
-  std::string off = m[8].str();
+  std::string off(m[8]);
   if (off != "Z" && off != "z") {
     int64_t o =
         (std::atoi(off.substr(1, 2).c_str()) * 60 + std::atoi(off.substr(4, 2).c_str())) * 60;

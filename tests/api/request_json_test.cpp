@@ -123,6 +123,16 @@ TEST(RequestJson, Names) {
       {"12345678-1234-4234-8234-123456789012", "invalid_name", "invalid_name", "invalid_username"},
       {"a123456789012345678901234567890123456789012345678901234567890123", "invalid_name",
        "invalid_name", "invalid_username"},  // 64 characters
+      {"a12345678901234567890123456789012345678901234567890123456789012", "", "", ""},  // 63
+      {"a-", "", "", ""},
+      {"a._-", "invalid_name", "invalid_name", ""},
+      {"-a", "invalid_name", "invalid_name", "invalid_username"},
+      {".a", "invalid_name", "invalid_name", "invalid_username"},
+      {"_a", "invalid_name", "invalid_name", "invalid_username"},
+      {"a b", "invalid_name", "invalid_name", "invalid_username"},
+      {"a\n", "invalid_name", "invalid_name", "invalid_username"},
+      {std::string_view("a\0b", 3), "invalid_name", "invalid_name", "invalid_username"},
+      {"caf\xc3\xa9", "invalid_name", "invalid_name", "invalid_username"},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(code_of(check_function_name(c.name)), c.function_code) << c.name;
@@ -135,8 +145,11 @@ TEST(RequestJson, Names) {
 }
 
 TEST(RequestJson, HttpAllow) {
+  const std::string kLabel63(63, 'a');
+  const std::string kHost255 = kLabel63 + "." + kLabel63 + "." + kLabel63 + "." + kLabel63;
   struct Case {
-    std::string_view host, code;
+    std::string host;
+    std::string_view code;
   } cases[] = {
       {"api.example.com", ""},
       {"API.Example.com", ""},
@@ -150,11 +163,58 @@ TEST(RequestJson, HttpAllow) {
       {"example.com:70000", "invalid_http_allow"},
       {"", "invalid_http_allow"},
       {"-bad.com", "invalid_http_allow"},
+      // Labels: 1 to 63 of [a-z0-9-], neither starting nor ending with '-', none empty.
+      {"a", ""},
+      {"0.a-b.c9", ""},
+      {kLabel63 + ".com", ""},
+      {kLabel63 + "x.com", "invalid_http_allow"},  // 64
+      {"bad-.com", "invalid_http_allow"},
+      {"a.com-", "invalid_http_allow"},
+      {"a..com", "invalid_http_allow"},
+      {".a.com", "invalid_http_allow"},
+      {"a.com.", "invalid_http_allow"},
+      {"a_b.com", "invalid_http_allow"},
+      {"caf\xc3\xa9.com", "invalid_http_allow"},
+      {"a.com\n", "invalid_http_allow"},
+      // Ports: 1 to 5 digits, 1..65535.
+      {"a.com:1", ""},
+      {"a.com:00080", ""},
+      {"a.com:65536", "invalid_http_allow"},
+      {"a.com:123456", "invalid_http_allow"},
+      {"a.com:", "invalid_http_allow"},
+      {"a.com:8x", "invalid_http_allow"},
+      {"a.com:1:2", "invalid_http_allow"},
+      {":80", "invalid_http_allow"},
+      // Bracketed literals: [0-9a-f:.]+ between the brackets.
+      {"[::1]", ""},
+      {"[::FFFF:127.0.0.1]:1", ""},  // lower-cased first
+      {"[]", "invalid_http_allow"},
+      {"[::1", "invalid_http_allow"},
+      {"::1]", "invalid_http_allow"},
+      {"::1", "invalid_http_allow"},
+      {"[::g]", "invalid_http_allow"},
+      {"[::1]x", "invalid_http_allow"},
+      {"[::1]]", "invalid_http_allow"},
+      {"[[::1]]", "invalid_http_allow"},
+      {"[::1]:", "invalid_http_allow"},
+      {"[::1]:0", "invalid_http_allow"},
+      {"[::1]:65536", "invalid_http_allow"},
+      // At most 261 characters in all.
+      {kHost255 + ".b:123", ""},                     // 261
+      {kHost255 + ".b:1234", "invalid_http_allow"},  // 262
   };
   for (const auto& c : cases) {
     json::object o{{"httpAllow", json::array{json::string(c.host)}}};
     EXPECT_EQ(code_of(parse_http_allow(o)), c.code) << c.host;
   }
+  // A port out of range says so; six digits are not a port at all.
+  auto port = parse_http_allow(obj(R"j({"httpAllow":["a.com:65536"]})j"));
+  ASSERT_FALSE(port.ok());
+  EXPECT_NE(port.error().message.find("port must be 1..65535"), std::string::npos);
+  auto six = parse_http_allow(obj(R"j({"httpAllow":["a.com:123456"]})j"));
+  ASSERT_FALSE(six.ok());
+  EXPECT_NE(six.error().message.find("is not a host or host:port"), std::string::npos);
+
   auto r = parse_http_allow(obj(R"j({"httpAllow":["A.com","a.com","b.com:1"]})j"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(**r, (std::vector<std::string>{"a.com", "b.com:1"}));  // lower-cased, deduplicated
@@ -191,6 +251,12 @@ TEST(RequestJson, Vars) {
       {R"j({"vars":[{"key":"A","value":"1","extra":1}]})j", "unknown_field"},
       {R"j({"vars":[{"value":"1"}]})j", "missing_field"},
       {R"j({"vars":[{"key":"1A","value":"1"}]})j", "invalid_env_key"},
+      {R"j({"vars":[{"key":"_a_Z_9","value":"1"}]})j", ""},
+      {R"j({"vars":[{"key":"","value":"1"}]})j", "invalid_env_key"},
+      {R"j({"vars":[{"key":"A-B","value":"1"}]})j", "invalid_env_key"},
+      {R"j({"vars":[{"key":"A.B","value":"1"}]})j", "invalid_env_key"},
+      {R"j({"vars":[{"key":"A\n","value":"1"}]})j", "invalid_env_key"},
+      {R"j({"vars":[{"key":"\u00c9","value":"1"}]})j", "invalid_env_key"},
       {R"j({"vars":[{"key":"A"}]})j", "missing_field"},
       {R"j({"vars":[{"key":"A","value":"1","secret":"yes"}]})j", "invalid_field"},
       {R"j({"vars":[{"key":"A","value":"abc","secret":true}]})j", "invalid_env_value"},
@@ -199,6 +265,13 @@ TEST(RequestJson, Vars) {
   };
   for (const auto& c : cases)
     EXPECT_EQ(code_of(parse_vars(obj(c.body), nullptr)), c.code) << c.body;
+  // Keys are 1 to 128 characters.
+  auto key_of_length = [](size_t n) {
+    return json::object{
+        {"vars", json::array{json::object{{"key", std::string(n, 'K')}, {"value", "1"}}}}};
+  };
+  EXPECT_EQ(code_of(parse_vars(key_of_length(128), nullptr)), "");
+  EXPECT_EQ(code_of(parse_vars(key_of_length(129), nullptr)), "invalid_env_key");
 
   // On PUT a secret is kept by sending it without a value; a plain variable cannot be.
   store::Environment current;
@@ -227,6 +300,13 @@ TEST(RequestJson, Rfc3339) {
       {"2027-01-32T00:00:00Z", std::nullopt},
       {"2027-01-31T24:00:00Z", std::nullopt},
       {"2027-01-31T12:00:00.Z", std::nullopt},
+      {"2027-01-31T12:00:00.1234567891Z", std::nullopt},  // 10 fraction digits
+      {"2027-01-31T14:00:00+0200", std::nullopt},
+      {"2027-01-31T14:00:00+02:00 ", std::nullopt},
+      {"2027-01-31T12:00:00ZZ", std::nullopt},
+      {"2027-1-31T12:00:00Z", std::nullopt},
+      {"2027-01-31T12:00:0aZ", std::nullopt},
+      {"2027-01-31X12:00:00Z", std::nullopt},
       {"tomorrow", std::nullopt},
       {"", std::nullopt},
   };
@@ -251,7 +331,9 @@ TEST(RequestJson, Page) {
   for (const auto& c : cases) {
     auto r = parse_page(c.limit, c.cursor);
     EXPECT_EQ(code_of(r), c.code) << c.limit.value_or("(none)");
-    if (r.ok()) EXPECT_EQ(r->limit, c.want_limit);
+    if (r.ok()) {
+      EXPECT_EQ(r->limit, c.want_limit);
+    }
   }
   EXPECT_EQ(parse_page(std::nullopt, "abc")->cursor, "abc");
   EXPECT_FALSE(parse_page(std::nullopt, "")->cursor.has_value());

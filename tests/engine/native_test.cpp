@@ -148,7 +148,7 @@ TEST_F(NativeTest, ASmallThreadStackStillServesHostCallsAndTrapsDeepRecursion) {
     std::shared_ptr<const PreparedModule> echo, deep;
     bool echo_ok = false;
     std::string deep_message;
-  } args{this, echo, deep};
+  } args{this, echo, deep, false, {}};
   ASSERT_EQ(pthread_create(
                 &thread, &attr,
                 [](void* p) -> void* {

@@ -453,8 +453,9 @@ TEST_F(Permissions, RoleByEndpointMatrix) {
         EXPECT_TRUE(is_problem(r, 401, "unauthorized")) << c.what << " as " << kWhoNames[w];
         EXPECT_TRUE(r.header("www-authenticate").starts_with("Bearer")) << r.describe();
       }
-      if (r.status == 403)
+      if (r.status == 403) {
         EXPECT_TRUE(is_problem(r, 403, "forbidden")) << c.what << " as " << kWhoNames[w];
+      }
       ++checked;
     }
   }

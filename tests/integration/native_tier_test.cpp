@@ -92,7 +92,9 @@ TEST_F(NativeTier, ACFunctionSwitchesToNativeAndAnswersLikeTheInterpreter) {
   ASSERT_EQ(sha, str(inf, "wasmSha256"));  // the same module on both servers
 
   ASSERT_TRUE(wait_native(native_, nc, nid, sha)) << "no native artifact after 180 s";
-  if (inf.contains("tier")) EXPECT_EQ(str(get_function(ic, iid), "tier"), "interpreter");
+  if (inf.contains("tier")) {
+    EXPECT_EQ(str(get_function(ic, iid), "tier"), "interpreter");
+  }
   EXPECT_FALSE(fs::exists(interp_.data_dir() / "native"));
 
   for (const char* input : {"0", "10", "1000"}) {

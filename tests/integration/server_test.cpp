@@ -93,7 +93,8 @@ class OneLoop : public NildSuite<OneLoop> {
 TEST_F(OneLoop, ASlowFunctionDoesNotHoldUpTheOtherConnectionsOfItsLoop) {
   HttpClient c(nild().port());
   // Busy-waits one second, then answers {"spun":true}.
-  std::string id = deploy_ready(c, unique_name("spin"), wat("spin"), Limits{.timeout_ms = 10'000});
+  std::string id = deploy_ready(c, unique_name("spin"), wat("spin"),
+                                Limits{.timeout_ms = 10'000, .memory_mb = std::nullopt});
   // The first call has no history: it runs on the loop and teaches the server it is slow.
   json::object first = execute(c, id, json::object{});
   ASSERT_EQ(str(first, "status"), "SUCCEEDED") << json::serialize(first);

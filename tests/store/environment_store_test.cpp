@@ -15,7 +15,7 @@ namespace {
 class EnvironmentStoreTest : public StoreTest {};
 
 NewEnvironment env(std::string name, std::vector<EnvironmentVar> vars) {
-  return NewEnvironment{std::move(name), std::move(vars)};
+  return NewEnvironment{std::move(name), std::move(vars), {}};
 }
 
 NewFunction fn(std::string name, FunctionAccess access = {}) {

@@ -17,6 +17,15 @@
 namespace nil::store::testing {
 namespace {
 
+// A WAT function with an empty module and every other field left at its default.
+NewFunction wat_function(std::string name) {
+  NewFunction f;
+  f.name = std::move(name);
+  f.language = "wat";
+  f.source = "(module)";
+  return f;
+}
+
 // A raw connection to the store's file, as an operator with the sqlite3 CLI would have.
 class RawDb {
  public:
@@ -95,7 +104,7 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
 TEST_F(SqliteStoreTest, QueueIsInspectableWithPlainSql) {
   auto s = open_store(db_.url());
   ASSERT_TRUE(s.ok());
-  NewFunction nf{"inspect", "wat", "(module)", {}, {}};
+  NewFunction nf = wat_function("inspect");
   auto f = (*s)->create_function(nf);
   ASSERT_TRUE(f.ok());
   ASSERT_TRUE((*s)->claim_compile_job("cli-test", 60'000'000).ok());
@@ -128,7 +137,7 @@ TEST_F(SqliteStoreTest, ExternalWriterHoldingTheLockIsAStorageErrorNotAHang) {
   ASSERT_TRUE(s.ok());
   RawDb raw(db_.path());
   raw.exec("BEGIN IMMEDIATE");
-  auto r = (*s)->create_function(NewFunction{"locked", "wat", "(module)", {}, {}});
+  auto r = (*s)->create_function(wat_function("locked"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(http_status(r.error().code), 500);
   EXPECT_EQ(r.error().code, ErrorCode::kStorageError);
@@ -136,7 +145,7 @@ TEST_F(SqliteStoreTest, ExternalWriterHoldingTheLockIsAStorageErrorNotAHang) {
   // Reads still work while another process writes (WAL).
   EXPECT_TRUE((*s)->ping().ok());
   raw.exec("ROLLBACK");
-  EXPECT_TRUE((*s)->create_function(NewFunction{"locked", "wat", "(module)", {}, {}}).ok());
+  EXPECT_TRUE((*s)->create_function(wat_function("locked")).ok());
 }
 
 // Migration 5 replaced "ORDER BY rowid" with a position column, backfilled from rowid: access
@@ -153,7 +162,7 @@ TEST_F(SqliteStoreTest, AccessListOrderSurvivesThePositionMigration) {
     // order nor an unordered scan gives the written order by accident.
     first = std::max(a->id, b->id);
     second = std::min(a->id, b->id);
-    NewFunction nf{"ordered", "wat", "(module)", {}, {}};
+    NewFunction nf = wat_function("ordered");
     nf.allowed.users = {first, second};
     auto f = (*s)->create_function(nf);
     ASSERT_TRUE(f.ok()) << f.error().message;
@@ -183,7 +192,7 @@ TEST_F(SqliteStoreTest, AccessListOrderSurvivesThePositionMigration) {
 TEST(SqliteMemoryStore, WorksWithoutAReaderPool) {
   auto s = sqlite::open_sqlite_store(":memory:");
   ASSERT_TRUE(s.ok()) << s.error().message;
-  auto f = (*s)->create_function(NewFunction{"mem", "wat", "(module)", {}, {}});
+  auto f = (*s)->create_function(wat_function("mem"));
   ASSERT_TRUE(f.ok());
   auto got = (*s)->get_function("mem");
   ASSERT_TRUE(got.ok());
