@@ -257,10 +257,12 @@ namespace {
 // string, key and number (basic_parser handler). Whitespace is dropped; numbers keep their text.
 class RedactingWriter {
  public:
+  // NOLINTBEGIN(readability-identifier-naming): names required by boost::json::basic_parser.
   static constexpr size_t max_object_size = size_t(-1);
   static constexpr size_t max_array_size = size_t(-1);
   static constexpr size_t max_key_size = size_t(-1);
   static constexpr size_t max_string_size = size_t(-1);
+  // NOLINTEND(readability-identifier-naming)
 
   // `redact` answers the masked text of a decoded string, or nullopt when it holds no secret;
   // `number_hit` whether a number's text holds one.
