@@ -42,7 +42,8 @@ std::string unknown_command(const CLI::App& app, const std::vector<std::string>&
       if (sub->get_name() == w) next = sub;
     }
     if (!next) return path.empty() ? w : path + " " + w;
-    path += (path.empty() ? "" : " ") + w;
+    if (!path.empty()) path += ' ';
+    path += w;
     at = next;
   }
   return "";
