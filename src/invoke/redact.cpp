@@ -146,7 +146,7 @@ void find_all(std::string_view in, std::string_view what, F&& found) {
 
 // A JSON string literal for `s` (valid UTF-8 from the parser, or masked text).
 void append_json_string(std::string& out, std::string_view s) {
-  static const char* kHex = "0123456789abcdef";
+  static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
