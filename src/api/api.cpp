@@ -177,17 +177,17 @@ void Api::handle(Request&& req, Respond respond) {
       // --durability=commit: this request recorded an execution; the writer sends the answer
       // once the record's group is committed (no thread waits for it here).
       auto held = std::make_shared<Response>(std::move(res));
-      auto target = shared;
-      impl_->core.deps.writer.when_committed(ticket, [held, target, respond](bool committed) {
-        if (committed) {
-          respond(std::move(*held));
-          return;
-        }
-        respond(problem(make_error(ErrorCode::kStorageError,
-                                   "the execution ran but its record could not be stored"),
-                        std::string_view(target->target().data(), target->target().size()),
-                        target->version(), false));
-      });
+      impl_->core.deps.writer.when_committed(
+          ticket, [held, target = shared, respond](bool committed) {
+            if (committed) {
+              respond(std::move(*held));
+              return;
+            }
+            respond(problem(make_error(ErrorCode::kStorageError,
+                                       "the execution ran but its record could not be stored"),
+                            std::string_view(target->target().data(), target->target().size()),
+                            target->version(), false));
+          });
       return;
     }
     respond(std::move(res));

@@ -89,7 +89,7 @@ std::optional<Rejection> RequestParser::check_framing(
 
 void RequestParser::reject(http::status status, ErrorCode code, std::string detail) {
   state_ = State::kRejected;
-  rejection_ = Rejection{status, std::move(code), std::move(detail)};
+  rejection_ = Rejection{status, code, std::move(detail)};
 }
 
 void RequestParser::on_error(const boost::system::error_code& ec) {

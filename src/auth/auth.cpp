@@ -52,8 +52,8 @@ bool can_manage(const Principal& p, const store::Function& f) {
 }
 
 bool init_crypto() {
-  static const bool ok = sodium_init() >= 0;  // thread-safe once (magic static)
-  return ok;
+  static const bool kOk = sodium_init() >= 0;  // thread-safe once (magic static)
+  return kOk;
 }
 
 Expected<std::string> hash_password(std::string_view password) {
@@ -267,6 +267,7 @@ Expected<std::shared_ptr<const Principal>> Authenticator::authenticate_key(std::
   // Not cached: the store has every key with this prefix; only live ones are cached.
   std::vector<store::ApiKey> rows = NIL_TRY(store_.find_api_keys_by_prefix(*prefix));
   std::vector<std::string> hashes;
+  hashes.reserve(rows.size());
   for (const auto& r : rows) hashes.push_back(r.hash_hex);
   int i = match_api_key(token, hashes);
   if (i < 0) return unauthorized("unknown API key");

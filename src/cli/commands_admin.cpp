@@ -230,7 +230,7 @@ struct KeyFlags {
 // Registers `name` with one required positional and an action taking it.
 void simple(CLI::App* parent, Context& ctx, const std::string& name, const std::string& help,
             const std::string& arg,
-            std::function<Expected<void>(Context&, const std::string&)> action) {
+            const std::function<Expected<void>(Context&, const std::string&)>& action) {
   auto value = std::make_shared<std::string>();
   CLI::App* cmd = parent->add_subcommand(name, help);
   cmd->add_option(arg, *value, arg)->required();
@@ -397,7 +397,7 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
       for (const auto& k : items) {
         bool revoked = k.as_object().if_contains("revoked") && k.at("revoked").is_bool() &&
                        k.at("revoked").as_bool();
-        auto or_dash = [](std::string s) { return s.empty() ? std::string("-") : s; };
+        auto or_dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
         t.add({str(k, "id"), str(k, "name"), str(k, "username"), str(k, "prefix"),
                short_time(str(k, "createdAt")), or_dash(short_time(str(k, "expiresAt"))),
                or_dash(short_time(str(k, "lastUsedAt"))), revoked ? "yes" : "no"});

@@ -79,6 +79,7 @@ Expected<json::value> wait_compiled(ApiClient& c, const json::value& submitted,
     if (!quiet) progress.update(name + ": " + str(fn, "status"));
     if (std::chrono::steady_clock::now() > deadline) {
       progress.finish();
+      // NOLINTNEXTLINE(performance-inefficient-string-concatenation): one message, then return.
       return failure(name + " is still " + str(fn, "status") + " after 10 minutes (see `nil get " +
                      name + "`)");
     }

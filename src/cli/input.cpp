@@ -55,7 +55,9 @@ Expected<std::string> invocation_input(const std::optional<std::string>& data,
                                        bool stdin_is_terminal) {
   std::string text;
   std::string what;
-  if (data && *data == "@-") {
+  // --data @- reads stdin; so does no --data at all when stdin is not a terminal.
+  bool from_stdin = data ? *data == "@-" : !stdin_is_terminal;
+  if (from_stdin) {
     text = read_stdin();
     what = "the input on stdin";
   } else if (data && data->starts_with("@")) {
@@ -66,9 +68,6 @@ Expected<std::string> invocation_input(const std::optional<std::string>& data,
     what = "--data";
     if (blank(text))
       return usage_error("--data is empty (give a JSON value, e.g. --data '{}' or --data null)");
-  } else if (!stdin_is_terminal) {
-    text = read_stdin();
-    what = "the input on stdin";
   }
   if (blank(text)) return std::string();
   NIL_TRY_VOID(check_json(text, what));

@@ -41,8 +41,9 @@ std::string unknown_command(const CLI::App& app, const std::vector<std::string>&
     for (const CLI::App* sub : at->get_subcommands({})) {
       if (sub->get_name() == w) next = sub;
     }
-    if (!next) return path.empty() ? w : path + " " + w;
-    path += (path.empty() ? "" : " ") + w;
+    if (!path.empty()) path += ' ';
+    path += w;
+    if (!next) return path;
     at = next;
   }
   return "";

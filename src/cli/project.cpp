@@ -16,7 +16,7 @@ namespace nil::cli {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-std::optional<fs::path> find_project_file(fs::path start) {
+std::optional<fs::path> find_project_file(const fs::path& start) {
   std::error_code ec;
   fs::path dir = fs::absolute(start, ec);
   while (!dir.empty()) {

@@ -43,7 +43,7 @@ struct Project {
 };
 
 // nil.toml in `start` or the nearest parent directory; nullopt if there is none.
-std::optional<std::filesystem::path> find_project_file(std::filesystem::path start);
+std::optional<std::filesystem::path> find_project_file(const std::filesystem::path& start);
 Expected<Project> load_project(const std::filesystem::path& file);
 // load_project of nil.toml's text, as if read from `file` (fuzzed by fuzz_nil_toml).
 Expected<Project> parse_project(std::string_view text, const std::filesystem::path& file);

@@ -34,8 +34,8 @@ class Clock {
 class SystemClock final : public Clock {
  public:
   static const SystemClock& instance() {
-    static const SystemClock clock;
-    return clock;
+    static const SystemClock kClock;
+    return kClock;
   }
   int64_t now_micros() const override {
     return std::chrono::duration_cast<std::chrono::microseconds>(

@@ -24,7 +24,7 @@ namespace nil::compile {
 
 namespace {
 
-Error internal(std::string what) {
+Error internal(const std::string& what) {
   return make_error(ErrorCode::kCompileSandboxFailed, what + ": " + std::strerror(errno));
 }
 
@@ -167,8 +167,8 @@ Expected<std::string> build_seccomp_program() {
 }  // namespace
 
 const Expected<std::string>& seccomp_program() {
-  static const Expected<std::string> program = build_seccomp_program();
-  return program;
+  static const Expected<std::string> kProgram = build_seccomp_program();
+  return kProgram;
 }
 
 std::string find_bwrap() {

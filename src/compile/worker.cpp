@@ -23,6 +23,7 @@ Driver* DriverRegistry::find(std::string_view language) const {
 
 std::vector<std::string> DriverRegistry::languages() const {
   std::vector<std::string> out;
+  out.reserve(drivers_.size());
   for (const auto& [k, v] : drivers_) out.push_back(k);
   return out;
 }
@@ -99,6 +100,7 @@ void CompilePool::renew_leases() {
     held_cv_.wait_for(lk, every, [&] { return heartbeat_stopping_; });
     if (heartbeat_stopping_) return;
     std::vector<store::CompileJob> jobs;
+    jobs.reserve(held_.size());
     for (const auto& [index, job] : held_) jobs.push_back(job);
     lk.unlock();
     for (const auto& job : jobs) {

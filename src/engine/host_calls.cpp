@@ -57,7 +57,11 @@ u32 p32(const uint64_t* params, size_t i) { return static_cast<u32>(params[i]); 
 std::vector<std::string> strings_for(const Invocation& inv, bool environ) {
   std::vector<std::string> out;
   if (environ) {
-    for (const auto& [k, v] : inv.env) out.push_back(k + "=" + v);
+    for (const auto& [k, v] : inv.env) {
+      std::string& entry = out.emplace_back(k);
+      entry += '=';
+      entry += v;
+    }
   } else {
     out = inv.args;
   }
@@ -162,7 +166,7 @@ HostStep fd_write(HostState& ctx, const uint64_t* params, HostCallResult& out) {
   }
   if (!mem.in_bounds(nwritten, 4)) return out_of_bounds(out, "fd_write", nwritten, 4);
   if (fd != 1 && fd != 2) {
-    set_errno(out, fd == 0 ? wasi_errno::kBadf : wasi_errno::kBadf);
+    set_errno(out, wasi_errno::kBadf);
     return HostStep::kOk;
   }
   u64 total = 0;

@@ -35,7 +35,7 @@ constexpr const char* kBodyLabel = "$nil_internal_body";
 constexpr const char* kScratchGlobal = "$nil_internal_scratch";
 
 Error internal(std::string what, const wabt::Errors& errors) {
-  std::string msg = what;
+  std::string msg = std::move(what);
   std::string detail = wabt::FormatErrorsToString(errors, wabt::Location::Type::Binary);
   if (!detail.empty()) msg += ": " + detail;
   return make_error(ErrorCode::kInstrumentationFailed, msg);

@@ -45,7 +45,7 @@ std::string trim_trailing_newlines(std::string s) {
 
 // A name as it may be shown in an error message: printable ASCII as is, the rest \xNN.
 std::string printable(std::string_view name) {
-  static const char* kHex = "0123456789abcdef";
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (size_t i = 0; i < name.size() && i < 80; ++i) {
     auto c = static_cast<unsigned char>(name[i]);

@@ -24,7 +24,7 @@ class InvocationServices final : public engine::HostServices {
   InvocationServices(const HostConfig* cfg, AppDb* db, FunctionGrants grants,
                      std::vector<std::pair<std::string, std::string>> env)
       : cfg_(cfg), db_(db), grants_(std::move(grants)) {
-    for (auto& [k, v] : env) env_[std::move(k)] = std::move(v);  // later pairs win
+    for (auto& kv : env) env_[std::move(kv.first)] = std::move(kv.second);  // later pairs win
   }
 
   std::optional<std::string> env(std::string_view key) override {

@@ -334,11 +334,16 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
     in6_addr scratch{};
     bool literal = inet_pton(AF_INET, bare_host.c_str(), &scratch) == 1 || bare_host.front() == '[';
     if (!literal) {
-      resolve.reset(curl_slist_append(nullptr, (host_port + ":" + address).c_str()));
+      std::string entry = host_port;
+      entry += ':';
+      entry += address;
+      resolve.reset(curl_slist_append(nullptr, entry.c_str()));
     }
     SlistPtr headers;
     for (const auto& [name, value] : req.headers) {
-      std::string line = value.empty() ? name + ";" : name + ": " + value;
+      std::string line = name;
+      line += value.empty() ? ";" : ": ";
+      line += value;
       headers.reset(curl_slist_append(headers.release(), line.c_str()));
     }
     headers.reset(curl_slist_append(headers.release(), "Expect:"));

@@ -41,27 +41,27 @@ uint32_t v4_at(const uint8_t* b) {  // four bytes, network order → host order
 // translator, relay or tunnel, so it is private when the IPv4 address is.
 bool private_v6(const in6_addr& a) {
   const uint8_t* b = a.s6_addr;
-  static const uint8_t zero[16] = {};
-  if (std::memcmp(b, zero, 16) == 0) return true;                // :: unspecified
-  if (std::memcmp(b, zero, 15) == 0 && b[15] == 1) return true;  // ::1 loopback
-  if ((b[0] & 0xFE) == 0xFC) return true;                        // fc00::/7 unique local
-  if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;        // fe80::/10 link-local
-  if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;        // fec0::/10 site-local
-  if (b[0] == 0xFF) return true;                                 // ff00::/8 multicast
+  static const uint8_t kZero[16] = {};
+  if (std::memcmp(b, kZero, 16) == 0) return true;                // :: unspecified
+  if (std::memcmp(b, kZero, 15) == 0 && b[15] == 1) return true;  // ::1 loopback
+  if ((b[0] & 0xFE) == 0xFC) return true;                         // fc00::/7 unique local
+  if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;         // fe80::/10 link-local
+  if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;         // fec0::/10 site-local
+  if (b[0] == 0xFF) return true;                                  // ff00::/8 multicast
   // 100::/64 discard-only; 2001:db8::/32 documentation: never a real destination.
-  static const uint8_t discard[8] = {0x01, 0, 0, 0, 0, 0, 0, 0};
-  if (std::memcmp(b, discard, 8) == 0) return true;
+  static const uint8_t kDiscard[8] = {0x01, 0, 0, 0, 0, 0, 0, 0};
+  if (std::memcmp(b, kDiscard, 8) == 0) return true;
   if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return true;
   // 64:ff9b:1::/48, local-use NAT64 (RFC 8215): a site's own translator, whatever the prefix
   // length it embeds the IPv4 address with — refused outright.
-  static const uint8_t nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 0x01};
-  if (std::memcmp(b, nat64_local, 6) == 0) return true;
-  bool mapped = std::memcmp(b, zero, 10) == 0 && b[10] == 0xFF && b[11] == 0xFF;  // ::ffff:a.b.c.d
-  bool compat = std::memcmp(b, zero, 12) == 0;                                    // ::a.b.c.d
-  bool siit = std::memcmp(b, zero, 8) == 0 && b[8] == 0xFF && b[9] == 0xFF &&  // ::ffff:0:a.b.c.d
+  static const uint8_t kNat64Local[6] = {0, 0x64, 0xff, 0x9b, 0, 0x01};
+  if (std::memcmp(b, kNat64Local, 6) == 0) return true;
+  bool mapped = std::memcmp(b, kZero, 10) == 0 && b[10] == 0xFF && b[11] == 0xFF;  // ::ffff:a.b.c.d
+  bool compat = std::memcmp(b, kZero, 12) == 0;                                    // ::a.b.c.d
+  bool siit = std::memcmp(b, kZero, 8) == 0 && b[8] == 0xFF && b[9] == 0xFF &&  // ::ffff:0:a.b.c.d
               b[10] == 0 && b[11] == 0;
-  static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};  // 64:ff9b::/96
-  if (mapped || compat || siit || std::memcmp(b, nat64, 12) == 0) return private_v4(v4_at(b + 12));
+  static const uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};  // 64:ff9b::/96
+  if (mapped || compat || siit || std::memcmp(b, kNat64, 12) == 0) return private_v4(v4_at(b + 12));
   // 2002::/16 6to4: the IPv4 address of the site's relay follows the prefix (bits 16-47).
   if (b[0] == 0x20 && b[1] == 0x02) return private_v4(v4_at(b + 2));
   // 2001::/32 Teredo: the server's IPv4 address in bits 32-63, the client's (the one packets

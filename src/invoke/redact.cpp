@@ -146,7 +146,7 @@ void find_all(std::string_view in, std::string_view what, F&& found) {
 
 // A JSON string literal for `s` (valid UTF-8 from the parser, or masked text).
 void append_json_string(std::string& out, std::string_view s) {
-  static const char* kHex = "0123456789abcdef";
+  static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
@@ -257,10 +257,12 @@ namespace {
 // string, key and number (basic_parser handler). Whitespace is dropped; numbers keep their text.
 class RedactingWriter {
  public:
+  // NOLINTBEGIN(readability-identifier-naming): names required by boost::json::basic_parser.
   static constexpr size_t max_object_size = size_t(-1);
   static constexpr size_t max_array_size = size_t(-1);
   static constexpr size_t max_key_size = size_t(-1);
   static constexpr size_t max_string_size = size_t(-1);
+  // NOLINTEND(readability-identifier-naming)
 
   // `redact` answers the masked text of a decoded string, or nullopt when it holds no secret;
   // `number_hit` whether a number's text holds one.

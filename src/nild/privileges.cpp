@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Error failed(std::string what) {
+Error failed(const std::string& what) {
   return make_error(ErrorCode::kPrivilegeDropFailed, what + ": " + std::strerror(errno));
 }
 
