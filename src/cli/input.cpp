@@ -77,7 +77,7 @@ Expected<std::string> invocation_input(const std::optional<std::string>& data,
 Expected<std::pair<std::string, std::string>> parse_assignment(std::string_view s) {
   auto eq = s.find('=');
   if (eq == std::string_view::npos || eq == 0) {
-    return usage_error("\"" + std::string(s) + "\" is not KEY=VALUE");
+    return usage_error(std::string("\"").append(s) + "\" is not KEY=VALUE");
   }
   return std::pair<std::string, std::string>(std::string(s.substr(0, eq)),
                                              std::string(s.substr(eq + 1)));

@@ -101,7 +101,10 @@ std::string source_excerpt(std::string_view source, SourceLocation at,
   std::string num = std::to_string(at.line);
   std::string pad(num.size(), ' ');
   std::string out = pad + "--> " + std::string(display_name) + ":" + num;
-  if (at.column > 0) out += ":" + std::to_string(at.column);
+  if (at.column > 0) {
+    out += ':';
+    out += std::to_string(at.column);
+  }
   out += "\n" + pad + " |\n" + num + " | " + std::string(text) + "\n";
   if (at.column > 0) {
     // Keep tabs so that the caret lands under the same character as the line above.

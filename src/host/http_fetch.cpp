@@ -163,7 +163,7 @@ Expected<std::string> resolve_checked(const Target& t, bool allow_private) {
       } else {
         inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, buf,
                   sizeof buf);
-        chosen = "[" + std::string(buf) + "]";
+        chosen = std::string("[") + buf + "]";
       }
     }
   }
