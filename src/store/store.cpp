@@ -48,7 +48,7 @@ std::optional<Role> parse_role(std::string_view s) {
   return std::nullopt;
 }
 
-Expected<std::unique_ptr<Store>> open_store(std::string_view url) {
+Expected<std::unique_ptr<Store>> open_store(std::string_view url, const Clock& clock) {
   constexpr std::string_view kSqlite = "sqlite:";
   if (url.starts_with(kSqlite)) {
     std::string path(url.substr(kSqlite.size()));
@@ -56,7 +56,7 @@ Expected<std::unique_ptr<Store>> open_store(std::string_view url) {
       return make_error(ErrorCode::kInvalidStoreUrl,
                         "sqlite store URL needs a path: sqlite:/path/to/nil.db");
     }
-    return sqlite::open_sqlite_store(path);
+    return sqlite::open_sqlite_store(path, {}, clock);
   }
   // "postgres://..." will land here once the PostgreSQL backend exists.
   return make_error(ErrorCode::kUnsupportedStore,

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/expected.h"
 
 namespace nil::store {
@@ -393,6 +394,9 @@ class Store {
 };
 
 // Opens the store named by a URL: "sqlite:/path/to/nil.db". Applies pending migrations.
-Expected<std::unique_ptr<Store>> open_store(std::string_view url);
+// `clock` gives the times the store writes and compares (createdAt/updatedAt, compile-job leases):
+// tests pass a ManualClock to expire a lease without sleeping. It must outlive the store.
+Expected<std::unique_ptr<Store>> open_store(std::string_view url,
+                                            const Clock& clock = SystemClock::instance());
 
 }  // namespace nil::store

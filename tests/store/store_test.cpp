@@ -400,25 +400,31 @@ TEST_P(StoreTest, ClaimsOldestFirstWithFunctionNameAndSource) {
 }
 
 TEST_P(StoreTest, UnexpiredLeaseIsNotClaimableExpiredOneIs) {
-  ASSERT_OK_AND_ASSIGN(f, store().create_function(new_function("lease")));
-  ASSERT_OK_AND_ASSIGN(first, store().claim_compile_job("w1", kMinute));
+  // A node whose clock the test moves (open_store's Clock): the lease runs out without sleeping.
+  ManualClock clock(SystemClock::instance().now_micros());
+  auto opened = open_store(db().url(), clock);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  Store& node = **opened;
+  ASSERT_OK_AND_ASSIGN(f, node.create_function(new_function("lease")));
+  ASSERT_OK_AND_ASSIGN(first, node.claim_compile_job("w1", kMinute));
   ASSERT_TRUE(first);
-  ASSERT_OK_AND_ASSIGN(none, store().claim_compile_job("w2", kMinute));
+  EXPECT_EQ(first->claimed_at, clock.now_micros());
+  EXPECT_EQ(first->lease_until, clock.now_micros() + kMinute);
+  ASSERT_OK_AND_ASSIGN(none, node.claim_compile_job("w2", kMinute));
   EXPECT_FALSE(none) << "a job under an unexpired lease was handed out twice";
 
-  // A second function whose claim uses a lease that has run out by the next claim.
-  ASSERT_OK_AND_ASSIGN(g, store().create_function(new_function("lease2")));
-  ASSERT_OK_AND_ASSIGN(short_lease, store().claim_compile_job("w1", 1));
-  ASSERT_TRUE(short_lease);
-  EXPECT_EQ(short_lease->function_id, g.id);
-  // The store reads the system clock (no nil::Clock seam): let the 1 µs lease run out for real.
-  std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  ASSERT_OK_AND_ASSIGN(again, store().claim_compile_job("w2", kMinute));
+  // At lease_until the lease still holds; one microsecond later anyone may claim the job.
+  clock.advance(std::chrono::microseconds(kMinute));
+  ASSERT_OK_AND_ASSIGN(at_end, node.claim_compile_job("w2", kMinute));
+  EXPECT_FALSE(at_end) << "a lease was taken over at its last microsecond";
+  clock.advance(std::chrono::microseconds(1));
+  ASSERT_OK_AND_ASSIGN(again, node.claim_compile_job("w2", kMinute));
   ASSERT_TRUE(again) << "an expired lease must be claimable again";
-  EXPECT_EQ(again->id, short_lease->id);
+  EXPECT_EQ(again->id, first->id);
+  EXPECT_EQ(again->function_id, f.id);
   EXPECT_EQ(again->attempts, 2);
   EXPECT_EQ(again->claimed_by, "w2");
-  ASSERT_OK_AND_ASSIGN(nothing, store().claim_compile_job("w3", kMinute));
+  ASSERT_OK_AND_ASSIGN(nothing, node.claim_compile_job("w3", kMinute));
   EXPECT_FALSE(nothing);
 }
 

@@ -31,7 +31,7 @@ Expected<std::optional<CompileJob>> SqliteStore::claim_compile_job(std::string_v
   // BEGIN IMMEDIATE serializes claimers, so the SELECT and the UPDATE see the same row. (A
   // server database would take the row with SELECT ... FOR UPDATE SKIP LOCKED instead.)
   return db_.write([&](Connection& c) -> Expected<std::optional<CompileJob>> {
-    int64_t now = now_micros();
+    int64_t now = clock_.now_micros();
     CompileJob job;
     {
       auto q = NIL_TRY(
@@ -72,7 +72,7 @@ Expected<bool> SqliteStore::renew_compile_lease(const CompileJob& job, int64_t l
     auto q =
         NIL_TRY(c.query("UPDATE compile_jobs SET lease_until = ?3 "
                         "WHERE id = ?1 AND attempts = ?2 AND state = 'RUNNING'"));
-    q.bind(1, job.id).bind(2, int64_t{job.attempts}).bind(3, now_micros() + lease_micros);
+    q.bind(1, job.id).bind(2, int64_t{job.attempts}).bind(3, clock_.now_micros() + lease_micros);
     NIL_TRY_VOID(q.run());
     return c.changes() == 1;
   });
@@ -96,7 +96,7 @@ Expected<void> SqliteStore::complete_compile_job(const CompileJob& job, const Co
     } else {
       q.bind(3, "FAILED").bind_null(4).bind_null(5).bind(6, o.error);
     }
-    q.bind(7, now_micros());
+    q.bind(7, clock_.now_micros());
     return q.run();  // 0 rows when a newer version (or a delete) superseded this job
   });
 }

@@ -113,7 +113,7 @@ Expected<void> attach_environments(Connection& c, std::string_view function_id,
 Expected<Environment> SqliteStore::create_environment(const NewEnvironment& ne) {
   return db_.write([&](Connection& c) -> Expected<Environment> {
     NIL_TRY_VOID(check_environment_name_free(c, ne.name));
-    int64_t now = now_micros();
+    int64_t now = clock_.now_micros();
     std::string id = new_uuid();
     int64_t seq = NIL_TRY(next_counter(c, "environments_seq"));
     {
@@ -180,7 +180,7 @@ Expected<Environment> SqliteStore::update_environment(std::string_view ref,
     if (u.name && *u.name != e.name) NIL_TRY_VOID(check_environment_name_free(c, *u.name));
     {
       auto q = NIL_TRY(c.query("UPDATE environments SET name = ?2, updated_at = ?3 WHERE id = ?1"));
-      q.bind(1, e.id).bind(2, u.name.value_or(e.name)).bind(3, now_micros());
+      q.bind(1, e.id).bind(2, u.name.value_or(e.name)).bind(3, clock_.now_micros());
       NIL_TRY_VOID(q.run());
     }
     if (u.vars) NIL_TRY_VOID(write_vars(c, e.id, *u.vars));

@@ -33,7 +33,7 @@ Expected<Function> SqliteStore::create_function(const NewFunction& nf) {
       q.bind(1, nf.name);
       if (NIL_TRY(q.step())) return errors::name_taken("function", nf.name);
     }
-    int64_t now = now_micros();
+    int64_t now = clock_.now_micros();
     Function f;
     f.id = new_uuid();
     f.name = nf.name;
@@ -112,7 +112,7 @@ Expected<Page<Function>> SqliteStore::list_functions(const PageRequest& page,
 Expected<Function> SqliteStore::update_function(std::string_view ref, const FunctionUpdate& u) {
   return db_.write([&](Connection& c) -> Expected<Function> {
     Function f = NIL_TRY(load_function(c, ref));
-    int64_t now = now_micros();
+    int64_t now = clock_.now_micros();
     FunctionLimits limits = u.limits.value_or(f.limits);
     // Access applies at execution time like limits: no recompile, no new version.
     bool access = u.environments || u.http_allow || u.grants || u.allowed_users ||

@@ -98,7 +98,7 @@ Expected<User> SqliteStore::create_user(const NewUser& nu) {
       q.bind(1, nu.username);
       if (NIL_TRY(q.step())) return errors::name_taken("user", nu.username);
     }
-    int64_t now = now_micros();
+    int64_t now = clock_.now_micros();
     std::string id = new_uuid();
     int64_t seq = NIL_TRY(next_counter(c, "users_seq"));
     auto q =
@@ -145,7 +145,7 @@ Expected<User> SqliteStore::update_user(std::string_view ref, const UserUpdate& 
                         "updated_at = ?5 WHERE id = ?1"));
     q.bind(1, cur.id).bind(2, u.password_hash.value_or(cur.password_hash));
     q.bind(3, to_string(u.role.value_or(cur.role)));
-    q.bind(4, join_lines(u.grants.value_or(cur.grants))).bind(5, now_micros());
+    q.bind(4, join_lines(u.grants.value_or(cur.grants))).bind(5, clock_.now_micros());
     NIL_TRY_VOID(q.run());
     return load_user(c, cur.id);
   });
@@ -182,7 +182,7 @@ Expected<Group> SqliteStore::create_group(std::string_view name) {
     int64_t seq = NIL_TRY(next_counter(c, "groups_seq"));
     auto q =
         NIL_TRY(c.query("INSERT INTO groups (id, seq, name, created_at) VALUES (?1, ?2, ?3, ?4)"));
-    q.bind(1, id).bind(2, seq).bind(3, name).bind(4, now_micros());
+    q.bind(1, id).bind(2, seq).bind(3, name).bind(4, clock_.now_micros());
     NIL_TRY_VOID(q.run());
     return load_group(c, id);
   });
@@ -238,7 +238,7 @@ Expected<void> SqliteStore::add_group_member(std::string_view group_ref,
     auto q =
         NIL_TRY(c.query("INSERT INTO group_members (group_id, user_id, added_at) "
                         "VALUES (?1, ?2, ?3) ON CONFLICT (group_id, user_id) DO NOTHING"));
-    q.bind(1, g.id).bind(2, *uid).bind(3, now_micros());
+    q.bind(1, g.id).bind(2, *uid).bind(3, clock_.now_micros());
     return q.run();
   });
 }
@@ -269,7 +269,7 @@ Expected<ApiKey> SqliteStore::create_api_key(const NewApiKey& k) {
         NIL_TRY(c.query("INSERT INTO api_keys (id, seq, name, user_id, prefix, hash, "
                         "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
     q.bind(1, id).bind(2, seq).bind(3, k.name).bind(4, *uid).bind(5, k.prefix);
-    q.bind(6, k.hash_hex).bind(7, now_micros());
+    q.bind(6, k.hash_hex).bind(7, clock_.now_micros());
     if (k.expires_at) {
       q.bind(8, *k.expires_at);
     } else {
@@ -324,7 +324,7 @@ Expected<void> SqliteStore::revoke_api_key(std::string_view id) {
     NIL_TRY(load_api_key(c, id));
     auto q =
         NIL_TRY(c.query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1"));
-    q.bind(1, id).bind(2, now_micros());
+    q.bind(1, id).bind(2, clock_.now_micros());
     return q.run();
   });
 }

@@ -17,8 +17,8 @@ Expected<void> SqliteStore::ping() {
   });
 }
 
-Expected<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
-                                                   const SqliteOptions& o) {
+Expected<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, const SqliteOptions& o,
+                                                   const Clock& clock) {
   Connection::Options copts;
   copts.busy_timeout_ms = o.busy_timeout_ms;
   auto writer = NIL_TRY(Connection::open(path, copts));
@@ -39,7 +39,7 @@ Expected<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
   NIL_TRY_VOID(writer->exec("PRAGMA cache_size = -16384"));
   NIL_TRY_VOID(apply_migrations(*writer));
 
-  auto store = std::make_unique<SqliteStore>(std::move(writer));
+  auto store = std::make_unique<SqliteStore>(std::move(writer), clock);
   if (!in_memory) {
     copts.read_only = true;
     for (int i = 0; i < o.readers; ++i) {

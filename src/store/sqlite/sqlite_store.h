@@ -25,7 +25,9 @@ struct SqliteOptions {
 };
 
 // `path` is a file path or ":memory:". Creates the file if needed and applies migrations.
+// `clock`: see open_store (store.h).
 Expected<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
-                                                   const SqliteOptions& options = {});
+                                                   const SqliteOptions& options = {},
+                                                   const Clock& clock = SystemClock::instance());
 
 }  // namespace nil::store::sqlite

@@ -83,7 +83,8 @@ Expected<void> write_acl_groups(Connection& c, AclKind kind, std::string_view id
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::unique_ptr<Connection> writer) : db_(std::move(writer)) {}
+  SqliteStore(std::unique_ptr<Connection> writer, const Clock& clock)
+      : db_(std::move(writer)), clock_(clock) {}
   Database& database() { return db_; }
 
   // functions.cpp
@@ -151,6 +152,7 @@ class SqliteStore final : public Store {
 
  private:
   Database db_;
+  const Clock& clock_;  // every time the store writes or compares (open_store)
 };
 
 }  // namespace nil::store::sqlite
