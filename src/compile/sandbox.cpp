@@ -129,6 +129,11 @@ Expected<std::string> build_seccomp_program() {
   if (int r = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
       r != 0 && rc == 0)
     rc = r;
+// libseccomp's SCMP_A0 macro leaves datum_b unset (clang's -Wmissing-field-initializers).
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wmissing-field-initializers"
+#endif
   // Sockets: only AF_UNIX (the sandbox has no network anyway; this also closes netlink,
   // packet and the rarer families' kernel code).
   if (int r = seccomp_rule_add(ctx.get(), deny, SCMP_SYS(socket), 1,
@@ -141,6 +146,9 @@ Expected<std::string> build_seccomp_program() {
       r != 0 && rc == 0) {
     rc = r;
   }
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
   if (rc != 0) {
     return make_error(ErrorCode::kCompileSandboxFailed,
                       std::string("seccomp_rule_add: ") + std::strerror(-rc));
