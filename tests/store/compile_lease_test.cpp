@@ -15,14 +15,6 @@ namespace {
 
 constexpr int64_t kMinute = 60'000'000;
 
-NewFunction wat_function(std::string name) {
-  NewFunction f;
-  f.name = std::move(name);
-  f.language = "wat";
-  f.source = "(module)";
-  return f;
-}
-
 class CompileLeaseTest : public StoreTest {};
 
 TEST_P(CompileLeaseTest, ExpiredLeaseIsClaimedByAnotherStoreOnTheSameDatabase) {

@@ -17,15 +17,6 @@
 namespace nil::store::testing {
 namespace {
 
-// A WAT function with an empty module and every other field left at its default.
-NewFunction wat_function(std::string name) {
-  NewFunction f;
-  f.name = std::move(name);
-  f.language = "wat";
-  f.source = "(module)";
-  return f;
-}
-
 // A raw connection to the store's file, as an operator with the sqlite3 CLI would have.
 class RawDb {
  public:

@@ -47,6 +47,15 @@ struct Backend {
   std::string name;
   std::unique_ptr<TestDatabase> (*make)();
 };
+// A WAT function with an empty module and every other field left at its default.
+inline NewFunction wat_function(std::string name) {
+  NewFunction f;
+  f.name = std::move(name);
+  f.language = "wat";
+  f.source = "(module)";
+  return f;
+}
+
 inline void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
 inline std::vector<Backend> store_backends() {
