@@ -52,14 +52,9 @@ std::vector<std::string> codes_in(const std::string& cell) {
   return out;
 }
 
-// The rows of the first table after the line that starts with `heading`: code → status (0 when
-// the table has no status column). A code documented twice must have one status.
-std::multimap<std::string, int> table_after(const std::string& doc, const std::string& heading,
-                                            bool has_status) {
-  std::multimap<std::string, int> out;
-  size_t at = doc.find("\n" + heading);
-  EXPECT_NE(at, std::string::npos) << "no " << heading;
-  if (at == std::string::npos) return out;
+// The cells of each row of the first Markdown table after offset `at` of `doc`.
+std::vector<std::vector<std::string>> first_table_after(const std::string& doc, size_t at) {
+  std::vector<std::vector<std::string>> rows;
   std::istringstream lines(doc.substr(at + 1));
   std::string line;
   bool in_table = false;
@@ -69,7 +64,20 @@ std::multimap<std::string, int> table_after(const std::string& doc, const std::s
       continue;
     }
     in_table = true;
-    std::vector<std::string> c = cells(line);
+    rows.push_back(cells(line));
+  }
+  return rows;
+}
+
+// The rows of the first table after the line that starts with `heading`: code → status (0 when
+// the table has no status column). A code documented twice must have one status.
+std::multimap<std::string, int> table_after(const std::string& doc, const std::string& heading,
+                                            bool has_status) {
+  std::multimap<std::string, int> out;
+  size_t at = doc.find("\n" + heading);
+  EXPECT_NE(at, std::string::npos) << "no " << heading;
+  if (at == std::string::npos) return out;
+  for (const std::vector<std::string>& c : first_table_after(doc, at)) {
     if (c.size() < 2 || c[0].empty() || c[0] == "code" || c[0].rfind("---", 0) == 0) continue;
     for (const std::string& code : codes_in(c[0]))
       out.emplace(code, has_status ? std::stoi(c[1]) : 0);
@@ -134,16 +142,7 @@ TEST(ErrorCodes, HostCallCodesMatchDocsAbi) {
   // The status-number table: | n | codes | when |.
   size_t at = doc.find("\n**Status numbers**");
   ASSERT_NE(at, std::string::npos);
-  std::istringstream lines(doc.substr(at + 1));
-  std::string line;
-  bool in_table = false;
-  while (std::getline(lines, line)) {
-    if (line.rfind("|", 0) != 0) {
-      if (in_table) break;
-      continue;
-    }
-    in_table = true;
-    std::vector<std::string> c = cells(line);
+  for (const std::vector<std::string>& c : first_table_after(doc, at)) {
     if (c.size() < 2) continue;
     for (const std::string& code : codes_in(c[1])) table.emplace(code, 0);
   }
