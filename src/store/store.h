@@ -325,6 +325,11 @@ class Store {
   // claim took the job, or the job was completed or deleted): the worker may finish, but its
   // result only stands if its version is still current.
   virtual Expected<bool> renew_compile_lease(const CompileJob& job, int64_t lease_micros) = 0;
+  // Gives a claimed job back (a node draining on SIGTERM): PENDING again, claimable by any
+  // worker at once instead of after its lease, its function PENDING again if still COMPILING at
+  // the job's version. false when the claim is no longer this one (taken over, completed,
+  // deleted); the job's attempts count stays, so the next claim is attempts + 1.
+  virtual Expected<bool> release_compile_job(const CompileJob& job) = 0;
   // Records the outcome and removes the job. The function becomes READY/FAILED only if its
   // version is still the job's (a newer PUT wins).
   virtual Expected<void> complete_compile_job(const CompileJob& job, const CompileOutcome& o) = 0;

@@ -108,6 +108,60 @@ TEST_P(CompileLeaseTest, RenewalFailsOnceTheJobWasTakenOverOrCompleted) {
   EXPECT_EQ(ready.status, FunctionStatus::kReady);
 }
 
+TEST_P(CompileLeaseTest, ReleasedJobIsClaimableAtOnceByAnotherNode) {
+  ASSERT_OK_AND_ASSIGN(f, store().create_function(wat_function("released")));
+  ASSERT_OK_AND_ASSIGN(job, store().claim_compile_job("node-a/compile-0", 10 * kMinute));
+  ASSERT_TRUE(job);
+
+  // Node A drains: it gives the job back long before its lease would run out.
+  ASSERT_OK_AND_ASSIGN(released, store().release_compile_job(*job));
+  EXPECT_TRUE(released);
+  ASSERT_OK_AND_ASSIGN(pending, store().get_function(f.id));
+  EXPECT_EQ(pending.status, FunctionStatus::kPending);
+  ASSERT_OK_AND_ASSIGN(stats, store().compile_queue_stats());
+  EXPECT_EQ(stats.pending, 1);
+  EXPECT_EQ(stats.running, 0);
+  ASSERT_OK_AND_ASSIGN(again, store().release_compile_job(*job));
+  EXPECT_FALSE(again) << "a job released once is no longer this claim's";
+
+  auto node_b = open_another();
+  ASSERT_TRUE(node_b);
+  ASSERT_OK_AND_ASSIGN(taken, node_b->claim_compile_job("node-b/compile-0", kMinute));
+  ASSERT_TRUE(taken) << "a released job must be claimable without waiting for its lease";
+  EXPECT_EQ(taken->id, job->id);
+  EXPECT_EQ(taken->attempts, 2);
+  EXPECT_EQ(taken->claimed_by, "node-b/compile-0");
+
+  // The old claim cannot release (nor renew) the new one.
+  ASSERT_OK_AND_ASSIGN(stale, store().release_compile_job(*job));
+  EXPECT_FALSE(stale);
+  ASSERT_OK_AND_ASSIGN(held, node_b->compile_queue_stats());
+  EXPECT_EQ(held.running, 1);
+  ASSERT_OK_AND_ASSIGN(compiling, node_b->get_function(f.id));
+  EXPECT_EQ(compiling.status, FunctionStatus::kCompiling);
+}
+
+TEST_P(CompileLeaseTest, ReleaseOfACompletedOrDeletedJobChangesNothing) {
+  ASSERT_OK_AND_ASSIGN(f, store().create_function(wat_function("finished")));
+  ASSERT_OK_AND_ASSIGN(job, store().claim_compile_job("node-a/compile-0", kMinute));
+  ASSERT_TRUE(job);
+  CompileOutcome ok;
+  ok.ok = true;
+  ok.wasm = "wasm-bytes";
+  ASSERT_TRUE(store().complete_compile_job(*job, ok).ok());
+  ASSERT_OK_AND_ASSIGN(released, store().release_compile_job(*job));
+  EXPECT_FALSE(released);
+  ASSERT_OK_AND_ASSIGN(ready, store().get_function(f.id));
+  EXPECT_EQ(ready.status, FunctionStatus::kReady);
+
+  ASSERT_OK_AND_ASSIGN(g, store().create_function(wat_function("deleted")));
+  ASSERT_OK_AND_ASSIGN(job2, store().claim_compile_job("node-a/compile-0", kMinute));
+  ASSERT_TRUE(job2);
+  ASSERT_TRUE(store().delete_function(g.id).ok());
+  ASSERT_OK_AND_ASSIGN(gone, store().release_compile_job(*job2));
+  EXPECT_FALSE(gone);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CompileLeaseTest, ::testing::ValuesIn(store_backends()),
                          [](const auto& info) { return info.param.name; });
 

@@ -5,7 +5,8 @@
 // worker on any node, exactly like a PENDING one. Nothing requeues RUNNING jobs wholesale: with
 // several nodes on one database, a node starting up cannot tell a dead node's job from a live
 // one's, but an expired lease can. `attempts` counts claims and identifies the current one, so
-// a renewal from a worker whose claim was taken over matches no row.
+// a renewal from a worker whose claim was taken over matches no row. A draining node releases
+// the claims it still holds (release_compile_job), so their jobs need not wait out the lease.
 #include "common/util.h"
 #include "store/sqlite/store_impl.h"
 
@@ -75,6 +76,26 @@ Expected<bool> SqliteStore::renew_compile_lease(const CompileJob& job, int64_t l
     q.bind(1, job.id).bind(2, int64_t{job.attempts}).bind(3, clock_.now_micros() + lease_micros);
     NIL_TRY_VOID(q.run());
     return c.changes() == 1;
+  });
+}
+
+Expected<bool> SqliteStore::release_compile_job(const CompileJob& job) {
+  return db_.write([&](Connection& c) -> Expected<bool> {
+    {
+      auto q =
+          NIL_TRY(c.query("UPDATE compile_jobs SET state = 'PENDING', claimed_by = NULL, "
+                          "claimed_at = NULL, lease_until = NULL "
+                          "WHERE id = ?1 AND attempts = ?2 AND state = 'RUNNING'"));
+      q.bind(1, job.id).bind(2, int64_t{job.attempts});
+      NIL_TRY_VOID(q.run());
+      if (c.changes() != 1) return false;
+    }
+    auto q =
+        NIL_TRY(c.query("UPDATE functions SET status = 'PENDING' "
+                        "WHERE id = ?1 AND version = ?2 AND status = 'COMPILING'"));
+    q.bind(1, job.function_id).bind(2, job.function_version);
+    NIL_TRY_VOID(q.run());
+    return true;
   });
 }
 

@@ -1,6 +1,7 @@
 // SqliteStore, private to the SQLite backend. Its methods are defined by concern:
 //   functions.cpp      functions (create, read, list, update, delete, wasm, source)
-//   compile_queue.cpp  the compile_jobs queue: enqueue, claim, lease renewal, completion, stats
+//   compile_queue.cpp  the compile_jobs queue: enqueue, claim, lease renewal, release, completion,
+//                     stats
 //   executions.cpp     execution records
 //   environments.cpp   environments and their attachment to functions
 //   identity.cpp       users, groups, API keys, sessions
@@ -101,6 +102,7 @@ class SqliteStore final : public Store {
   Expected<std::optional<CompileJob>> claim_compile_job(std::string_view worker,
                                                         int64_t lease_micros) override;
   Expected<bool> renew_compile_lease(const CompileJob& job, int64_t lease_micros) override;
+  Expected<bool> release_compile_job(const CompileJob& job) override;
   Expected<void> complete_compile_job(const CompileJob& job, const CompileOutcome& o) override;
   Expected<QueueStats> compile_queue_stats() override;
 
