@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -214,6 +215,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     if (server_.draining_) keep_alive_ = false;
     if (!keep_alive_) res.keep_alive(false);
     if (res.find(http::field::server) == res.end()) res.set(http::field::server, "nild");
+    res.set(kNodeField, server_.node_id_);
     res.prepare_payload();
     response_ = std::move(res);
     head_.clear();
@@ -341,6 +343,12 @@ Expected<void> HttpServer::start() {
                       "cannot listen on " + opts_.listen + ": " + ec.message());
   }
   port_ = a.local_endpoint().port();
+  node_id_ = opts_.node_id;
+  if (node_id_.empty()) {
+    char name[256] = {};
+    if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') std::strcpy(name, "nild");
+    node_id_ = std::string(name) + ":" + std::to_string(port_);
+  }
   acceptor_->protocol = ep.protocol();
   do_accept();
   threads_.emplace_back([this] { run_loop(acceptor_->ioc, "acceptor"); });

@@ -3,7 +3,12 @@
 // Keep-alive; pipelined requests are answered in order (one request per connection is handled
 // at a time, the next is parsed from the buffer after the answer is written); request bodies
 // over the limit get 413 and the connection closes; header and body read timeouts; graceful
-// shutdown: stop accepting, answer what is in flight, then close.
+// shutdown: stop accepting, answer what is in flight, then close. Before that, begin_drain() lets
+// a load balancer notice (docs/operations.md, "Cluster"): still accepting, every answer closes
+// its connection, so no client keeps a connection the shutdown would cut.
+//
+// Every answer names the node in kNodeField (ServerOptions::node_id), so a client behind a load
+// balancer can tell which node served it.
 //
 // Hostile input (docs/security.md, "HTTP"): requests are parsed by RequestParser, which never
 // throws and refuses ambiguous framing (400, then close); an exception that still escapes an I/O
@@ -46,6 +51,8 @@ using Respond = std::function<void(Response&&)>;
 // The server puts the client's IP address in this request field (any client-sent value of the
 // same name is replaced).
 inline constexpr std::string_view kPeerAddressField = "X-Nil-Peer-Address";
+// The response header naming the node that answered (--node-id).
+inline constexpr std::string_view kNodeField = "X-Nil-Node";
 
 class Handler {
  public:
@@ -67,6 +74,7 @@ struct ServerOptions {
   // After accept() fails for want of descriptors or memory, wait this long before the next one.
   std::chrono::milliseconds accept_backoff{100};
   int io_threads = 16;
+  std::string node_id;  // kNodeField of every answer; empty: <hostname>:<bound port>
   std::chrono::seconds header_timeout{60};  // also the keep-alive idle timeout
   std::chrono::seconds body_timeout{60};
 };
@@ -80,6 +88,11 @@ class HttpServer {
   uint16_t port() const { return port_; }
   // Stops accepting, waits (up to `grace`) until no request is in flight, then stops the I/O.
   void shutdown(std::chrono::milliseconds grace);
+  // The first step of a drain: keep accepting and answering, but close each connection after its
+  // answer (Connection: close), so none is left to cut when shutdown() stops the loops.
+  void begin_drain() { draining_ = true; }
+  const std::string& node_id() const { return node_id_; }  // after start()
+  int64_t in_flight() const { return in_flight_.load(); }
   bool draining() const { return draining_; }
   int64_t connections() const;  // open connections now (refused ones not counted)
 
@@ -109,6 +122,7 @@ class HttpServer {
   std::unique_ptr<Acceptor> acceptor_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
+  std::string node_id_;  // set by start(), read-only afterwards
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> draining_{false};
 };

@@ -81,6 +81,49 @@ void CompilePool::stop() {
   if (heartbeat_.joinable()) heartbeat_.join();
 }
 
+void CompilePool::stop_claiming() {
+  stopping_ = true;
+  cv_.notify_all();
+}
+
+void CompilePool::drain(std::chrono::steady_clock::time_point deadline) {
+  stop_claiming();
+  {
+    std::unique_lock lk(held_mu_);
+    held_cv_.wait_until(lk, deadline, [&] { return held_.empty(); });
+  }
+  if (int n = release_held(); n > 0) {
+    log::info("compile jobs released at shutdown", {{"jobs", static_cast<int64_t>(n)}});
+  }
+  stop();
+}
+
+int CompilePool::release_held() {
+  std::vector<store::CompileJob> jobs;
+  {
+    std::lock_guard lk(held_mu_);
+    for (auto& [index, job] : held_) {
+      released_.insert(index);
+      jobs.push_back(std::move(job));
+    }
+    held_.clear();
+  }
+  int released = 0;
+  for (const auto& job : jobs) {
+    auto r = store_.release_compile_job(job);
+    if (!r) {
+      log::error(
+          "compile job not released",
+          {{"functionId", job.function_id}, {"jobId", job.id}, {"error", r.error().message}});
+    } else if (*r) {
+      ++released;
+      log::info("compile job released",
+                {{"functionId", job.function_id}, {"jobId", job.id}, {"attempt", job.attempts}});
+    }
+  }
+  return released;
+}
+
 void CompilePool::hold(int index, const store::CompileJob& job) {
   store::CompileJob held = job;
   held.source.clear();  // renewal needs the claim, not the source
@@ -88,9 +131,15 @@ void CompilePool::hold(int index, const store::CompileJob& job) {
   held_[index] = std::move(held);
 }
 
-void CompilePool::release(int index) {
-  std::lock_guard lk(held_mu_);
-  held_.erase(index);
+bool CompilePool::let_go(int index) {
+  bool kept = true;
+  {
+    std::lock_guard lk(held_mu_);
+    held_.erase(index);
+    kept = released_.erase(index) == 0;
+  }
+  held_cv_.notify_all();  // drain() waits for held_ to empty
+  return kept;
 }
 
 void CompilePool::renew_leases() {
@@ -220,8 +269,12 @@ void CompilePool::run(int index) {
     store::CompileOutcome outcome = compile(job);
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (!let_go(index)) {
+      log::info("compile result dropped: the job was released at shutdown",
+                {{"functionId", job.function_id}, {"jobId", job.id}});
+      continue;
+    }
     auto stored = store_.complete_compile_job(job, outcome);
-    release(index);
     if (!stored) {
       log::error(
           "compile result not stored",

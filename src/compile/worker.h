@@ -12,12 +12,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,8 +68,17 @@ class CompilePool {
               std::function<void(const std::string& function_id)> on_done);
   ~CompilePool();
   void start();
-  void notify();  // a job was enqueued
-  void stop();    // finishes the jobs being compiled, then joins
+  void notify();         // a job was enqueued
+  void stop();           // finishes the jobs being compiled, then joins
+  void stop_claiming();  // the jobs being compiled go on; no new claim (drain's first step)
+  // The drain of a node on SIGTERM: claims nothing more at once; waits until `deadline` for the
+  // jobs being compiled to finish and be stored; releases the leases of those still compiling
+  // then (release_held), so any node claims them at once; then joins the workers (a released
+  // compile still runs to its end, within --compile-timeout-ms, and its result is dropped).
+  void drain(std::chrono::steady_clock::time_point deadline);
+  // Gives every job still being compiled back to the queue now (Store::release_compile_job) and
+  // drops their results when they come. Any thread; returns how many were released.
+  int release_held();
 
   // Runs one job synchronously (used by workers; exposed for tests).
   store::CompileOutcome compile(const store::CompileJob& job);
@@ -76,7 +87,8 @@ class CompilePool {
   void run(int index);
   void renew_leases();  // the heartbeat thread
   void hold(int index, const store::CompileJob& job);
-  void release(int index);
+  // The worker is done with its job; false if release_held gave it back meanwhile (drop it).
+  bool let_go(int index);
 
   store::Store& store_;
   const DriverRegistry& drivers_;
@@ -92,6 +104,7 @@ class CompilePool {
   std::mutex held_mu_;
   std::condition_variable held_cv_;
   std::map<int, store::CompileJob> held_;
+  std::set<int> released_;  // workers whose job release_held gave back
   bool heartbeat_stopping_ = false;
   std::thread heartbeat_;
 };

@@ -4,8 +4,12 @@
 //             invoker → authenticator → compile pool → HTTP API
 //   `nild keys create --user NAME`: opens (and migrates) the store of a data dir, creates the
 //             admin on first use like a start would, prints a new API key, exits.
-//   SIGTERM:  stop accepting → answer in-flight requests → stop compile workers → stop native
-//             builds → flush the execution writer → exit 0
+//   SIGTERM:  the drain (docs/operations.md, "Graceful shutdown"): /readyz 503 and no new compile
+//             claims → keep accepting for --drain-accept-ms (answers close their connections) →
+//             stop accepting → answer in-flight requests (--shutdown-grace-ms) → flush the
+//             execution writer → compile jobs finish or are released → stop native builds → exit 0.
+//             A second SIGTERM/SIGINT, or --drain-timeout-ms, cuts it short: compile jobs are
+//             released and nild exits 1 at once.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -322,6 +326,7 @@ int run(const Settings& s) {
   so.max_connections =
       s.max_connections > 0 ? s.max_connections : auto_max_connections(s.io_threads);
   so.max_connections_per_address = s.max_connections_per_ip;
+  so.node_id = s.node_id;
   std::atomic<bool> draining{false};
   api::ApiOptions ao;
   ao.max_source_bytes = s.max_source_bytes;
@@ -370,6 +375,7 @@ int run(const Settings& s) {
   }
   log::info("listening", {{"address", s.listen},
                           {"port", static_cast<int64_t>(server.port())},
+                          {"node", server.node_id()},
                           {"dataDir", s.data_dir},
                           {"db", db},
                           {"appDb", app_db.string()},
@@ -386,15 +392,64 @@ int run(const Settings& s) {
   sigaddset(&set, SIGINT);
   int sig = 0;
   sigwait(&set, &sig);
-  log::info("shutting down", {{"signal", sig}});
-  draining = true;
+  const auto drain_start = std::chrono::steady_clock::now();
+  log::info("shutting down", {{"signal", sig},
+                              {"node", server.node_id()},
+                              {"inFlight", server.in_flight()},
+                              {"drainAcceptMs", static_cast<int64_t>(s.drain_accept_ms)},
+                              {"drainTimeoutMs", static_cast<int64_t>(s.drain_timeout_ms)}});
+  // Answers close their connections before /readyz turns: whoever learns of the drain from
+  // /readyz holds no kept-alive connection to it.
+  server.begin_drain();
+  draining = true;  // /readyz: 503 shutting_down from now
+  pool.stop_claiming();
+
+  // The watchdog: a second signal or the drain timeout ends the drain at once. It gives back
+  // the compile jobs still held (so other nodes need not wait out their leases) and exits 1
+  // without the rest: executions answered in the last milliseconds may not be committed, as
+  // after a kill -9.
+  std::atomic<bool> drained{false};
+  std::thread watchdog([&] {
+    const auto limit = std::chrono::milliseconds(s.drain_timeout_ms);
+    const char* reason = nullptr;
+    int second = 0;
+    while (!drained.load()) {
+      timespec slice{0, 100'000'000};
+      int got = sigtimedwait(&set, nullptr, &slice);
+      if (got == SIGTERM || got == SIGINT) {
+        reason = "second signal";
+        second = got;
+        break;
+      }
+      if (s.drain_timeout_ms > 0 && std::chrono::steady_clock::now() - drain_start >= limit) {
+        reason = "drain timeout";
+        break;
+      }
+    }
+    if (reason == nullptr) return;
+    log::warn("drain cut short, exiting now",
+              {{"reason", reason},
+               {"signal", second},
+               {"inFlight", server.in_flight()},
+               {"drainTimeoutMs", static_cast<int64_t>(s.drain_timeout_ms)}});
+    pool.release_held();
+    log::warn("stopped without draining", {});
+    std::_Exit(1);
+  });
+
+  if (s.drain_accept_ms > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(s.drain_accept_ms));
   server.shutdown(std::chrono::milliseconds(s.shutdown_grace_ms));
   api.stop();
-  pool.stop();
-  if (native_builder) native_builder->stop();
+  // No execution starts after the API: commit the answered ones before waiting on compilers.
   writer.stop();
+  pool.drain(drain_start + std::chrono::milliseconds(s.drain_accept_ms) +
+             std::chrono::milliseconds(s.shutdown_grace_ms));
+  if (native_builder) native_builder->stop();
   authenticator.stop();
-  log::info("stopped");
+  drained = true;
+  watchdog.join();
+  log::info("stopped", {{"node", server.node_id()}});
   ::close(lock_fd);
   return 0;
 }

@@ -27,6 +27,10 @@ struct Settings {
   uint32_t compile_timeout_ms = 60'000;
   uint32_t compile_lease_ms = 30'000;
   uint32_t shutdown_grace_ms = 30'000;
+  // The drain on SIGTERM (docs/operations.md, "Graceful shutdown" and "Cluster").
+  uint32_t drain_accept_ms = 0;  // 0: a lone node has no load balancer to tell
+  uint32_t drain_timeout_ms = 120'000;
+  std::string node_id;  // default: <hostname>:<port>
   bool prewarm_compilers = true;
   std::string app_db;  // default: <data-dir>/app.db
   std::string app_db_scope = "function";
@@ -278,6 +282,25 @@ inline void register_settings(CLI::App& app, Settings& s) {
                  "how long SIGTERM waits for in-flight requests before closing their connections")
       ->envname("NIL_SHUTDOWN_GRACE_MS")
       ->capture_default_str();
+  app.add_option("--drain-accept-ms", s.drain_accept_ms,
+                 "after SIGTERM, keep accepting and serving this long while /readyz answers 503 "
+                 "shutting_down, so that load balancers' health checks take the node out before "
+                 "it refuses connections (behind one: at least the checks' interval times their "
+                 "fall count; 0: stop accepting at once)")
+      ->envname("NIL_DRAIN_ACCEPT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(uint32_t{0}, uint32_t{600'000}));
+  app.add_option("--drain-timeout-ms", s.drain_timeout_ms,
+                 "the longest the whole drain after SIGTERM may take; past it, or on a second "
+                 "SIGTERM or SIGINT, nild gives its compile jobs back and exits at once with "
+                 "status 1 (0: no limit)")
+      ->envname("NIL_DRAIN_TIMEOUT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(uint32_t{0}, uint32_t{3'600'000}));
+  app.add_option("--node-id", s.node_id,
+                 "this node's name in the X-Nil-Node header of every answer and in the log "
+                 "(default: <hostname>:<port>)")
+      ->envname("NIL_NODE_ID");
 }
 
 // The settings registered on `app` as a Markdown table, one row per option in registration order:
