@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 # root is intended here (docs/operations.md). As any other user this adds nothing.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: bootstrap build run test test-tsan fuzz lint format docs-settings bench install check-install clean
+.PHONY: bootstrap build run cluster cluster-down test test-tsan fuzz lint format docs-settings bench install check-install clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -25,6 +25,16 @@ run: build
 	@echo "      or get an API key: $(BUILD_DIR)/src/nild/nild keys create --user admin --data-dir $(NIL_DATA_DIR)" >&2
 	@echo "      then: curl -H \"Authorization: Bearer nil_...\" http://$(NIL_LISTEN)/functions   (docs/security.md)" >&2
 	$(BUILD_DIR)/src/nild/nild $(ALLOW_ROOT) --listen $(NIL_LISTEN) --data-dir $(NIL_DATA_DIR)
+
+# A local cluster (docs/operations.md, "Cluster"): a throwaway PostgreSQL 15, three nilds and
+# HAProxy on 127.0.0.1:$(NIL_CLUSTER_PORT) health-checking their /readyz. NIL_CLUSTER_STORE=sqlite:
+# each node its own SQLite store instead. `make cluster-down` stops it; scripts/cluster status.
+NIL_CLUSTER_PORT ?= 8088
+cluster: build
+	@NILD=$(BUILD_DIR)/src/nild/nild NIL_CLUSTER_PORT=$(NIL_CLUSTER_PORT) scripts/cluster up
+
+cluster-down:
+	@scripts/cluster down
 
 # Test build: ASan + UBSan, debug assertions on, warnings are errors (NIL_WERROR: -Wall -Wextra
 # must stay clean; CI runs this), then every suite (unit + integration against a real nild).
