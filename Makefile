@@ -28,7 +28,7 @@ run: build
 
 # A local cluster (docs/operations.md, "Cluster"): a throwaway PostgreSQL 15, three nilds and
 # HAProxy on 127.0.0.1:$(NIL_CLUSTER_PORT) health-checking their /readyz. NIL_CLUSTER_STORE=sqlite:
-# each node its own SQLite store instead. `make cluster-down` stops it; scripts/cluster status.
+# every node on one SQLite file instead. `make cluster-down` stops it; scripts/cluster status.
 NIL_CLUSTER_PORT ?= 8088
 cluster: build
 	@NILD=$(BUILD_DIR)/src/nild/nild NIL_CLUSTER_PORT=$(NIL_CLUSTER_PORT) scripts/cluster up

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The local cluster of scripts/cluster (docs/operations.md, "Cluster") behind a real HAProxy:
-# answers through the load balancer come from all three nodes (X-Nil-Node); one node is
-# SIGTERMed while requests keep flowing: none fails, HAProxy takes the node out (its checks of
-# /readyz see 503 while the node still accepts), no answer comes from it once it is out, and it
-# exits 0. Then the cluster goes down.
+# a function deployed through the load balancer is executed through it, and the answers come
+# from all three nodes (X-Nil-Node); one node is SIGTERMed while executions keep flowing: none
+# fails, HAProxy takes the node out (its checks of /readyz see 503 while the node still
+# accepts), no answer comes from it once it is out, every answered execution has its record,
+# and the node exits 0. Then the cluster goes down.
 # Usage: cluster_test.sh NILD
-# NIL_CLUSTER_STORE picks the store (default here: sqlite, each node its own; postgres once
-# nild has the PostgreSQL store).
+# NIL_CLUSTER_STORE picks the store (default here: sqlite, the nodes on one SQLite file;
+# postgres once nild has the PostgreSQL store).
 set -euo pipefail
 NILD=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,25 +34,46 @@ die() {
   exit 1
 }
 
-# One GET through the load balancer: prints "STATUS NODE" (status 000 when the request failed).
+# One request through the load balancer: prints "STATUS NODE EXECUTION-ID" (status 000 when the
+# request failed, "-" for a missing header). ask PATH [JSON-BODY]
 ask() {
-  curl -sS -o /dev/null -m 30 -D - "$LB$1" 2>/dev/null |
-    awk 'NR == 1 { status = $2 } tolower($1) == "x-nil-node:" { node = $2 }
-         END { sub(/\r$/, "", node); print (status ? status : "000"), (node ? node : "-") }'
+  local args=(-sS -o /dev/null -m 30 -D - -H "Authorization: Bearer $KEY")
+  [[ $# -gt 1 ]] && args+=(-X POST -H "Content-Type: application/json" --data-binary "$2")
+  curl "${args[@]}" "$LB$1" 2>/dev/null |
+    awk 'NR == 1 { status = $2 }
+         tolower($1) == "x-nil-node:" { node = $2 }
+         tolower($1) == "x-nil-execution-id:" { id = $2 }
+         END { sub(/\r$/, "", node); sub(/\r$/, "", id)
+               print (status ? status : "000"), (node ? node : "-"), (id ? id : "-") }'
 }
 
 "$SRC/scripts/cluster" up >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; die "cluster up failed"; }
 
-# Round robin: 30 answers, every one 200, from all three nodes.
-for _ in $(seq 30); do ask /healthz; done >"$TMP/spread"
+# An API key in the shared store, then a function deployed through the load balancer.
+KEY=$("$NILD" keys create --user admin --data-dir "$TMP/keys" --db "$(cat "$NIL_CLUSTER_DIR/db-url")" 2>"$TMP/keys.log") ||
+  die "nild keys create failed: $(cat "$TMP/keys.log")"
+body=$(python3 -c 'import json, sys; print(json.dumps({"name": "cluster-echo", "language": "wat", "source": open(sys.argv[1]).read()}))' \
+  "$SRC/tests/integration/wat/echo.wat")
+ID=$(curl -fsS -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" --data-binary "$body" "$LB/functions" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])') || die "deploy through HAProxy failed"
+for _ in $(seq 300); do
+  status=$(curl -fsS -H "Authorization: Bearer $KEY" "$LB/functions/$ID" | python3 -c 'import json, sys; print(json.load(sys.stdin)["status"])')
+  [[ $status == READY || $status == FAILED ]] && break
+  sleep 0.1
+done
+[[ $status == READY ]] || die "the function deployed through HAProxy is $status, not READY"
+EXEC=/functions/v1/cluster-echo  # answers carry X-Nil-Execution-Id
+
+# Round robin: 30 executions, every one 200, answered by all three nodes.
+for i in $(seq 30); do ask "$EXEC" "{\"n\":$i}"; done >"$TMP/spread"
 bad=$(awk '$1 != 200' "$TMP/spread" | wc -l)
-[[ $bad = 0 ]] || die "$bad of 30 requests through HAProxy failed: $(sort "$TMP/spread" | uniq -c)"
+[[ $bad = 0 ]] || die "$bad of 30 executions through HAProxy failed: $(sort "$TMP/spread" | uniq -c)"
 for n in node1 node2 node3; do
-  grep -q " $n\$" "$TMP/spread" || die "no answer from $n through HAProxy: $(sort "$TMP/spread" | uniq -c)"
+  grep -q " $n " "$TMP/spread" || die "no answer from $n through HAProxy: $(cut -d' ' -f1,2 "$TMP/spread" | sort | uniq -c)"
 done
 
-# Steady load through the load balancer while node2 drains: each line "STATUS NODE".
-(while :; do ask /healthz; done) >"$TMP/load" &
+# Steady executions through the load balancer while node2 drains: each line "STATUS NODE ID".
+(while :; do ask "$EXEC" '{"during":"drain"}'; done) >"$TMP/load" &
 LOAD_PID=$!
 sleep 1
 NODE2_PID=$(cat "$NIL_CLUSTER_DIR/node2/pid")
@@ -82,12 +104,19 @@ LOAD_PID=""
 total=$(wc -l <"$TMP/load")
 failed=$(awk '$1 != 200' "$TMP/load" | wc -l)
 [[ $total -gt 20 ]] || die "only $total requests ran during the drain"
-[[ $failed = 0 ]] || die "$failed of $total requests failed during the drain: $(awk '$1 != 200' "$TMP/load" | sort | uniq -c)"
+[[ $failed = 0 ]] || die "$failed of $total requests failed during the drain: $(awk '$1 != 200' "$TMP/load" | cut -d' ' -f1,2 | sort | uniq -c)"
 late=$(tail -n +$((mark + 1)) "$TMP/load" | awk '$2 == "node2"' | wc -l)
 # An answer already on its way when HAProxy marked node2 DOWN may land just after the mark.
 [[ $late -le 1 ]] || die "$late answers came from node2 after HAProxy took it out"
 after=$(tail -n +$((mark + 1)) "$TMP/load" | wc -l)
 [[ $after -gt 0 ]] || die "no requests ran after node2 was taken out"
+# Every answered execution has its record, node2's included (read through the other nodes).
+missing=0
+while read -r _ node id; do
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "$LB/executions/$id")
+  [[ $code == 200 ]] || { missing=$((missing + 1)); echo "no record of $id (answered by $node): $code" >&2; }
+done < <(grep '^200 node2 ' "$TMP/load"; cat "$TMP/spread")
+[[ $missing = 0 ]] || die "$missing answered executions have no record"
 echo "cluster_test: $total requests during the drain of node2, none failed; $after after it was taken out, $late from node2"
 
 "$SRC/scripts/cluster" down >/dev/null 2>&1 || die "cluster down failed"
