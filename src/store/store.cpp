@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace nil::store {
@@ -58,9 +59,12 @@ Expected<std::unique_ptr<Store>> open_store(std::string_view url, const Clock& c
     }
     return sqlite::open_sqlite_store(path, {}, clock);
   }
-  // "postgres://..." will land here once the PostgreSQL backend exists.
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return postgres::open_postgres_store(std::string(url), {}, clock);
+  }
   return make_error(ErrorCode::kUnsupportedStore,
-                    "unsupported store URL '" + std::string(url) + "' (supported: sqlite:PATH)");
+                    "unsupported store URL '" + std::string(url) +
+                        "' (supported: sqlite:PATH, postgresql://user@host:port/db)");
 }
 
 }  // namespace nil::store
