@@ -199,7 +199,8 @@ int run(const Settings& s) {
   std::string db = store_url(s.db, s.data_dir);
   auto opened = store::open_store(db);
   if (!opened) {
-    log::error("cannot open store", {{"db", db}, {"error", opened.error().message}});
+    log::error("cannot open store",
+               {{"db", store::redact_store_url(db)}, {"error", opened.error().message}});
     return 1;
   }
   std::unique_ptr<store::Store> st = std::move(opened).value();
@@ -214,7 +215,7 @@ int run(const Settings& s) {
     fs::path store_path = db.substr(7);
     if (fs::weakly_canonical(store_path, ec) == fs::weakly_canonical(app_db, ec)) {
       log::error("the application database must not be the platform store",
-                 {{"appDb", app_db.string()}, {"db", db}});
+                 {{"appDb", app_db.string()}, {"db", store::redact_store_url(db)}});
       return 1;
     }
   }
@@ -371,7 +372,7 @@ int run(const Settings& s) {
   log::info("listening", {{"address", s.listen},
                           {"port", static_cast<int64_t>(server.port())},
                           {"dataDir", s.data_dir},
-                          {"db", db},
+                          {"db", store::redact_store_url(db)},
                           {"appDb", app_db.string()},
                           {"appDbScope", s.app_db_scope},
                           {"httpAllowPrivate", s.http_allow_private},

@@ -400,4 +400,7 @@ class Store {
 Expected<std::unique_ptr<Store>> open_store(std::string_view url,
                                             const Clock& clock = SystemClock::instance());
 
+// The URL fit for logs: a password ("postgresql://user:secret@host/db") becomes "***".
+std::string redact_store_url(std::string_view url);
+
 }  // namespace nil::store

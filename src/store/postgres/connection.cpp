@@ -158,11 +158,13 @@ std::optional<std::string> Query::opt_text(int col) const {
 // --- Connection --------------------------------------------------------------------------------
 
 Expected<std::unique_ptr<Connection>> Connection::open(const std::string& url) {
-  // Earlier keywords are overridden by the URL's own (expand_dbname): a URL may set its own
-  // connect_timeout. Without one, a node whose database host is unreachable answers
-  // store_unavailable after 3 s instead of hanging on the TCP connect.
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"3", "nild", url.c_str(), nullptr};
+  // Earlier keywords are overridden by the URL's own (expand_dbname): a URL may set its own.
+  // Without them, a node whose database host is unreachable answers store_unavailable after
+  // 3 s instead of hanging on the TCP connect, and a connection to a host that vanished without
+  // closing it (a partition, a dead machine) is found dead by keepalives within ~11 s.
+  const char* keys[] = {"connect_timeout",     "application_name", "keepalives", "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "dbname",     nullptr};
+  const char* values[] = {"3", "nild", "1", "5", "2", "3", url.c_str(), nullptr};
   ConnHandle conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!conn) return unavailable("out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
