@@ -87,7 +87,7 @@ class Database {
     auto lease = NIL_TRY(acquire());
     Connection& c = *lease;
     for (int attempt = 0;; ++attempt) {
-      NIL_TRY_VOID(c.exec("BEGIN"));
+      NIL_TRY_VOID(begin(c, "BEGIN"));
       auto result = f(c);
       if (!result.ok()) {
         bool retry = retryable(c.last_sqlstate()) && attempt < kMaxRetries;
@@ -110,14 +110,29 @@ class Database {
   auto read(F&& f, bool snapshot = false) -> std::invoke_result_t<F&, Connection&> {
     auto lease = NIL_TRY(acquire());
     Connection& c = *lease;
-    if (!snapshot) return f(c);
-    NIL_TRY_VOID(c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    if (!snapshot) {
+      // A read has no effect: one that found its pooled connection dead (the server restarted
+      // since it was last used) runs again on a fresh one.
+      auto result = f(c);
+      if (!result.ok() && c.broken() && c.reconnect().ok()) return f(c);
+      return result;
+    }
+    NIL_TRY_VOID(begin(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
     auto result = f(c);
     (void)c.exec("COMMIT");
     return result;
   }
 
  private:
+  // A pooled connection learns that the server restarted only when it is used: a BEGIN that
+  // fails on a dead connection has done nothing, so it reconnects and begins again once.
+  static Expected<void> begin(Connection& c, const char* sql) {
+    auto r = c.exec(sql);
+    if (r.ok() || !c.broken()) return r;
+    NIL_TRY_VOID(c.reconnect());
+    return c.exec(sql);
+  }
+
   static constexpr int kMaxRetries = 5;
   static bool retryable(const std::string& s) {
     return s == "23505" || s == "40001" || s == "40P01";
