@@ -203,7 +203,8 @@ int run(const Settings& s) {
   std::string db = store_url(s.db, s.data_dir);
   auto opened = store::open_store(db);
   if (!opened) {
-    log::error("cannot open store", {{"db", db}, {"error", opened.error().message}});
+    log::error("cannot open store",
+               {{"db", store::redact_store_url(db)}, {"error", opened.error().message}});
     return 1;
   }
   std::unique_ptr<store::Store> st = std::move(opened).value();
@@ -218,7 +219,7 @@ int run(const Settings& s) {
     fs::path store_path = db.substr(7);
     if (fs::weakly_canonical(store_path, ec) == fs::weakly_canonical(app_db, ec)) {
       log::error("the application database must not be the platform store",
-                 {{"appDb", app_db.string()}, {"db", db}});
+                 {{"appDb", app_db.string()}, {"db", store::redact_store_url(db)}});
       return 1;
     }
   }
@@ -377,7 +378,7 @@ int run(const Settings& s) {
                           {"port", static_cast<int64_t>(server.port())},
                           {"node", server.node_id()},
                           {"dataDir", s.data_dir},
-                          {"db", db},
+                          {"db", store::redact_store_url(db)},
                           {"appDb", app_db.string()},
                           {"appDbScope", s.app_db_scope},
                           {"httpAllowPrivate", s.http_allow_private},

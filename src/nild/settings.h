@@ -73,7 +73,8 @@ inline void register_settings(CLI::App& app, Settings& s) {
       ->envname("NIL_DATA_DIR")
       ->capture_default_str();
   app.add_option("--db", s.db,
-                 "store URL; only sqlite:PATH exists today (default: sqlite:<data-dir>/nil.db); "
+                 "store URL: sqlite:PATH (default: sqlite:<data-dir>/nil.db) or "
+                 "postgresql://user[:password]@host:port/db (docs/storage.md); "
                  "the lock file, caches and tmp stay in --data-dir")
       ->envname("NIL_DB");
   app.add_option("--port-file", s.port_file,

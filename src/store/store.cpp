@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace nil::store {
@@ -58,9 +59,26 @@ Expected<std::unique_ptr<Store>> open_store(std::string_view url, const Clock& c
     }
     return sqlite::open_sqlite_store(path, {}, clock);
   }
-  // "postgres://..." will land here once the PostgreSQL backend exists.
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return postgres::open_postgres_store(std::string(url), {}, clock);
+  }
   return make_error(ErrorCode::kUnsupportedStore,
-                    "unsupported store URL '" + std::string(url) + "' (supported: sqlite:PATH)");
+                    "unsupported store URL '" + std::string(url) +
+                        "' (supported: sqlite:PATH, postgresql://user@host:port/db)");
+}
+
+std::string redact_store_url(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  size_t start = scheme + 3;
+  size_t at = url.find('@', start);
+  size_t slash = url.find('/', start);
+  if (at == std::string_view::npos || (slash != std::string_view::npos && slash < at)) {
+    return std::string(url);
+  }
+  size_t colon = url.find(':', start);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
 }
 
 }  // namespace nil::store

@@ -1,9 +1,9 @@
 // nil::store — the platform's persistent state behind one interface.
 //
-// Backends: SQLite (embedded default, src/store/sqlite/) now; PostgreSQL later. Nothing above
-// this header may know which one runs: no SQL, no backend types, no backend error codes leak out.
-// All timestamps are microseconds since the Unix epoch; all ids are UUID strings; blobs are
-// std::string (binary-safe).
+// Backends: SQLite (embedded default, src/store/sqlite/) and PostgreSQL (src/store/postgres/).
+// Nothing above this header may know which one runs: no SQL, no backend types, no backend error
+// codes leak out. All timestamps are microseconds since the Unix epoch; all ids are UUID strings;
+// blobs are std::string (binary-safe).
 //
 // Thread safety: every method may be called from any thread concurrently.
 #pragma once
@@ -398,10 +398,14 @@ class Store {
   virtual Expected<void> ping() = 0;  // for /readyz
 };
 
-// Opens the store named by a URL: "sqlite:/path/to/nil.db". Applies pending migrations.
+// Opens the store named by a URL: "sqlite:/path/to/nil.db", or "postgresql://user@host:port/db"
+// ("postgres://" too; any libpq URI). Applies pending migrations.
 // `clock` gives the times the store writes and compares (createdAt/updatedAt, compile-job leases):
 // tests pass a ManualClock to expire a lease without sleeping. It must outlive the store.
 Expected<std::unique_ptr<Store>> open_store(std::string_view url,
                                             const Clock& clock = SystemClock::instance());
+
+// The URL fit for logs: a password ("postgresql://user:secret@host/db") becomes "***".
+std::string redact_store_url(std::string_view url);
 
 }  // namespace nil::store

@@ -2,15 +2,22 @@
 // store_backends(), through open_store(url) only, so the same suite specifies every backend.
 //
 // A backend gives each test a fresh, empty store URL. SQLite: a file in a new temp directory.
-// PostgreSQL (later): a fresh schema/database per test, enabled by NIL_TEST_POSTGRES_URL.
+// PostgreSQL: a fresh database per test (CREATE DATABASE, dropped after) on the server named by
+// NIL_TEST_POSTGRES_URL, or by the URL file that scripts/test-postgres wrote into
+// NIL_TEST_POSTGRES_DIR (tests/store/CMakeLists.txt: CTest starts that server as a fixture and
+// runs the ".../postgres" tests as their own configuration). No server is a FAILURE, never a skip.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <ostream>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -43,6 +50,61 @@ class SqliteTestDatabase final : public TestDatabase {
   std::string dir_;
 };
 
+class PostgresTestDatabase final : public TestDatabase {
+ public:
+  PostgresTestDatabase() {
+    admin_url_ = server_url();
+    if (admin_url_.empty()) {
+      ADD_FAILURE() << "no test PostgreSQL: set NIL_TEST_POSTGRES_URL, or run through ctest "
+                       "(scripts/test-postgres start DIR, NIL_TEST_POSTGRES_DIR=DIR)";
+      return;
+    }
+    std::random_device rd;
+    name_ = "nil_test_" + std::to_string(rd()) + std::to_string(rd());
+    if (!admin("CREATE DATABASE " + name_)) name_.clear();
+  }
+  ~PostgresTestDatabase() override {
+    if (!name_.empty()) admin("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  }
+  // The server's URL with this test's database as its path.
+  std::string url() const override {
+    if (name_.empty()) return "postgresql://nil-test-postgres-unavailable.invalid/none";
+    size_t slash = admin_url_.rfind('/');
+    return admin_url_.substr(0, slash + 1) + name_;
+  }
+
+  static std::string server_url() {
+    if (const char* u = getenv("NIL_TEST_POSTGRES_URL"); u != nullptr && *u != '\0') return u;
+    if (const char* d = getenv("NIL_TEST_POSTGRES_DIR"); d != nullptr && *d != '\0') {
+      std::ifstream in(std::string(d) + "/url");
+      std::string url;
+      std::getline(in, url);
+      return url;
+    }
+    return {};
+  }
+
+ private:
+  // Runs one statement on the server's maintenance database (names here are ours, not input).
+  bool admin(const std::string& sql) const {
+    PGconn* c = PQconnectdb(admin_url_.c_str());
+    bool ok = PQstatus(c) == CONNECTION_OK;
+    if (!ok) {
+      ADD_FAILURE() << "test PostgreSQL at " << admin_url_ << ": " << PQerrorMessage(c);
+    } else {
+      PGresult* r = PQexec(c, sql.c_str());
+      ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+      if (!ok) ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r);
+      PQclear(r);
+    }
+    PQfinish(c);
+    return ok;
+  }
+
+  std::string admin_url_;
+  std::string name_;
+};
+
 struct Backend {
   std::string name;
   std::unique_ptr<TestDatabase> (*make)();
@@ -62,7 +124,9 @@ inline std::vector<Backend> store_backends() {
   return {
       {"sqlite",
        []() -> std::unique_ptr<TestDatabase> { return std::make_unique<SqliteTestDatabase>(); }},
-      // {"postgres", ...} once src/store/postgres exists.
+      // Registered as its own CTest configuration with the server fixture (CMakeLists.txt).
+      {"postgres",
+       []() -> std::unique_ptr<TestDatabase> { return std::make_unique<PostgresTestDatabase>(); }},
   };
 }
 

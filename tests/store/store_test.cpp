@@ -78,6 +78,14 @@ TEST_P(StoreTest, ReopenKeepsDataAndIsIdempotent) {
   ASSERT_OK(store().ping());
 }
 
+TEST(OpenStore, RedactsThePasswordOfAUrlForLogs) {
+  EXPECT_EQ(redact_store_url("postgresql://nil:s3cret@db.example:5432/nil"),
+            "postgresql://nil:***@db.example:5432/nil");
+  EXPECT_EQ(redact_store_url("postgresql://nil@db/nil"), "postgresql://nil@db/nil");
+  EXPECT_EQ(redact_store_url("sqlite:/var/lib/nil/nil.db"), "sqlite:/var/lib/nil/nil.db");
+  EXPECT_EQ(redact_store_url("postgresql://db/x@y"), "postgresql://db/x@y");
+}
+
 TEST(OpenStore, RejectsUnsupportedUrls) {
   expect_error(open_store("mysql://localhost/nil"), ErrorCode::kUnsupportedStore);
   expect_error(open_store(""), ErrorCode::kUnsupportedStore);
