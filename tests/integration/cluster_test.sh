@@ -6,15 +6,15 @@
 # accepts), no answer comes from it once it is out, every answered execution has its record,
 # and the node exits 0. Then the cluster goes down.
 # Usage: cluster_test.sh NILD
-# NIL_CLUSTER_STORE picks the store (default here: sqlite, the nodes on one SQLite file;
-# postgres once nild has the PostgreSQL store).
+# NIL_CLUSTER_STORE picks the store (default: postgres, the nodes on one throwaway PostgreSQL;
+# sqlite puts them on one SQLite file).
 set -euo pipefail
 NILD=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 TMP=$(mktemp -d /tmp/nil-cluster-test-XXXXXX)
 chmod 755 "$TMP"
 export NILD NIL_CLUSTER_DIR=$TMP/cluster
-export NIL_CLUSTER_STORE=${NIL_CLUSTER_STORE:-sqlite}
+export NIL_CLUSTER_STORE=${NIL_CLUSTER_STORE:-postgres}
 NIL_CLUSTER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export NIL_CLUSTER_PORT
 LB=http://127.0.0.1:$NIL_CLUSTER_PORT
