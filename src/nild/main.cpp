@@ -4,8 +4,9 @@
 //             invoker → authenticator → compile pool → HTTP API
 //   `nild keys create --user NAME`: opens (and migrates) the store of a data dir, creates the
 //             admin on first use like a start would, prints a new API key, exits.
-//   SIGTERM:  stop accepting → answer in-flight requests → stop compile workers → stop native
-//             builds → flush the execution writer → exit 0
+//             → queue worker (async invocations)
+//   SIGTERM:  stop accepting → answer in-flight requests → drain the queue worker → stop compile
+//             workers → stop native builds → flush the execution writer → exit 0
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -38,6 +39,7 @@
 #include "invoke/invoker.h"
 #include "nild/privileges.h"
 #include "nild/settings.h"
+#include "queue/worker.h"
 #include "store/store.h"
 
 #ifndef NIL_PROJECT_DIR
@@ -335,8 +337,19 @@ int run(const Settings& s) {
   ao.secure_cookies = s.secure_cookies;
   ao.answer_after_commit = s.durability == "commit";
   ao.max_password_hashes = s.max_password_hashes;
+  ao.callback_allow_private = s.http_allow_private;
+  queue::QueueSettings qs;
+  qs.threads = s.queue_workers;
+  qs.batch = s.queue_batch;
+  qs.lease = std::chrono::milliseconds(s.queue_lease_ms);
+  qs.poll = std::chrono::milliseconds(s.queue_poll_ms);
+  qs.node_id = "nild-" + std::to_string(::getpid());
+  queue::CallbackSender callbacks(hc);
+  qs.callbacks = &callbacks;
+  queue::QueueWorker queue_worker(*st, invoker, qs);
   api::Api api(ao, api::ApiDeps{*st, invoker, writer, authenticator, [&pool] { pool.notify(); },
-                                [&draining] { return draining.load(); }});
+                                [&draining] { return draining.load(); },
+                                [&queue_worker] { queue_worker.notify(); }});
   api::HttpServer server(so, api);
   if (auto r = server.start(); !r) {
     log::error("cannot start HTTP server", {{"error", r.error().message}});
@@ -363,6 +376,7 @@ int run(const Settings& s) {
               {{"user", run_as->name}, {"uid", static_cast<int64_t>(run_as->uid)}});
   }
   pool.start();
+  queue_worker.start();
   if (!s.port_file.empty()) {
     std::string tmp = s.port_file + ".tmp";
     std::ofstream(tmp) << server.port() << "\n";
@@ -390,6 +404,8 @@ int run(const Settings& s) {
   draining = true;
   server.shutdown(std::chrono::milliseconds(s.shutdown_grace_ms));
   api.stop();
+  queue_worker.stop();  // drains: running invocations finish and are recorded
+  callbacks.stop();
   pool.stop();
   if (native_builder) native_builder->stop();
   writer.stop();
