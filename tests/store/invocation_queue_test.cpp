@@ -111,8 +111,9 @@ TEST_P(InvocationQueueTest, LateFinisherWhoseLeaseWasTakenOverIsFencedOut) {
   ASSERT_OK_AND_ASSIGN(first, node().claim_invocations("node-a", 10, kMinute));
   ASSERT_EQ(first.size(), 1u);
 
-  // Node A stops renewing; once its lease expired node B takes the invocation over.
-  clock_.advance(std::chrono::microseconds(kMinute));
+  // Node A stops renewing; once its lease expired node B takes the invocation over. A lease of
+  // L µs claimed at t covers [t, t + L).
+  clock_.advance(std::chrono::microseconds(kMinute - 1));
   ASSERT_OK_AND_ASSIGN(at_end, node().claim_invocations("node-b", 10, kMinute));
   EXPECT_TRUE(at_end.empty()) << "a lease was taken over at its last microsecond";
   clock_.advance(std::chrono::microseconds(1));
@@ -188,6 +189,7 @@ TEST_P(InvocationQueueTest, BatchedClaimAndCompletionAndRetryNotBefore) {
   ASSERT_EQ(now_due.size(), 1u) << "only the deferred one is due";
   EXPECT_EQ(now_due[0].id, two[0].id);
   EXPECT_EQ(now_due[0].attempt, 1) << "a deferred claim is not an attempt";
+  ASSERT_QUEUE_OK(node().complete_invocations(std::vector{outcome(now_due[0], Next::kDone)}));
   clock_.advance(std::chrono::microseconds(kMinute));
   ASSERT_OK_AND_ASSIGN(later, node().claim_invocations("w1", 10, kMinute));
   ASSERT_EQ(later.size(), 1u);
