@@ -139,7 +139,8 @@ TEST_F(AsyncInvocationsTest, RetriedThenDeadLetteredThenRedrivenAndDeleted) {
 
   auto list = http().get("/functions/" + fid + "/dead-letters");
   ASSERT_EQ(list.status, 200) << list.describe();
-  const json::array& items = list.json().at("items").as_array();
+  json::value listed = list.json();
+  const json::array& items = listed.at("items").as_array();
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(str(items[0], "executionId"), id);
   EXPECT_EQ(items[0].at("attempts").as_int64(), 2);

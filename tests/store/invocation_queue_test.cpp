@@ -163,6 +163,7 @@ TEST_P(InvocationQueueTest, BatchedClaimAndCompletionAndRetryNotBefore) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_OK_AND_ASSIGN(e, node().enqueue_invocation(invocation(std::to_string(i))));
     ids.push_back(e.id);
+    clock_.advance(std::chrono::microseconds(1));  // ids of one millisecond are unordered
   }
   ASSERT_OK_AND_ASSIGN(three, node().claim_invocations("w1", 3, kMinute));
   ASSERT_EQ(three.size(), 3u);
