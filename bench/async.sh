@@ -8,10 +8,11 @@
 #   2. throughput: wrk POSTs /functions/{id}/invocations at 64 connections for BENCH_DURATION
 #      seconds; then waits until the queue is empty; rate = invocations SUCCEEDED / (last
 #      finishedAt − first startedAt), read from the database with the sqlite3 shell.
-# Writes bench/results/async.json. Usage: bench/async.sh NILD
+# Writes bench/results/async.json (or $BENCH_OUT). Usage: bench/async.sh NILD (a release build)
 set -euo pipefail
 NILD=$1
 DUR=${BENCH_DURATION:-10}
+OUT=${BENCH_OUT:-async.json}  # under bench/results/
 LAT_N=${BENCH_LATENCY_N:-200}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d /tmp/nil-async-XXXXXX)
@@ -80,7 +81,7 @@ done
 read DONE RATE <<<"$(sqlite3 -separator ' ' $TMP/nil.db "SELECT COUNT(*), COUNT(*) * 1e6 / (MAX(finished_at) - MIN(started_at)) FROM executions WHERE \"trigger\" = 'queue' AND status = 'SUCCEEDED'")"
 echo "enqueue rate (wrk, 64 conns): $ENQ/s; completed $DONE at ${RATE}/s (first enqueue → last finish)"
 mkdir -p $ROOT/bench/results
-cat > $ROOT/bench/results/async.json <<JSON
+cat > $ROOT/bench/results/$OUT <<JSON
 {"enqueueToStartP50Us": $P50, "enqueueToStartP99Us": $P99, "latencySamples": $LAT_N,
  "enqueuePerSecond": $ENQ, "completed": $DONE, "completedPerSecond": $RATE,
  "durationS": $DUR, "connections": 64, "store": "sqlite", "nild": "$($NILD --version 2>/dev/null || echo unknown)"}
