@@ -26,7 +26,7 @@ struct Settings {
   int compile_workers = 2;
   uint32_t compile_timeout_ms = 60'000;
   uint32_t compile_lease_ms = 30'000;
-  // Async invocations (issue 13; docs/api.md "Async invocations").
+  // Async invocations (issue 13; docs/openapi.yaml, POST /functions/{ref}/invocations).
   int queue_workers = 2;
   int queue_batch = 64;
   uint32_t queue_lease_ms = 30'000;

@@ -48,8 +48,8 @@ struct AccessList {
   std::vector<std::string> groups;
 };
 
-// How the queue retries a function's failed async invocations (issue 13; docs/api.md "Async
-// invocations"). Defaults as Lambda's: 3 attempts, 1 min then 2 min apart, events dropped to the
+// How the queue retries a function's failed async invocations (issue 13; docs/openapi.yaml
+// RetryPolicy). Defaults as Lambda's: 3 attempts, 1 min then 2 min apart, events dropped to the
 // dead letters after 6 h.
 enum class Backoff { kExponential, kFixed };
 std::string_view to_string(Backoff b);  // "exponential", "fixed"

@@ -1,7 +1,7 @@
-// Async invocations over HTTP against a real nild (issue 13; docs/api.md "Async invocations"):
-// 202 + Location, the record's states, Prefer: respond-async, retries and dead letters, the bad
-// inputs, and durability across kill -9 (an acknowledged invocation runs after a restart; one
-// that was running is retried once its lease expired).
+// Async invocations over HTTP against a real nild (issue 13; docs/openapi.yaml, POST
+// /functions/{ref}/invocations): 202 + Location, the record's states, Prefer: respond-async,
+// retries and dead letters, the bad inputs, and durability across kill -9 (an acknowledged
+// invocation runs after a restart; one that was running is retried once its lease expired).
 #include <signal.h>
 
 #include <chrono>

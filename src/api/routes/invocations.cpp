@@ -1,6 +1,7 @@
-// Async invocations (issue 13; docs/api.md "Async invocations"): POST /functions/{ref}/invocations
-// (and `Prefer: respond-async` on the execute and v1 calls, executions.cpp), and the function's
-// dead letters. The queue itself is the store's; the queue worker (src/queue) runs it.
+// Async invocations (issue 13; docs/openapi.yaml, POST /functions/{ref}/invocations): POST
+// /functions/{ref}/invocations (and `Prefer: respond-async` on the execute and v1 calls,
+// executions.cpp), and the function's dead letters. The queue itself is the store's; the queue
+// worker (src/queue) runs it.
 #include <boost/url/parse.hpp>
 
 #include "api/routes/handler.h"
