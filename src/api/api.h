@@ -44,6 +44,8 @@ struct ApiOptions {
   // committed (ExecutionWriter::when_committed); false: answer at once (the async window).
   bool answer_after_commit = false;
   int max_password_hashes = 4;  // argon2id hashes at once (login, user create, password change)
+  // Async invocations: accept X-Nil-Callback-Url naming a private address (--http-allow-private).
+  bool callback_allow_private = false;
 };
 
 struct ApiDeps {
@@ -51,8 +53,9 @@ struct ApiDeps {
   invoke::Invoker& invoker;
   invoke::ExecutionWriter& writer;
   auth::Authenticator& auth;
-  std::function<void()> compile_enqueued;  // wakes the compile workers
-  std::function<bool()> draining;          // true once SIGTERM started the drain
+  std::function<void()> compile_enqueued;     // wakes the compile workers
+  std::function<bool()> draining;             // true once SIGTERM started the drain
+  std::function<void()> invocation_enqueued;  // wakes the queue worker (may be empty)
 };
 
 class Api final : public Handler {

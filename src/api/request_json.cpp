@@ -250,6 +250,47 @@ Expected<store::FunctionLimits> parse_limits(const json::object& o, store::Funct
   return base;
 }
 
+Expected<store::RetryPolicy> parse_retry(const json::object& o, store::RetryPolicy base) {
+  auto it = o.find("retry");
+  if (it == o.end() || it->value().is_null()) return base;
+  if (!it->value().is_object())
+    return invalid(ErrorCode::kInvalidRetry, "\"retry\" must be an object");
+  for (const auto& kv : it->value().as_object()) {
+    const std::string key(kv.key());
+    if (key == "backoff") {
+      if (!kv.value().is_string() ||
+          (kv.value().as_string() != "exponential" && kv.value().as_string() != "fixed"))
+        return invalid(ErrorCode::kInvalidRetry,
+                       "retry.backoff must be \"exponential\" or \"fixed\"");
+      base.backoff =
+          kv.value().as_string() == "fixed" ? store::Backoff::kFixed : store::Backoff::kExponential;
+      continue;
+    }
+    if (key != "maxAttempts" && key != "initialDelayMs" && key != "maxDelayMs" &&
+        key != "maxEventAgeS")
+      return invalid(ErrorCode::kUnknownField, "unknown field \"retry." + key + "\"");
+    if (!kv.value().is_int64() && !kv.value().is_uint64())
+      return invalid(ErrorCode::kInvalidRetry, "retry." + key + " must be an integer");
+    int64_t v = kv.value().is_int64() ? kv.value().as_int64()
+                                      : static_cast<int64_t>(kv.value().as_uint64());
+    auto range = [&](int64_t lo, int64_t hi) -> Expected<uint32_t> {
+      if (v < lo || v > hi) {
+        return invalid(ErrorCode::kInvalidRetry, "retry." + key + " must be between " +
+                                                     std::to_string(lo) + " and " +
+                                                     std::to_string(hi));
+      }
+      return static_cast<uint32_t>(v);
+    };
+    if (key == "maxAttempts") base.max_attempts = NIL_TRY(range(1, 10));
+    if (key == "initialDelayMs") base.initial_delay_ms = NIL_TRY(range(0, 86'400'000));
+    if (key == "maxDelayMs") base.max_delay_ms = NIL_TRY(range(0, 86'400'000));
+    if (key == "maxEventAgeS") base.max_event_age_s = NIL_TRY(range(60, 86'400));
+  }
+  if (base.initial_delay_ms > base.max_delay_ms)
+    return invalid(ErrorCode::kInvalidRetry, "retry.initialDelayMs must not exceed maxDelayMs");
+  return base;
+}
+
 Expected<void> check_function_name(std::string_view name) {
   if (!is_name(name)) {
     return invalid(ErrorCode::kInvalidName, "name must match ^[a-z][a-z0-9-]{0,62}$");
@@ -579,7 +620,7 @@ Expected<store::NewFunction> parse_new_function(const json::object& body,
                                                 const FunctionRules& rules) {
   NIL_TRY_VOID(only_fields(
       body, {"name", "language", "source", "wasmBase64", "limits", "environments", "httpAllow",
-             "grants", "allowedUsers", "allowedGroups", "public", "managers"}));
+             "grants", "allowedUsers", "allowedGroups", "public", "managers", "retry"}));
   NIL_TRY_VOID(admin_fields_only(body, rules.admin));
   auto name = NIL_TRY(string_field(body, "name"));
   if (!name) return invalid(ErrorCode::kMissingField, "\"name\" is required");
@@ -589,6 +630,7 @@ Expected<store::NewFunction> parse_new_function(const json::object& body,
   nf.language = NIL_TRY(language_from(body, true, rules));
   nf.source = NIL_TRY(source_from(body, nf.language, true, rules));
   nf.limits = NIL_TRY(parse_limits(body, store::FunctionLimits{}));
+  nf.retry = NIL_TRY(parse_retry(body, store::RetryPolicy{}));
   nf.access.environments = NIL_TRY(parse_environments(body)).value_or(std::vector<std::string>{});
   nf.access.http_allow = NIL_TRY(parse_http_allow(body)).value_or(std::vector<std::string>{});
   nf.access.grants = NIL_TRY(parse_grants(body)).value_or(std::vector<std::string>{});
@@ -604,9 +646,9 @@ Expected<store::NewFunction> parse_new_function(const json::object& body,
 Expected<store::FunctionUpdate> parse_function_update(const json::object& body,
                                                       const store::Function& current,
                                                       const FunctionRules& rules) {
-  NIL_TRY_VOID(
-      only_fields(body, {"language", "source", "wasmBase64", "limits", "environments", "httpAllow",
-                         "grants", "allowedUsers", "allowedGroups", "public", "managers"}));
+  NIL_TRY_VOID(only_fields(
+      body, {"language", "source", "wasmBase64", "limits", "environments", "httpAllow", "grants",
+             "allowedUsers", "allowedGroups", "public", "managers", "retry"}));
   NIL_TRY_VOID(admin_fields_only(body, rules.admin));
   store::FunctionUpdate u;
   std::string lang = NIL_TRY(language_from(body, false, rules));
@@ -615,6 +657,7 @@ Expected<store::FunctionUpdate> parse_function_update(const json::object& body,
   std::string src = NIL_TRY(source_from(body, effective, u.language.has_value(), rules));
   if (!src.empty()) u.source = std::move(src);
   if (body.contains("limits")) u.limits = NIL_TRY(parse_limits(body, current.limits));
+  if (body.contains("retry")) u.retry = NIL_TRY(parse_retry(body, current.retry));
   u.environments = NIL_TRY(parse_environments(body));
   u.http_allow = NIL_TRY(parse_http_allow(body));
   u.grants = NIL_TRY(parse_grants(body));
@@ -622,8 +665,8 @@ Expected<store::FunctionUpdate> parse_function_update(const json::object& body,
   u.allowed_groups = NIL_TRY(string_list_field(body, "allowedGroups"));
   u.is_public = NIL_TRY(bool_field(body, "public"));
   u.managers = NIL_TRY(string_list_field(body, "managers"));
-  if (!u.language && !u.source && !u.limits && !u.environments && !u.http_allow && !u.grants &&
-      !u.allowed_users && !u.allowed_groups && !u.is_public && !u.managers) {
+  if (!u.language && !u.source && !u.limits && !u.retry && !u.environments && !u.http_allow &&
+      !u.grants && !u.allowed_users && !u.allowed_groups && !u.is_public && !u.managers) {
     return invalid(
         ErrorCode::kInvalidBody,
         "nothing to update: give \"source\", \"language\", \"limits\", \"environments\", "

@@ -55,6 +55,9 @@ inline constexpr uint32_t kMaxTimeoutMs = 900'000;
 inline constexpr uint32_t kMaxMemoryMb = 4096;
 Expected<store::FunctionLimits> parse_limits(const boost::json::object& o,
                                              store::FunctionLimits base);
+// "retry": {"maxAttempts", "backoff", "initialDelayMs", "maxDelayMs", "maxEventAgeS"} over
+// `base` (invalid_retry, unknown_field; docs/openapi.yaml, POST /functions/{ref}/invocations).
+Expected<store::RetryPolicy> parse_retry(const boost::json::object& o, store::RetryPolicy base);
 
 Expected<void> check_function_name(std::string_view name);  // ^[a-z][a-z0-9-]{0,62}$, not "deploy"
 Expected<void> check_environment_name(

@@ -122,6 +122,11 @@ json::object function_json(const store::Function& f, std::string_view tier) {
   o["createdAt"] = format_rfc3339(f.created_at);
   o["updatedAt"] = format_rfc3339(f.updated_at);
   o["limits"] = json::object{{"timeoutMs", f.limits.timeout_ms}, {"memoryMb", f.limits.memory_mb}};
+  o["retry"] = json::object{{"maxAttempts", f.retry.max_attempts},
+                            {"backoff", store::to_string(f.retry.backoff)},
+                            {"initialDelayMs", f.retry.initial_delay_ms},
+                            {"maxDelayMs", f.retry.max_delay_ms},
+                            {"maxEventAgeS", f.retry.max_event_age_s}};
   o["environments"] = string_array(f.access.environments);
   o["httpAllow"] = string_array(f.access.http_allow);
   o["grants"] = string_array(f.access.grants);
@@ -145,11 +150,43 @@ json::object execution_json(const store::Execution& e) {
   o["logs"] = e.logs;
   o["durationMs"] = e.duration_ms;
   o["startedAt"] = format_rfc3339(e.started_at);
-  o["finishedAt"] = format_rfc3339(e.finished_at);
+  const bool pending =
+      e.status == store::ExecutionStatus::kQueued || e.status == store::ExecutionStatus::kRunning;
+  o["finishedAt"] = pending ? json::value(nullptr) : json::value(format_rfc3339(e.finished_at));
   o["trigger"] = e.trigger;
   json::value calls = stored_json(e.host_calls);
   o["hostCalls"] = calls.is_array() ? calls : json::array();
   o["userId"] = optional_string(e.user_id);
+  if (e.attempts) {
+    // Async invocations only: [{"attempt","startedAt","finishedAt","error"}], times as RFC 3339.
+    json::value stored = stored_json(e.attempts);
+    json::array attempts;
+    if (stored.is_array()) {
+      for (auto& a : stored.as_array()) {
+        if (!a.is_object()) continue;
+        json::object& ao = a.as_object();
+        for (const char* key : {"startedAt", "finishedAt"}) {
+          auto it = ao.find(key);
+          if (it != ao.end() && it->value().is_int64())
+            it->value() = format_rfc3339(it->value().as_int64());
+        }
+        attempts.push_back(std::move(a));
+      }
+    }
+    o["attempts"] = std::move(attempts);
+  }
+  return o;
+}
+
+json::object dead_letter_json(const store::DeadLetter& d) {
+  json::object o;
+  o["executionId"] = d.execution_id;
+  o["functionId"] = d.function_id;
+  o["input"] = stored_json(d.input);
+  o["error"] = json::object{{"type", d.error.type}, {"message", d.error.message}};
+  o["attempts"] = d.attempts;
+  o["enqueuedAt"] = format_rfc3339(d.enqueued_at);
+  o["deadAt"] = format_rfc3339(d.dead_at);
   return o;
 }
 

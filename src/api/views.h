@@ -35,6 +35,7 @@ boost::json::array members_json(const store::Group& g);
 boost::json::object group_json(const store::Group& g);
 boost::json::object api_key_json(const store::ApiKey& k);
 boost::json::object queues_json(const store::QueueStats& q);
+boost::json::object dead_letter_json(const store::DeadLetter& d);
 
 // A page of a list: {"items": [...], "nextCursor": ...}.
 template <typename T, typename Shape>

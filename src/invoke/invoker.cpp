@@ -274,7 +274,9 @@ Expected<store::Execution> Invoker::invoke(InvocationContext ctx) {
   }
 
   store::Execution& ex = ctx.execution_;
-  ex.id = new_uuid_v7();  // time-ordered: cheap appends to the executions primary key
+  // Time-ordered: cheap appends to the executions primary key. A queued invocation keeps the id
+  // of the record its trigger wrote at enqueue.
+  ex.id = ctx.details_.execution_id ? *ctx.details_.execution_id : new_uuid_v7();
   ex.function_id = fn.id;
   ex.trigger = std::string(to_string(ctx.trigger_));
   if (!caller.user_id.empty()) ex.user_id = caller.user_id;
@@ -312,7 +314,7 @@ Expected<store::Execution> Invoker::invoke(InvocationContext ctx) {
   ctx.accounting_.host_calls = std::move(r.host_calls);
   ex.input = std::move(ctx.input_);  // ctx.input() reads it from the record from now on
   ctx.phase_ = InvocationContext::Phase::kFinished;
-  writer_.submit(ex);
+  if (!ctx.details_.execution_id) writer_.submit(ex);  // else the trigger records it
   for (InvocationObserver* o : observers_) o->on_finish(ctx, ex);
   // The record leaves the context; the context (services, concurrency slot, pins) dies here.
   return std::move(ex);

@@ -47,6 +47,10 @@ struct TriggerDetails {
   std::optional<std::string> webhook_delivery_id;
   std::optional<std::string> database_event_id;
   std::optional<uint32_t> attempt;  // retries (queue, webhook): 1 for the first try
+  // A record the trigger already holds (the queue's QUEUED/RUNNING record): the invocation is
+  // recorded under this id, and the trigger stores the finished record itself (the queue's
+  // fenced completion), so the Invoker does not submit it to the ExecutionWriter.
+  std::optional<std::string> execution_id;
 };
 
 }  // namespace nil::invoke

@@ -1,15 +1,15 @@
 // nild — the NIL server. Wires the components together and owns start-up and shutdown order:
 //   start:    lock data dir → open store (migrations) → first-start admin → writer → engine
 //             (interpreter, native tier + its builder) → host runtime (app.db, HTTP client) →
-//             invoker → authenticator → compile pool → HTTP API
+//             invoker → authenticator → compile pool → queue worker (async invocations) → HTTP API
 //   `nild keys create --user NAME`: opens (and migrates) the store of a data dir, creates the
 //             admin on first use like a start would, prints a new API key, exits.
 //   SIGTERM:  the drain (docs/operations.md, "Graceful shutdown"): /readyz 503 and no new compile
 //             claims → keep accepting for --drain-accept-ms (answers close their connections) →
-//             stop accepting → answer in-flight requests (--shutdown-grace-ms) → flush the
-//             execution writer → compile jobs finish or are released → stop native builds → exit 0.
-//             A second SIGTERM/SIGINT, or --drain-timeout-ms, cuts it short: compile jobs are
-//             released and nild exits 1 at once.
+//             stop accepting → answer in-flight requests (--shutdown-grace-ms) → drain the queue
+//             worker → flush the execution writer → compile jobs finish or are released → stop
+//             native builds → exit 0. A second SIGTERM/SIGINT, or --drain-timeout-ms, cuts it
+//             short: compile jobs are released and nild exits 1 at once.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -42,6 +42,7 @@
 #include "invoke/invoker.h"
 #include "nild/privileges.h"
 #include "nild/settings.h"
+#include "queue/worker.h"
 #include "store/store.h"
 
 #ifndef NIL_PROJECT_DIR
@@ -341,8 +342,19 @@ int run(const Settings& s) {
   ao.secure_cookies = s.secure_cookies;
   ao.answer_after_commit = s.durability == "commit";
   ao.max_password_hashes = s.max_password_hashes;
+  ao.callback_allow_private = s.http_allow_private;
+  queue::QueueSettings qs;
+  qs.threads = s.queue_workers;
+  qs.batch = s.queue_batch;
+  qs.lease = std::chrono::milliseconds(s.queue_lease_ms);
+  qs.poll = std::chrono::milliseconds(s.queue_poll_ms);
+  qs.node_id = "nild-" + std::to_string(::getpid());
+  queue::CallbackSender callbacks(hc);
+  qs.callbacks = &callbacks;
+  queue::QueueWorker queue_worker(*st, invoker, qs);
   api::Api api(ao, api::ApiDeps{*st, invoker, writer, authenticator, [&pool] { pool.notify(); },
-                                [&draining] { return draining.load(); }});
+                                [&draining] { return draining.load(); },
+                                [&queue_worker] { queue_worker.notify(); }});
   api::HttpServer server(so, api);
   if (auto r = server.start(); !r) {
     log::error("cannot start HTTP server", {{"error", r.error().message}});
@@ -369,6 +381,7 @@ int run(const Settings& s) {
               {{"user", run_as->name}, {"uid", static_cast<int64_t>(run_as->uid)}});
   }
   pool.start();
+  queue_worker.start();
   if (!s.port_file.empty()) {
     std::string tmp = s.port_file + ".tmp";
     std::ofstream(tmp) << server.port() << "\n";
@@ -442,6 +455,8 @@ int run(const Settings& s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(s.drain_accept_ms));
   server.shutdown(std::chrono::milliseconds(s.shutdown_grace_ms));
   api.stop();
+  queue_worker.stop();  // drains: running invocations finish and are recorded
+  callbacks.stop();
   // No execution starts after the API: commit the answered ones before waiting on compilers.
   writer.stop();
   pool.drain(drain_start + std::chrono::milliseconds(s.drain_accept_ms) +

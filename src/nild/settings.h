@@ -26,6 +26,11 @@ struct Settings {
   int compile_workers = 2;
   uint32_t compile_timeout_ms = 60'000;
   uint32_t compile_lease_ms = 30'000;
+  // Async invocations (issue 13; docs/openapi.yaml, POST /functions/{ref}/invocations).
+  int queue_workers = 2;
+  int queue_batch = 64;
+  uint32_t queue_lease_ms = 30'000;
+  uint32_t queue_poll_ms = 1'000;
   uint32_t shutdown_grace_ms = 30'000;
   // The drain on SIGTERM (docs/operations.md, "Graceful shutdown" and "Cluster").
   uint32_t drain_accept_ms = 0;  // 0: a lone node has no load balancer to tell
@@ -130,6 +135,31 @@ inline void register_settings(CLI::App& app, Settings& s) {
       ->envname("NIL_COMPILE_LEASE_MS")
       ->capture_default_str()
       ->check(CLI::Range(1'000u, 3'600'000u));
+  app.add_option("--queue-workers", s.queue_workers,
+                 "async invocations run at once by this node (0: this node runs none; they stay "
+                 "QUEUED for other nodes)")
+      ->envname("NIL_QUEUE_WORKERS")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--queue-batch", s.queue_batch,
+                 "most async invocations this node holds claimed at once (one claim transaction "
+                 "takes up to this many)")
+      ->envname("NIL_QUEUE_BATCH")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000));
+  app.add_option("--queue-lease-ms", s.queue_lease_ms,
+                 "how long a claimed async invocation stays this node's without a heartbeat "
+                 "(renewed every third of it); one that was running on a node that died is retried "
+                 "after this")
+      ->envname("NIL_QUEUE_LEASE_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(1'000u, 3'600'000u));
+  app.add_option("--queue-poll-ms", s.queue_poll_ms,
+                 "how often the queue is checked without an enqueue on this node (retries coming "
+                 "due, other nodes' invocations, expired leases)")
+      ->envname("NIL_QUEUE_POLL_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(10u, 600'000u));
   app.add_option("--prewarm-compilers", s.prewarm_compilers,
                  "start the AssemblyScript compile worker at start-up (false: on first use; with "
                  "--user always on first use)")

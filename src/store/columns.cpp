@@ -1,5 +1,8 @@
 #include "store/columns.h"
 
+#include <sstream>
+
+#include "common/util.h"
 #include "store/errors.h"
 
 namespace nil::store::columns {
@@ -40,7 +43,8 @@ Expected<CompileJobState> parse_job_state(std::string_view s) {
 }
 
 Expected<ExecutionStatus> parse_execution_status(std::string_view s) {
-  for (auto v : {ExecutionStatus::kSucceeded, ExecutionStatus::kFailed}) {
+  for (auto v : {ExecutionStatus::kSucceeded, ExecutionStatus::kFailed, ExecutionStatus::kQueued,
+                 ExecutionStatus::kRunning}) {
     if (s == to_string(v)) return v;
   }
   return errors::corrupt("execution status", s);
@@ -50,6 +54,38 @@ Expected<Role> parse_stored_role(std::string_view s) {
   auto role = parse_role(s);
   if (!role) return errors::corrupt("user role", s);
   return *role;
+}
+
+std::string format_retry(const RetryPolicy& r) {
+  return std::to_string(r.max_attempts) + " " + std::string(to_string(r.backoff)) + " " +
+         std::to_string(r.initial_delay_ms) + " " + std::to_string(r.max_delay_ms) + " " +
+         std::to_string(r.max_event_age_s);
+}
+
+std::string new_callback_secret() {
+  // Two random UUIDs carry 244 CSPRNG bits; their SHA-256 is the 32-byte key.
+  std::string hex = sha256_hex(new_uuid() + new_uuid());
+  std::string bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  return "whsec_" + base64_encode(bytes);
+}
+
+Expected<RetryPolicy> parse_retry(std::string_view s) {
+  RetryPolicy r;
+  if (s.empty()) return r;
+  std::istringstream in{std::string(s)};
+  std::string backoff;
+  uint64_t attempts = 0, initial = 0, max_delay = 0, age = 0;
+  if (!(in >> attempts >> backoff >> initial >> max_delay >> age) ||
+      (backoff != "exponential" && backoff != "fixed"))
+    return errors::corrupt("retry policy", s);
+  r.max_attempts = static_cast<uint32_t>(attempts);
+  r.backoff = backoff == "fixed" ? Backoff::kFixed : Backoff::kExponential;
+  r.initial_delay_ms = static_cast<uint32_t>(initial);
+  r.max_delay_ms = static_cast<uint32_t>(max_delay);
+  r.max_event_age_s = static_cast<uint32_t>(age);
+  return r;
 }
 
 }  // namespace nil::store::columns

@@ -22,4 +22,11 @@ Expected<CompileJobState> parse_job_state(std::string_view s);
 Expected<ExecutionStatus> parse_execution_status(std::string_view s);
 Expected<Role> parse_stored_role(std::string_view s);
 
+// functions.retry: "maxAttempts backoff initialDelayMs maxDelayMs maxEventAgeS"
+// ("3 exponential 60000 300000 21600"); '' reads as the defaults.
+std::string format_retry(const RetryPolicy& r);
+// A fresh callback signing key: "whsec_" + base64 of 32 bytes from the CSPRNG.
+std::string new_callback_secret();
+Expected<RetryPolicy> parse_retry(std::string_view s);
+
 }  // namespace nil::store::columns

@@ -29,6 +29,11 @@ Error execution_not_found(std::string_view id) {
   return make_error(ErrorCode::kExecutionNotFound, "no execution with id " + quoted(id));
 }
 
+Error dead_letter_not_found(std::string_view execution_id) {
+  return make_error(ErrorCode::kDeadLetterNotFound,
+                    "no dead letter with execution id " + quoted(execution_id));
+}
+
 Error environment_not_found(std::string_view ref) {
   return make_error(ErrorCode::kEnvironmentNotFound,
                     "no environment with id or name " + quoted(ref));

@@ -15,6 +15,7 @@ namespace nil::store::errors {
 Error function_not_found(std::string_view ref);
 Error function_not_ready(std::string_view ref, std::string_view status);
 Error execution_not_found(std::string_view id);
+Error dead_letter_not_found(std::string_view execution_id);
 Error environment_not_found(std::string_view ref);
 Error user_not_found(std::string_view ref);
 Error group_not_found(std::string_view ref);

@@ -37,9 +37,15 @@ std::string_view to_string(ExecutionStatus s) {
       return "SUCCEEDED";
     case ExecutionStatus::kFailed:
       return "FAILED";
+    case ExecutionStatus::kQueued:
+      return "QUEUED";
+    case ExecutionStatus::kRunning:
+      return "RUNNING";
   }
   return "UNKNOWN";
 }
+
+std::string_view to_string(Backoff b) { return b == Backoff::kFixed ? "fixed" : "exponential"; }
 
 std::string_view to_string(Role r) { return r == Role::kAdmin ? "admin" : "dev"; }
 

@@ -48,6 +48,21 @@ struct AccessList {
   std::vector<std::string> groups;
 };
 
+// How the queue retries a function's failed async invocations (issue 13; docs/openapi.yaml
+// RetryPolicy). Defaults as Lambda's: 3 attempts, 1 min then 2 min apart, events dropped to the
+// dead letters after 6 h.
+enum class Backoff { kExponential, kFixed };
+std::string_view to_string(Backoff b);  // "exponential", "fixed"
+
+struct RetryPolicy {
+  uint32_t max_attempts = 3;  // 1..10, the first attempt included
+  Backoff backoff = Backoff::kExponential;
+  uint32_t initial_delay_ms = 60'000;  // before the second attempt
+  uint32_t max_delay_ms = 300'000;     // cap of the exponential growth
+  uint32_t max_event_age_s = 21'600;   // past this age a failed event is dead-lettered
+  bool operator==(const RetryPolicy&) const = default;
+};
+
 struct Function {
   std::string id;
   std::string name;
@@ -63,6 +78,11 @@ struct Function {
   // `manage`. owner_id is unset for functions created before schema v5.
   std::optional<std::string> owner_id;
   std::vector<std::string> managers;  // user ids
+  RetryPolicy retry;
+  // Signs the results POSTed to an async invocation's callback URL (Standard Webhooks:
+  // "whsec_" + base64 of 32 random bytes). Generated at create; nullopt for functions created
+  // before schema v7 until one is set (FunctionUpdate::callback_secret).
+  std::optional<std::string> callback_secret;
   int64_t version = 1;  // bumped by every source/language update (not by limits-only ones);
                         // a compile result applies only to its version
   int64_t created_at = 0;
@@ -81,6 +101,7 @@ struct NewFunction {
   bool is_public = false;
   std::optional<std::string> owner_id;  // the creating user's id
   std::vector<std::string> managers;    // user ids
+  RetryPolicy retry;
 };
 
 // Fields left empty are unchanged. A new source (or language) sets the function back to PENDING
@@ -96,6 +117,8 @@ struct FunctionUpdate {
   std::optional<std::vector<std::string>> allowed_groups;  // replaces the list (ids or names)
   std::optional<bool> is_public;
   std::optional<std::vector<std::string>> managers;  // replaces the list (user ids)
+  std::optional<RetryPolicy> retry;
+  std::optional<std::string> callback_secret;
 };
 
 struct PageRequest {
@@ -147,8 +170,10 @@ struct QueueStats {
 
 // --- executions --------------------------------------------------------------------------------
 
-enum class ExecutionStatus { kSucceeded, kFailed };
-std::string_view to_string(ExecutionStatus s);  // "SUCCEEDED", "FAILED"
+// QUEUED and RUNNING are states of an async invocation's record only (trigger "queue"); a
+// synchronous execution is recorded once, finished.
+enum class ExecutionStatus { kSucceeded, kFailed, kQueued, kRunning };
+std::string_view to_string(ExecutionStatus s);  // "SUCCEEDED", "FAILED", "QUEUED", "RUNNING"
 
 struct ExecutionError {
   std::string type;  // timeout, memory_limit, output_limit, trap, invalid_output, exit, ...
@@ -174,6 +199,10 @@ struct Execution {
   // The invoking user; nullopt for an anonymous call of a public function (and for executions
   // recorded before users existed).
   std::optional<std::string> user_id;
+  // Async invocations only (nullopt otherwise): each attempt as the JSON array
+  // [{"attempt","startedAt","finishedAt","error"}] (times in Unix µs; finishedAt null while it
+  // runs; error null when it succeeded).
+  std::optional<std::string> attempts;
 };
 
 // --- environments --------------------------------------------------------------------------------
@@ -296,6 +325,63 @@ struct Session {
   int64_t last_seen_at = 0;
 };
 
+// --- async invocation queue (issue 13) ----------------------------------------------------------
+// Types of the queue methods of Store (the section "Async invocation queue" below). A PostgreSQL
+// backend implements the same contract with SELECT ... FOR UPDATE SKIP LOCKED.
+
+struct NewInvocation {
+  std::string function_id;             // a resolved id (the API checked access and READY)
+  std::string input;                   // JSON text
+  std::optional<std::string> user_id;  // the caller; nullopt: anonymous (a public function)
+  std::string username;
+  std::string role = "anonymous";
+  std::string origin = "api";  // how it was enqueued: "api" or "http" (the v1 call)
+  std::optional<std::string> callback_url;
+};
+
+// One claimed invocation. `claim` counts every claim of the row and is the fence: a renewal or
+// completion carrying an older claim matches nothing.
+struct InvocationClaim {
+  std::string id;  // the execution id
+  std::string function_id;
+  std::string input;
+  std::optional<std::string> user_id;
+  std::string username;
+  std::string role;
+  std::string origin;
+  std::optional<std::string> callback_url;
+  int64_t attempt = 0;  // this attempt's number, 1 for the first
+  int64_t claim = 0;
+  int64_t enqueued_at = 0;
+  int64_t started_at = 0;  // this attempt's start (the claim time)
+};
+
+struct InvocationOutcome {
+  enum class Next {
+    kDone,   // final: the record takes `record`'s status; the queue row is removed
+    kRetry,  // failed; queued again at not_before
+    kDead,   // failed for the last time: FAILED record, the row stays as a dead letter
+    kDefer,  // did not run (concurrency or rate limit, not READY): queued again at not_before,
+             // the attempt not counted
+  };
+  std::string id;
+  int64_t claim = 0;
+  Next next = Next::kDone;
+  int64_t not_before = 0;  // kRetry, kDefer
+  // The attempt's result: status, output, error, logs, duration_ms, host_calls, finished_at.
+  Execution record;
+};
+
+struct DeadLetter {
+  std::string execution_id;
+  std::string function_id;
+  std::string input;
+  ExecutionError error;  // the last attempt's
+  int64_t attempts = 0;  // attempts made
+  int64_t enqueued_at = 0;
+  int64_t dead_at = 0;
+};
+
 // --- the interface -----------------------------------------------------------------------------
 
 class Store {
@@ -396,6 +482,42 @@ class Store {
                                                     int64_t idle_before) = 0;
 
   virtual Expected<void> ping() = 0;  // for /readyz
+
+  // --- Async invocation queue (issue 13; docs/storage.md "The invocation queue") -------------
+  // Enqueues an async invocation and writes its QUEUED execution record (trigger "queue") in the
+  // same transaction: once this returns, the invocation survives a crash. Returns the record.
+  virtual Expected<Execution> enqueue_invocation(const NewInvocation& inv) = 0;
+  // Claims up to `max` due invocations (QUEUED with not-before <= now, or RUNNING whose lease
+  // expired: its node died), oldest due first; each becomes RUNNING for `worker` until
+  // now+lease, its attempt and claim numbers go up by one, and its record turns RUNNING with the
+  // new attempt appended (an expired attempt is recorded with error "lease_expired").
+  virtual Expected<std::vector<InvocationClaim>> claim_invocations(std::string_view worker,
+                                                                   size_t max,
+                                                                   int64_t lease_micros) = 0;
+  // Heartbeat: extends each still-held lease to now+lease. Per claim, false when it was taken
+  // over or completed.
+  virtual Expected<std::vector<bool>> renew_invocation_leases(
+      std::span<const InvocationClaim> claims, int64_t lease_micros) = 0;
+  // Applies a batch of outcomes in one transaction. Per outcome, false when its claim is no
+  // longer current (fenced out: a newer attempt owns the row) — nothing of it is written.
+  virtual Expected<std::vector<bool>> complete_invocations(
+      std::span<const InvocationOutcome> outcomes) = 0;
+  // Dead letters of a function, oldest first; `error_type` filters. Errors: invalid_cursor.
+  virtual Expected<Page<DeadLetter>> list_dead_letters(
+      std::string_view function_id, const PageRequest& page,
+      const std::optional<std::string>& error_type = {}) = 0;
+  // Queues a dead letter again (attempts and event age start over; its record turns QUEUED).
+  // Errors: dead_letter_not_found.
+  virtual Expected<void> redrive_dead_letter(std::string_view function_id,
+                                             std::string_view execution_id) = 0;
+  // All (or those whose last error is `error_type`); returns how many.
+  virtual Expected<int64_t> redrive_dead_letters(
+      std::string_view function_id, const std::optional<std::string>& error_type = {}) = 0;
+  // Discards a dead letter (its FAILED record stays). Errors: dead_letter_not_found.
+  virtual Expected<void> delete_dead_letter(std::string_view function_id,
+                                            std::string_view execution_id) = 0;
+  virtual Expected<int64_t> purge_dead_letters(std::string_view function_id) = 0;
+  // --- end of the async invocation queue ---------------------------------------------------
 };
 
 // Opens the store named by a URL: "sqlite:/path/to/nil.db", or "postgresql://user@host:port/db"

@@ -121,6 +121,55 @@ TEST_F(SqliteStoreTest, ExecutionListingUsesTheIndexWithoutSorting) {
   }
 }
 
+// The async invocation claim reads the partial index of due rows only (docs/storage.md, "The
+// invocation queue"): finished invocations leave it, so a claim stays a short range scan however
+// many executions the history holds.
+TEST_F(SqliteStoreTest, InvocationClaimUsesThePartialDueIndex) {
+  { ASSERT_TRUE(open_store(db_.url()).ok()); }
+  RawDb raw(db_.path());
+  std::string plan;
+  for (const auto& r :
+       raw.rows("EXPLAIN QUERY PLAN SELECT id FROM invocations WHERE state IN ('QUEUED', "
+                "'RUNNING') AND due_at <= 5 ORDER BY due_at, id LIMIT 64"))
+    plan += r + "\n";
+  EXPECT_NE(plan.find("invocations_due"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
+// Version 7 rebuilt the executions table (a wider status CHECK, an attempts column): the records
+// written before it are all still there, unchanged.
+TEST_F(SqliteStoreTest, ExecutionsSurviveTheQueueMigration) {
+  std::string id = new_uuid_v7();
+  {
+    auto s = open_store(db_.url());
+    ASSERT_TRUE(s.ok());
+    Execution e;
+    e.id = id;
+    e.function_id = "f";
+    e.input = "{}";
+    e.output = "1";
+    e.logs = "hello";
+    e.started_at = 5;
+    e.finished_at = 6;
+    e.trigger = "api";
+    ASSERT_TRUE((*s)->insert_executions(std::span<const Execution>(&e, 1)).ok());
+  }
+  {
+    RawDb raw(db_.path());
+    raw.exec("DELETE FROM schema_migrations WHERE version = 7");
+    raw.exec("DROP TABLE invocations");
+    raw.exec("ALTER TABLE functions DROP COLUMN retry");
+    raw.exec("ALTER TABLE functions DROP COLUMN callback_secret");
+  }
+  auto s = open_store(db_.url());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto e = (*s)->get_execution(id);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_EQ(e->output, "1");
+  EXPECT_EQ(e->logs, "hello");
+  EXPECT_FALSE(e->attempts);
+}
+
 TEST_F(SqliteStoreTest, ExternalWriterHoldingTheLockIsAStorageErrorNotAHang) {
   sqlite::SqliteOptions opts;
   opts.busy_timeout_ms = 50;

@@ -45,24 +45,31 @@ Expected<store::Execution> invoke(ApiCore& core, std::string_view ref, std::stri
   return invoked;
 }
 
-// The input: a JSON body (empty: null), passed to the function as the text it was sent as.
-Expected<std::string> input_text(const Request& req) {
+// `Prefer: respond-async` (RFC 7240): enqueue instead of waiting for the result.
+bool respond_async(const Request& req) {
+  std::string_view prefer = header_value(req, "Prefer");
+  return !prefer.empty() && prefer.find("respond-async") != std::string_view::npos;
+}
+
+}  // namespace
+
+Expected<std::string> execute_input(const Request& req) {
   if (auto parsed = parse_json_body(content_type(req), req.body(), true); !parsed)
     return std::move(parsed).error();
   return req.body().empty() ? std::string("null") : std::string(req.body());
 }
 
-}  // namespace
-
 Expected<Response> execute_function(ApiCore& core, const Call& call) {
-  std::string input = NIL_TRY(input_text(call.req));
+  std::string input = NIL_TRY(execute_input(call.req));
+  if (respond_async(call.req)) return enqueue_async(core, call, std::move(input), "api");
   store::Execution ex =
       NIL_TRY(invoke(core, call.params[0], std::move(input), false, call.principal));
   return text_response(call.req, http::status::ok, execute_body(ex), "application/json");
 }
 
 Expected<Response> call_function(ApiCore& core, const Call& call) {
-  std::string input = NIL_TRY(input_text(call.req));
+  std::string input = NIL_TRY(execute_input(call.req));
+  if (respond_async(call.req)) return enqueue_async(core, call, std::move(input), "http");
   store::Execution ex =
       NIL_TRY(invoke(core, call.params[0], std::move(input), true, call.principal));
   if (ex.status == store::ExecutionStatus::kSucceeded) {

@@ -83,9 +83,12 @@ Expected<Response> create_function(ApiCore& core, const Call& call) {
 }
 
 Expected<Response> get_function(ApiCore& core, const Call& call) {
-  return json_response(
-      call.req, http::status::ok,
-      function_view(core, NIL_TRY(accessible_function(core, call.who(), call.params[0]))));
+  const auth::Principal& p = call.who();
+  store::Function f = NIL_TRY(accessible_function(core, p, call.params[0]));
+  json::object o = function_view(core, f);
+  // The key that signs its async invocations' callbacks: only for those who may change it.
+  if (auth::can_manage(p, f)) o["callbackSecret"] = optional_string(f.callback_secret);
+  return json_response(call.req, http::status::ok, o);
 }
 
 Expected<Response> update_function(ApiCore& core, const Call& call) {

@@ -101,6 +101,18 @@ Expected<Response> execute_function(ApiCore&, const Call&);  // POST /functions/
 Expected<Response> call_function(ApiCore&, const Call&);     // POST /functions/v1/{ref}
 Expected<Response> list_executions(ApiCore&, const Call&);
 Expected<Response> get_execution(ApiCore&, const Call&);
+// The input of an execute or async invocation: a JSON body (empty: null), as the text sent.
+Expected<std::string> execute_input(const Request& req);
+// invocations.cpp
+// Enqueues the call's function (params[0]) with `input`; 202 with the QUEUED execution's id.
+// `origin`: "api" or "http". The caller is call.principal (null: anonymous, public only).
+Expected<Response> enqueue_async(ApiCore&, const Call&, std::string input, std::string_view origin);
+Expected<Response> create_invocation(ApiCore&, const Call&);  // POST /functions/{ref}/invocations
+Expected<Response> list_dead_letters(ApiCore&, const Call&);
+Expected<Response> redrive_dead_letter(ApiCore&, const Call&);
+Expected<Response> redrive_dead_letters(ApiCore&, const Call&);
+Expected<Response> delete_dead_letter(ApiCore&, const Call&);
+Expected<Response> purge_dead_letters(ApiCore&, const Call&);
 // environments.cpp
 Expected<Response> list_environments(ApiCore&, const Call&);
 Expected<Response> create_environment(ApiCore&, const Call&);

@@ -31,6 +31,13 @@ std::vector<Route> route_table() {
             kOffloadUnlessFast),  // anonymous: public functions only
       route(post, "/functions/{ref}/execute", kPrincipal, execute_function, kOffloadUnlessFast),
       route(get, "/functions/{ref}/executions", kPrincipal, list_executions),
+      route(post, "/functions/{ref}/invocations", kPrincipal, create_invocation),
+      route(get, "/functions/{ref}/dead-letters", kPrincipal, list_dead_letters),
+      route(delete_, "/functions/{ref}/dead-letters", kPrincipal,
+            purge_dead_letters),  // manage, after the 404 check
+      route(post, "/functions/{ref}/dead-letters/redrive", kPrincipal, redrive_dead_letters),
+      route(delete_, "/functions/{ref}/dead-letters/{id}", kPrincipal, delete_dead_letter),
+      route(post, "/functions/{ref}/dead-letters/{id}/redrive", kPrincipal, redrive_dead_letter),
       route(get, "/executions/{id}", kPrincipal, get_execution),
 
       route(get, "/environments", kPrincipal, list_environments),

@@ -10,10 +10,10 @@ Expected<void> SqliteStore::insert_executions(std::span<const Execution> batch) 
   if (batch.empty()) return {};
   return db_.write([&](Connection& c) -> Expected<void> {
     // ON CONFLICT DO NOTHING: a batch retried after an unclear commit is harmless.
-    auto q =
-        NIL_TRY(c.query("INSERT INTO executions (" NIL_EXECUTION_COLUMNS
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
-                        "ON CONFLICT (id) DO NOTHING"));
+    auto q = NIL_TRY(
+        c.query("INSERT INTO executions (" NIL_EXECUTION_COLUMNS
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+                "ON CONFLICT (id) DO NOTHING"));
     // bind_static: the rows live in `batch` until after the last step (and every parameter is
     // rebound for each row), so SQLite need not copy each column.
     for (const Execution& e : batch) {
@@ -29,6 +29,7 @@ Expected<void> SqliteStore::insert_executions(std::span<const Execution> batch) 
           .bind(10, e.started_at)
           .bind(11, e.finished_at);
       q.bind_static(12, e.trigger).bind_static(13, e.host_calls).bind(14, e.user_id);
+      q.bind_static(15, e.attempts);
       NIL_TRY_VOID(q.run());
       q.reset();  // the same prepared statement, rebound for the next row
     }

@@ -9,6 +9,7 @@
 namespace nil::store::sqlite {
 
 using columns::join_lines;
+using columns::new_callback_secret;
 
 // Resolves `ref` as an id first, then as a name (an id match wins should a name look like an id).
 Expected<Function> load_function(Connection& c, std::string_view ref) {
@@ -48,14 +49,16 @@ Expected<Function> SqliteStore::create_function(const NewFunction& nf) {
       auto q = NIL_TRY(c.query(
           "INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
           "memory_mb, version, created_at, updated_at, http_allow, grants, public, owner_id, "
-          "managers) "
-          "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)"));
+          "managers, retry, callback_secret) "
+          "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, "
+          "?15, ?16)"));
       q.bind(1, f.id).bind(2, seq).bind(3, f.name).bind(4, f.language).bind_blob(5, nf.source);
       q.bind(6, int64_t{f.limits.timeout_ms}).bind(7, int64_t{f.limits.memory_mb});
       q.bind(8, f.version).bind(9, now);
       q.bind(10, join_lines(nf.access.http_allow)).bind(11, join_lines(nf.access.grants));
       q.bind(12, int64_t{nf.is_public ? 1 : 0});
       q.bind(13, nf.owner_id).bind(14, join_lines(nf.managers));
+      q.bind(15, columns::format_retry(nf.retry)).bind(16, new_callback_secret());
       NIL_TRY_VOID(q.run());
     }
     NIL_TRY_VOID(attach_environments(c, f.id, nf.access.environments));
@@ -116,7 +119,18 @@ Expected<Function> SqliteStore::update_function(std::string_view ref, const Func
     FunctionLimits limits = u.limits.value_or(f.limits);
     // Access applies at execution time like limits: no recompile, no new version.
     bool access = u.environments || u.http_allow || u.grants || u.allowed_users ||
-                  u.allowed_groups || u.is_public || u.managers;
+                  u.allowed_groups || u.is_public || u.managers || u.retry;
+    if (u.callback_secret) {
+      auto q = NIL_TRY(c.query("UPDATE functions SET callback_secret = ?2 WHERE id = ?1"));
+      q.bind(1, f.id).bind(2, *u.callback_secret);
+      NIL_TRY_VOID(q.run());
+      access = true;
+    }
+    if (u.retry) {
+      auto q = NIL_TRY(c.query("UPDATE functions SET retry = ?2 WHERE id = ?1"));
+      q.bind(1, f.id).bind(2, columns::format_retry(*u.retry));
+      NIL_TRY_VOID(q.run());
+    }
     if (u.managers) {
       auto q = NIL_TRY(c.query("UPDATE functions SET managers = ?2 WHERE id = ?1"));
       q.bind(1, f.id).bind(2, join_lines(*u.managers));

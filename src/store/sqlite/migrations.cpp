@@ -245,6 +245,79 @@ ALTER TABLE environment_allowed_groups ADD COLUMN position BIGINT NOT NULL DEFAU
 UPDATE environment_allowed_groups SET position = rowid;
 )sql";
 
+// Version 7: async invocations (issue 13; docs/storage.md "The invocation queue").
+//
+// - executions is rebuilt (SQLite cannot alter a CHECK constraint) so that a record can be
+//   QUEUED or RUNNING, with `attempts`: the JSON array of an async invocation's attempts (NULL
+//   for synchronous executions). The copy is one pass over the table, once.
+// - invocations IS the queue: one row per async invocation that is waiting, running or dead
+//   (a dead letter). A finished invocation's row is deleted in the transaction that finishes
+//   its record, so the table holds only live work and dead letters however long the history
+//   grows; the partial index invocations_due is the hot "ready" set a claim reads. due_at is
+//   the not-before time of a QUEUED row and the lease expiry of a RUNNING one: one range scan
+//   finds both the ready rows and the rows of a dead node.
+// - `claims` counts claims and is the fence of leases and completions; `attempt` counts the
+//   attempts that ran (a deferred claim does not count). `history` is the JSON array of the
+//   finished attempts. function_id has no foreign key: a function deleted while invocations
+//   wait fails them (function_not_found) instead of losing them silently.
+// - functions.retry: the retry policy, "maxAttempts backoff initialDelayMs maxDelayMs
+//   maxEventAgeS"; '' is the default policy. functions.callback_secret: the "whsec_" key that
+//   signs callback deliveries; NULL for older functions until the first callback needs one.
+constexpr const char* kV7 = R"sql(
+CREATE TABLE executions_v7 (
+  id            TEXT PRIMARY KEY,
+  function_id   TEXT NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('SUCCEEDED', 'FAILED', 'QUEUED', 'RUNNING')),
+  input         TEXT NOT NULL,
+  output        TEXT,
+  error_type    TEXT,
+  error_message TEXT,
+  logs          TEXT NOT NULL,
+  duration_ms   DOUBLE PRECISION NOT NULL,
+  started_at    BIGINT NOT NULL,
+  finished_at   BIGINT NOT NULL,
+  "trigger"     TEXT NOT NULL,
+  host_calls    TEXT,
+  user_id       TEXT,
+  attempts      TEXT
+);
+INSERT INTO executions_v7 (id, function_id, status, input, output, error_type, error_message,
+                           logs, duration_ms, started_at, finished_at, "trigger", host_calls,
+                           user_id)
+  SELECT id, function_id, status, input, output, error_type, error_message, logs, duration_ms,
+         started_at, finished_at, "trigger", host_calls, user_id FROM executions;
+DROP TABLE executions;
+ALTER TABLE executions_v7 RENAME TO executions;
+CREATE INDEX executions_by_function ON executions (function_id, started_at, id);
+
+CREATE TABLE invocations (
+  id                 TEXT PRIMARY KEY,
+  function_id        TEXT NOT NULL,
+  state              TEXT NOT NULL CHECK (state IN ('QUEUED', 'RUNNING', 'DEAD')),
+  input              TEXT NOT NULL,
+  user_id            TEXT,
+  username           TEXT NOT NULL,
+  role               TEXT NOT NULL,
+  origin             TEXT NOT NULL,
+  callback_url       TEXT,
+  attempt            BIGINT NOT NULL,
+  claims             BIGINT NOT NULL,
+  due_at             BIGINT NOT NULL,
+  lease_owner        TEXT,
+  attempt_started_at BIGINT,
+  enqueued_at        BIGINT NOT NULL,
+  history            TEXT NOT NULL,
+  error_type         TEXT,
+  error_message      TEXT,
+  dead_at            BIGINT
+);
+CREATE INDEX invocations_due ON invocations (due_at, id) WHERE state IN ('QUEUED', 'RUNNING');
+CREATE INDEX invocations_dead ON invocations (function_id, dead_at, id) WHERE state = 'DEAD';
+
+ALTER TABLE functions ADD COLUMN retry TEXT NOT NULL DEFAULT '';
+ALTER TABLE functions ADD COLUMN callback_secret TEXT;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1},
     {2, "environments, function access, host calls", kV2},
@@ -252,6 +325,7 @@ constexpr Migration kMigrations[] = {
     {4, "executions_by_function ascending", kV4},
     {5, "function owner and managers", kV5},
     {6, "access lists ordered by position", kV6},
+    {7, "async invocation queue", kV7},
 };
 
 }  // namespace

@@ -28,13 +28,14 @@ namespace nil::store::sqlite {
 
 #define NIL_FUNCTION_COLUMNS                                                                 \
   "id, name, language, status, compile_error, wasm_sha256, timeout_ms, memory_mb, version, " \
-  "created_at, updated_at, seq, http_allow, grants, public, owner_id, managers"
+  "created_at, updated_at, seq, http_allow, grants, public, owner_id, managers, retry, "     \
+  "callback_secret"
 // `seq` receives the ordering key when given.
 Expected<Function> read_function(const Query& q, int64_t* seq = nullptr);
 
 #define NIL_EXECUTION_COLUMNS                                                              \
   "id, function_id, status, input, output, error_type, error_message, logs, duration_ms, " \
-  "started_at, finished_at, \"trigger\", host_calls, user_id"
+  "started_at, finished_at, \"trigger\", host_calls, user_id, attempts"
 Expected<Execution> read_execution(const Query& q);
 
 #define NIL_JOB_COLUMNS                                                                \
@@ -97,6 +98,25 @@ class SqliteStore final : public Store {
   Expected<void> delete_function(std::string_view ref) override;
   Expected<std::string> get_function_wasm(std::string_view ref) override;
   Expected<std::string> get_function_source(std::string_view ref) override;
+
+  // invocation_queue.cpp
+  Expected<Execution> enqueue_invocation(const NewInvocation& inv) override;
+  Expected<std::vector<InvocationClaim>> claim_invocations(std::string_view worker, size_t max,
+                                                           int64_t lease_micros) override;
+  Expected<std::vector<bool>> renew_invocation_leases(std::span<const InvocationClaim> claims,
+                                                      int64_t lease_micros) override;
+  Expected<std::vector<bool>> complete_invocations(
+      std::span<const InvocationOutcome> outcomes) override;
+  Expected<Page<DeadLetter>> list_dead_letters(
+      std::string_view function_id, const PageRequest& page,
+      const std::optional<std::string>& error_type) override;
+  Expected<void> redrive_dead_letter(std::string_view function_id,
+                                     std::string_view execution_id) override;
+  Expected<int64_t> redrive_dead_letters(std::string_view function_id,
+                                         const std::optional<std::string>& error_type) override;
+  Expected<void> delete_dead_letter(std::string_view function_id,
+                                    std::string_view execution_id) override;
+  Expected<int64_t> purge_dead_letters(std::string_view function_id) override;
 
   // compile_queue.cpp
   Expected<std::optional<CompileJob>> claim_compile_job(std::string_view worker,
