@@ -245,6 +245,31 @@ ALTER TABLE environment_allowed_groups ADD COLUMN position BIGINT NOT NULL DEFAU
 UPDATE environment_allowed_groups SET position = rowid;
 )sql";
 
+// Version 7: idempotency keys (issue 13, docs/storage.md "Idempotency keys").
+//
+// One row per (scope, idem_key): the first answer to a keyed request, replayed to its repeats.
+// state RUNNING while the first request runs (locked_until bounds how long a dead request can
+// hold the key), DONE with status/headers/body once it answered. Rows live until expires_at; the
+// API's purge deletes them in batches through idempotency_keys_expiry. "key" is avoided as a
+// column name (a keyword in SQL).
+constexpr const char* kV7 = R"sql(
+CREATE TABLE idempotency_keys (
+  scope        TEXT NOT NULL,
+  idem_key     TEXT NOT NULL,
+  fingerprint  TEXT NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('RUNNING', 'DONE')),
+  claim_id     TEXT NOT NULL,
+  status       BIGINT,
+  headers      TEXT,
+  body         BLOB,
+  created_at   BIGINT NOT NULL,
+  expires_at   BIGINT NOT NULL,
+  locked_until BIGINT NOT NULL,
+  PRIMARY KEY (scope, idem_key)
+);
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1},
     {2, "environments, function access, host calls", kV2},
@@ -252,6 +277,7 @@ constexpr Migration kMigrations[] = {
     {4, "executions_by_function ascending", kV4},
     {5, "function owner and managers", kV5},
     {6, "access lists ordered by position", kV6},
+    {7, "idempotency keys", kV7},
 };
 
 }  // namespace
