@@ -59,16 +59,19 @@ Expected<json::value> submit(ApiClient& c, const Spec& s, const json::value* exi
   Headers headers;
   if (key) headers.emplace_back("Idempotency-Key", *key);
   if (existing) {
-    auto put = c.call("PUT", "/functions/" + str(*existing, "id"), &body, headers);
+    const json::value update(body);
+    auto put = c.call("PUT", "/functions/" + str(*existing, "id"), &update, headers);
     if (put || !key || put.error().wire_code() != "idempotency_key_reused")
       return put ? std::move(put->value) : put.error();
     body["name"] = s.name;
-    auto created = c.call("POST", "/functions", &body, headers);
+    const json::value create(body);
+    auto created = c.call("POST", "/functions", &create, headers);
     if (!created) return put.error();  // not the POST of this key either: the PUT's refusal
     return std::move(created->value);
   }
   body["name"] = s.name;
-  return NIL_TRY(c.call("POST", "/functions", &body, headers)).value;
+  const json::value create(body);
+  return NIL_TRY(c.call("POST", "/functions", &create, headers)).value;
 }
 
 // GET /functions/{name}: the function, or null if the server has none of that name.
