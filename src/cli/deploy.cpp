@@ -61,8 +61,8 @@ Expected<json::value> submit(ApiClient& c, const Spec& s, const json::value* exi
   if (existing) {
     const json::value update(body);
     auto put = c.call("PUT", "/functions/" + str(*existing, "id"), &update, headers);
-    if (put || !key || put.error().wire_code() != "idempotency_key_reused")
-      return put ? std::move(put->value) : put.error();
+    if (put) return std::move(put->value);
+    if (!key || put.error().wire_code() != "idempotency_key_reused") return put.error();
     body["name"] = s.name;
     const json::value create(body);
     auto created = c.call("POST", "/functions", &create, headers);
