@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
+#include "api/idempotency.h"
 #include "api/problem.h"
 #include "api/router.h"
 #include "api/routes/handler.h"
@@ -48,12 +49,14 @@ struct Api::Impl {
       : core(std::move(o), std::move(d)),
         router(routes::route_table()),
         pool(std::max(1, core.opts.work_threads)),
-        offload(kOffloadThreads) {}
+        offload(kOffloadThreads),
+        purger(core.deps.store) {}
 
   ApiCore core;
   const Router router;
   net::thread_pool pool;
   net::thread_pool offload;  // slow executes, when requests otherwise run on the I/O loops
+  IdempotencyPurger purger;  // deletes expired Idempotency-Key rows (api/idempotency.h)
 
   Response fail(const Request& req, const Error& e) {
     if (status_for(e.code) == http::status::internal_server_error) {
@@ -132,6 +135,7 @@ Api::~Api() { stop(); }
 void Api::stop() {
   impl_->pool.join();
   impl_->offload.join();
+  impl_->purger.stop();
 }
 
 // Inline on the I/O loop only when the request is known to be quick (the route's Runs): an

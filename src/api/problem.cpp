@@ -42,10 +42,11 @@ Response problem(const Error& e, std::string_view instance, unsigned version, bo
   const http::status status = status_for(e.code);
   Response res =
       problem_response(status, problem_json(e.code, e.message, instance), version, keep_alive);
-  // RFC 9110: a 401 names the scheme to use; a 429 says when to come back.
+  // RFC 9110: a 401 names the scheme to use; a 429 says when to come back, and so does any
+  // other answer whose Error says when (409 idempotency_key_in_use).
   if (status == http::status::unauthorized)
     res.set(http::field::www_authenticate, "Bearer realm=\"nil\"");
-  if (status == http::status::too_many_requests)
+  if (status == http::status::too_many_requests || e.retry_after_s > 0)
     res.set(http::field::retry_after, std::to_string(std::max<int64_t>(1, e.retry_after_s)));
   return res;
 }

@@ -20,7 +20,8 @@ http::status status_for(ErrorCode code);
 boost::json::object problem_json(ErrorCode code, std::string_view detail,
                                  std::string_view instance);
 // application/problem+json with the registry's status and title; a 401 names the scheme
-// (WWW-Authenticate), a 429 says when to come back (Retry-After).
+// (WWW-Authenticate), a 429 — or any Error with retry_after_s — says when to come back
+// (Retry-After).
 Response problem(const Error& e, std::string_view instance, unsigned version, bool keep_alive);
 // The same with an explicit status: the connection layer's rejections (431 malformed_request).
 Response problem(http::status status, ErrorCode code, std::string_view detail,

@@ -39,7 +39,8 @@ ApiClient::ApiClient(std::string base_url, std::string api_key)
 ApiClient::~ApiClient() = default;
 
 Expected<HttpReply> ApiClient::send(std::string_view method, std::string_view path,
-                                    std::string_view body, std::string_view content_type) {
+                                    std::string_view body, std::string_view content_type,
+                                    const Headers& extra) {
   if (!handle_->curl) handle_->curl = curl_easy_init();
   CURL* c = handle_->curl;
   if (!c) return make_foreign_error("internal_error", "libcurl failed to initialise");
@@ -76,6 +77,11 @@ Expected<HttpReply> ApiClient::send(std::string_view method, std::string_view pa
   if (!content_type.empty()) headers = curl_slist_append(headers, ct.c_str());
   headers = curl_slist_append(headers, "Accept: application/json, application/problem+json");
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip for big sources
+  for (const auto& [name, value] : extra) {
+    // libcurl drops "Name:" (empty value) as a removal; "Name;" sends the header empty.
+    std::string line = value.empty() ? name + ";" : name + ": " + value;
+    headers = curl_slist_append(headers, line.c_str());
+  }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
   CURLcode rc = curl_easy_perform(c);
@@ -132,9 +138,9 @@ Error error_from_reply(const HttpReply& reply) {
 }
 
 Expected<JsonReply> ApiClient::call(std::string_view method, std::string_view path,
-                                    const json::value* body) {
+                                    const json::value* body, const Headers& extra) {
   std::string text = body ? json::serialize(*body) : std::string();
-  HttpReply reply = NIL_TRY(send(method, path, text, body ? "application/json" : ""));
+  HttpReply reply = NIL_TRY(send(method, path, text, body ? "application/json" : "", extra));
   if (reply.status < 200 || reply.status >= 300) return error_from_reply(reply);
   JsonReply out;
   out.status = reply.status;

@@ -11,12 +11,17 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/expected.h"
 
 namespace nil::cli {
 
 namespace json = boost::json;
+
+// Extra request headers: {"Idempotency-Key", "k"}.
+using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpReply {
   long status = 0;
@@ -43,12 +48,13 @@ class ApiClient {
 
   // Sends one request; any HTTP status is a value here (only transport failures are errors).
   Expected<HttpReply> send(std::string_view method, std::string_view path,
-                           std::string_view body = {}, std::string_view content_type = {});
+                           std::string_view body = {}, std::string_view content_type = {},
+                           const Headers& extra = {});
 
   // Sends `body` (if not null) as JSON; a 2xx answer is parsed, anything else becomes the
   // server's problem as an Error.
   Expected<JsonReply> call(std::string_view method, std::string_view path,
-                           const json::value* body = nullptr);
+                           const json::value* body = nullptr, const Headers& extra = {});
   Expected<JsonReply> get(std::string_view path) { return call("GET", path); }
   Expected<JsonReply> post(std::string_view path, const json::value& body) {
     return call("POST", path, &body);

@@ -37,6 +37,7 @@ struct Context {
 void add_function_commands(CLI::App& app, Context& ctx);  // deploy ls get invoke logs rm stats
 void add_env_commands(CLI::App& app, Context& ctx);       // env ls|get|create|set|rm
 void add_admin_commands(CLI::App& app, Context& ctx);     // login whoami users groups keys
+void add_dlq_commands(CLI::App& app, Context& ctx);       // dlq ls|redrive|purge
 
 // Prints a server list as --json (all pages merged into one {"items":[...],"nextCursor":null})
 // or gives the items to the caller. Follows nextCursor up to `max_items` (0: all).

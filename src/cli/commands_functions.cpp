@@ -82,21 +82,18 @@ Expected<void> get(Context& ctx, const std::string& name) {
 struct InvokeFlags {
   std::string name;
   std::optional<std::string> data;
+  std::optional<std::string> idempotency_key;
+  bool async = false;
+  bool wait = false;
 };
 
-Expected<void> invoke(Context& ctx, const InvokeFlags& f) {
-  std::string input = NIL_TRY(invocation_input(f.data, ctx.stdin_terminal));
-  ApiClient& c = *NIL_TRY(ctx.client());
-  HttpReply reply =
-      NIL_TRY(c.send("POST", fn_path(f.name) + "/execute", input, "application/json"));
-  if (reply.status < 200 || reply.status >= 300) return error_from_reply(reply);
-  boost::system::error_code ec;
-  json::value v = json::parse(reply.body, ec);
-  if (ec || !v.is_object())
-    return failure("unexpected answer from the server: " + reply.body.substr(0, 200));
+// A finished execution (the execute answer, or GET /executions/{id} of an async one): its output
+// on stdout, or exit 3 with its error. `text` is printed as is with --json.
+Expected<void> report_execution(Context& ctx, const std::string& name, const json::value& v,
+                                const std::string& text) {
   bool ok = str(v, "status") == "SUCCEEDED";
   if (ctx.json) {
-    print_line(reply.body);
+    print_line(text);
   } else if (ok) {
     const json::value* out = v.as_object().if_contains("output");
     print_line(out ? json_text(*out) : "null");
@@ -105,8 +102,57 @@ Expected<void> invoke(Context& ctx, const InvokeFlags& f) {
   const json::value* err = v.as_object().if_contains("error");
   std::string what = err && err->is_object() ? str(*err, "type") + ": " + str(*err, "message")
                                              : "the function failed";
-  return function_failed(f.name + " failed: " + what + " (execution " + str(v, "executionId") +
-                         ")");
+  std::string id = str(v, "executionId").empty() ? str(v, "id") : str(v, "executionId");
+  return function_failed(name + " failed: " + what + " (execution " + id + ")");
+}
+
+// --async: POST /functions/{name}/invocations answers 202 {"executionId","status":"QUEUED"} at
+// once; --wait then polls GET /executions/{id} until SUCCEEDED or FAILED.
+Expected<void> invoke_async(Context& ctx, const InvokeFlags& f, ApiClient& c,
+                            const std::string& input, const Headers& headers) {
+  HttpReply reply =
+      NIL_TRY(c.send("POST", fn_path(f.name) + "/invocations", input, "application/json", headers));
+  if (reply.status < 200 || reply.status >= 300) {
+    return not_on_this_server(error_from_reply(reply), "async invocations",
+                              "POST /functions/{name}/invocations");
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(reply.body, ec);
+  const std::string id = ec ? std::string() : str(v, "executionId");
+  if (id.empty()) return failure("unexpected answer from the server: " + reply.body.substr(0, 200));
+  if (!f.wait) {
+    print_line(ctx.json ? reply.body : id);
+    return {};
+  }
+  Progress progress(ctx.stderr_terminal);
+  auto interval = std::chrono::milliseconds(50);
+  for (;;) {
+    JsonReply r = NIL_TRY(c.get("/executions/" + path_segment(id)));
+    const std::string status = str(r.value, "status");
+    if (status == "SUCCEEDED" || status == "FAILED") {
+      progress.finish();
+      return report_execution(ctx, f.name, r.value, r.text);
+    }
+    if (!ctx.json) progress.update(f.name + ": " + (status.empty() ? "QUEUED" : status) + " " + id);
+    std::this_thread::sleep_for(interval);
+    interval = std::min(interval * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+Expected<void> invoke(Context& ctx, const InvokeFlags& f) {
+  std::string input = NIL_TRY(invocation_input(f.data, ctx.stdin_terminal));
+  ApiClient& c = *NIL_TRY(ctx.client());
+  Headers headers;
+  if (f.idempotency_key) headers.emplace_back("Idempotency-Key", *f.idempotency_key);
+  if (f.async) return invoke_async(ctx, f, c, input, headers);
+  HttpReply reply =
+      NIL_TRY(c.send("POST", fn_path(f.name) + "/execute", input, "application/json", headers));
+  if (reply.status < 200 || reply.status >= 300) return error_from_reply(reply);
+  boost::system::error_code ec;
+  json::value v = json::parse(reply.body, ec);
+  if (ec || !v.is_object())
+    return failure("unexpected answer from the server: " + reply.body.substr(0, 200));
+  return report_execution(ctx, f.name, v, reply.body);
 }
 
 void print_execution(const json::value& e) {
@@ -210,10 +256,21 @@ void add_function_commands(CLI::App& app, Context& ctx) {
   g->callback([&ctx, name] { ctx.run = [&ctx, name] { return get(ctx, *name); }; });
 
   auto inv = std::make_shared<InvokeFlags>();
-  CLI::App* i = app.add_subcommand("invoke", "Run a function and print its output");
+  CLI::App* i =
+      app.add_subcommand("invoke", "Run a function and print its output (or queue it: --async)");
   i->add_option("name", inv->name, "function name or id")->required();
   i->add_option("-d,--data", inv->data,
                 "input JSON, @FILE, or @- for stdin (default: stdin when it is not a terminal)");
+  CLI::Option* async = i->add_flag(
+      "--async", inv->async,
+      "queue the invocation (POST /functions/{name}/invocations) and print its executionId");
+  i->add_flag("--wait", inv->wait,
+              "with --async: poll the execution until SUCCEEDED or FAILED, then print like a "
+              "synchronous invoke")
+      ->needs(async);
+  i->add_option("--idempotency-key", inv->idempotency_key,
+                "send this Idempotency-Key: a repeat with the same key and input within 24 h "
+                "gets the first answer (the same execution) instead of running again");
   i->callback([&ctx, inv] { ctx.run = [&ctx, inv] { return invoke(ctx, *inv); }; });
 
   auto lf = std::make_shared<LogsFlags>();

@@ -31,8 +31,13 @@ struct Spec {
   std::optional<int64_t> memory_mb;
 };
 
-// Creates the function, or gives the existing one the new source and settings.
-Expected<json::value> submit(ApiClient& c, const Spec& s, const json::value* existing) {
+// Creates the function, or gives the existing one the new source and settings. With an
+// Idempotency-Key the request carries it; a repeat of a deploy whose first attempt created the
+// function (its answer lost) finds the function and sends a PUT, which the server refuses as
+// idempotency_key_reused (the key belongs to the POST): then the POST is sent again, and its
+// stored answer — the function this key created — is the result.
+Expected<json::value> submit(ApiClient& c, const Spec& s, const json::value* existing,
+                             const std::optional<std::string>& key = std::nullopt) {
   json::object body;
   body["language"] = s.language;
   if (s.language == "wasm") {
@@ -51,9 +56,22 @@ Expected<json::value> submit(ApiClient& c, const Spec& s, const json::value* exi
     for (const auto& e : *s.environments) envs.push_back(json::string(e));
     body["environments"] = std::move(envs);
   }
-  if (existing) return NIL_TRY(c.put("/functions/" + str(*existing, "id"), body)).value;
+  Headers headers;
+  if (key) headers.emplace_back("Idempotency-Key", *key);
+  if (existing) {
+    const json::value update(body);
+    auto put = c.call("PUT", "/functions/" + str(*existing, "id"), &update, headers);
+    if (put) return std::move(put->value);
+    if (!key || put.error().wire_code() != "idempotency_key_reused") return put.error();
+    body["name"] = s.name;
+    const json::value create(body);
+    auto created = c.call("POST", "/functions", &create, headers);
+    if (!created) return put.error();  // not the POST of this key either: the PUT's refusal
+    return std::move(created->value);
+  }
   body["name"] = s.name;
-  return NIL_TRY(c.post("/functions", body)).value;
+  const json::value create(body);
+  return NIL_TRY(c.call("POST", "/functions", &create, headers)).value;
 }
 
 // GET /functions/{name}: the function, or null if the server has none of that name.
@@ -122,6 +140,7 @@ struct DeployFlags {
   std::optional<int64_t> timeout_ms;
   std::optional<int64_t> memory_mb;
   bool no_wait = false;
+  std::optional<std::string> idempotency_key;
 };
 
 Expected<void> deploy_file(Context& ctx, const DeployFlags& f) {
@@ -143,7 +162,8 @@ Expected<void> deploy_file(Context& ctx, const DeployFlags& f) {
 
   ApiClient& c = *NIL_TRY(ctx.client());
   json::value existing = NIL_TRY(find_function(c, s.name));
-  json::value fn = NIL_TRY(submit(c, s, existing.is_null() ? nullptr : &existing));
+  json::value fn =
+      NIL_TRY(submit(c, s, existing.is_null() ? nullptr : &existing, f.idempotency_key));
   if (!f.no_wait) fn = NIL_TRY(wait_compiled(c, fn, ctx.stderr_terminal, ctx.json));
   if (ctx.json) print_line(json_text(fn));
   if (str(fn, "status") == "FAILED") {
@@ -314,13 +334,17 @@ void add_deploy_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--memory-mb", flags->memory_mb, "memory limit in MiB");
   cmd->add_flag("--no-wait", flags->no_wait,
                 "return once submitted, without waiting for the compile");
+  cmd->add_option("--idempotency-key", flags->idempotency_key,
+                  "send this Idempotency-Key: a repeat with the same key and file within 24 h "
+                  "deploys once (needs a FILE)");
   cmd->callback([&ctx, flags] {
     ctx.run = [&ctx, flags]() -> Expected<void> {
       if (flags->file) return deploy_file(ctx, *flags);
       if (flags->name || flags->lang || !flags->envs.empty() || flags->timeout_ms ||
-          flags->memory_mb) {
+          flags->memory_mb || flags->idempotency_key) {
         return usage_error(
-            "--name, --lang, --env and limits need a FILE (a project's settings are in nil.toml)");
+            "--name, --lang, --env, limits and --idempotency-key need a FILE (a project's "
+            "settings are in nil.toml)");
       }
       return deploy_project(ctx, *flags);
     };

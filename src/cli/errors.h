@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/expected.h"
 
@@ -19,6 +20,14 @@ inline Error failure(std::string msg) { return make_foreign_error("error", std::
 // The function failed; `msg` may be empty when the details were printed already.
 inline Error function_failed(std::string msg) {
   return make_foreign_error("function_failed", std::move(msg));
+}
+
+// A route this server does not have (an older nild answers 404 route_not_found): says which
+// feature and route are missing instead of "no route for …". Other errors pass through.
+inline Error not_on_this_server(const Error& e, std::string_view what, std::string_view route) {
+  if (e.wire_code() != "route_not_found") return e;
+  return failure(std::string(what) + " are not available on this server (it has no " +
+                 std::string(route) + ")");
 }
 
 inline int exit_code_for(const Error& e) {

@@ -66,6 +66,7 @@ int run(int argc, char** argv) {
   add_function_commands(app, ctx);
   add_env_commands(app, ctx);
   add_admin_commands(app, ctx);
+  add_dlq_commands(app, ctx);
 
   if (std::string unknown = unknown_command(app, command_words(argc, argv)); !unknown.empty()) {
     std::fprintf(stderr, "nil: unknown command \"%s\" (run `nil --help` for the list)\n",

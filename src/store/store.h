@@ -382,6 +382,37 @@ struct DeadLetter {
   int64_t dead_at = 0;
 };
 
+// --- idempotency keys (BEGIN section; docs/storage.md "Idempotency keys") ---------------------
+//
+// The API's Idempotency-Key filter (src/api/idempotency.h) records the first answer to a keyed
+// request and replays it to repeats. The store only keeps rows; what a fingerprint is, which
+// answers are kept and how long a key lives are the API's decisions, passed in.
+//
+// A row is RUNNING from its claim until the first request answers (complete) or gives up
+// (release). A claim is fenced by claim_id: only the request that claimed may complete or
+// release it, so a request whose lease was taken over cannot overwrite the newer claim's answer.
+
+struct IdempotencyRecord {
+  std::string scope;        // who sent it: "user:<id>", "anonymous"
+  std::string key;          // the Idempotency-Key as sent (1-255 characters)
+  std::string fingerprint;  // of the request (method, target, body): the API's sha256 hex
+  bool done = false;        // false: RUNNING (the first request has not answered yet)
+  std::string claim_id;     // the claim that owns the row (a new one per takeover)
+  int status = 0;           // the stored answer, when done
+  std::string headers;      // "Name: value" lines, '\n'-separated, when done
+  std::string body;         // when done
+  int64_t created_at = 0;
+  int64_t expires_at = 0;    // created_at + ttl: a later claim replaces the row, purge deletes it
+  int64_t locked_until = 0;  // while RUNNING: past it the claim is abandoned and may be taken over
+};
+
+struct IdempotencyClaim {
+  bool claimed = false;      // true: this caller owns the key (claim_id); run the request
+  IdempotencyRecord record;  // the row now: the new claim, or the existing one when !claimed
+};
+
+// --- idempotency keys (END section) ----------------------------------------------------------
+
 // --- the interface -----------------------------------------------------------------------------
 
 class Store {
@@ -480,6 +511,27 @@ class Store {
   // Removes sessions created before `created_before` or idle since before `idle_before`.
   virtual Expected<int64_t> delete_expired_sessions(int64_t created_before,
                                                     int64_t idle_before) = 0;
+
+  // --- idempotency keys (BEGIN section; see IdempotencyRecord above) ---
+  // Claims (scope, key): inserts a RUNNING row owned by a new claim_id, expiring at now+ttl and
+  // locked until now+lease. An existing row is replaced only when it expired (expires_at <= now)
+  // or is a RUNNING claim whose lock ran out (locked_until <= now: its request died); otherwise
+  // it is returned unchanged with claimed=false. Atomic: of concurrent claims exactly one wins.
+  virtual Expected<IdempotencyClaim> claim_idempotency_key(std::string_view scope,
+                                                           std::string_view key,
+                                                           std::string_view fingerprint,
+                                                           int64_t ttl_micros,
+                                                           int64_t lease_micros) = 0;
+  // Stores the answer of the claim and marks the row done. false when the row is no longer
+  // this claim's (taken over, purged): nothing is written.
+  virtual Expected<bool> complete_idempotency_key(const IdempotencyRecord& claim, int status,
+                                                  std::string_view headers,
+                                                  std::string_view body) = 0;
+  // Deletes the claim's RUNNING row (an answer that is not kept: a retry runs again).
+  virtual Expected<void> release_idempotency_key(const IdempotencyRecord& claim) = 0;
+  // Deletes up to max_rows expired rows (expires_at <= now), oldest first; returns how many.
+  virtual Expected<int64_t> purge_idempotency_keys(int64_t max_rows) = 0;
+  // --- idempotency keys (END section) ---
 
   virtual Expected<void> ping() = 0;  // for /readyz
 

@@ -645,5 +645,131 @@ TEST_F(CliTest, UsersGroupsAndKeys) {
   EXPECT_EQ(cli().run({"users", "get", user}).exit_code, 1);
 }
 
+// --- idempotency keys, async invocations, dead letters (issue 13) --------------------------------
+
+TEST_F(CliTest, InvokeWithAnIdempotencyKeyRunsOnce) {
+  std::string name = unique_name("idem");
+  deploy_wat(name, "echo");
+  const std::string key = unique_name("cli-key");
+  CliResult first =
+      cli().run({"invoke", name, "--data", R"({"a":1})", "--idempotency-key", key, "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.describe();
+  CliResult again =
+      cli().run({"invoke", name, "--data", R"({"a":1})", "--idempotency-key", key, "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.describe();
+  EXPECT_EQ(str(parse(again), "executionId"), str(parse(first), "executionId"));
+  auto list = http().get("/functions/" + name + "/executions");
+  EXPECT_EQ(list.json().at("items").as_array().size(), 1u) << list.describe();
+
+  CliResult plain = cli().run({"invoke", name, "--data", R"({"a":1})", "--idempotency-key", key});
+  ASSERT_EQ(plain.exit_code, 0) << plain.describe();
+  EXPECT_EQ(plain.out, "{\"a\":1}\n");
+
+  CliResult reused = cli().run({"invoke", name, "--data", R"({"a":2})", "--idempotency-key", key});
+  EXPECT_EQ(reused.exit_code, 1) << reused.describe();
+  EXPECT_TRUE(contains(reused.err, "(idempotency_key_reused)")) << reused.describe();
+  EXPECT_EQ(count_lines(reused.err), 1u) << reused.describe();
+  CliResult empty = cli().run({"invoke", name, "--data", "1", "--idempotency-key", ""});
+  EXPECT_EQ(empty.exit_code, 1) << empty.describe();
+  EXPECT_TRUE(contains(empty.err, "(invalid_idempotency_key)")) << empty.describe();
+  CliResult too_long =
+      cli().run({"invoke", name, "--data", "1", "--idempotency-key", std::string(256, 'k')});
+  EXPECT_EQ(too_long.exit_code, 1) << too_long.describe();
+  EXPECT_TRUE(contains(too_long.err, "(idempotency_key_too_long)")) << too_long.describe();
+}
+
+TEST_F(CliTest, DeployWithAnIdempotencyKeyDeploysOnce) {
+  std::string name = unique_name("idemdeploy");
+  std::string src = file(name + ".wat", it::wat("echo"));
+  const std::string key = unique_name("cli-deploy-key");
+  CliResult first = cli().run({"deploy", src, "--idempotency-key", key, "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.describe();
+  json::value f = parse(first);
+  EXPECT_EQ(f.at("version").to_number<int64_t>(), 1);
+  // The repeat (as after a lost answer) finds the function, is refused the PUT under the POST's
+  // key, and takes the POST's kept answer: still version 1, not a redeploy.
+  CliResult again = cli().run({"deploy", src, "--idempotency-key", key, "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.describe();
+  json::value g = parse(again);
+  EXPECT_EQ(str(g, "id"), str(f, "id"));
+  EXPECT_EQ(g.at("version").to_number<int64_t>(), 1);
+  EXPECT_EQ(http().get("/functions/" + name).json().at("version").as_int64(), 1);
+
+  // Another key is another deploy: a new version.
+  CliResult other = cli().run({"deploy", src, "--idempotency-key", key + "-2", "--json"});
+  ASSERT_EQ(other.exit_code, 0) << other.describe();
+  EXPECT_EQ(parse(other).at("version").to_number<int64_t>(), 2);
+
+  // A project deploy takes no key.
+  CliResult project = cli().run({"deploy", "--idempotency-key", key}, {.cwd = dir()});
+  EXPECT_EQ(project.exit_code, 2) << project.describe();
+  EXPECT_TRUE(contains(project.err, "--idempotency-key need")) << project.describe();
+}
+
+TEST_F(CliTest, AsyncAndDeadLetterUsageErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"invoke", "f", "--wait"}, "--async"},                      // --wait needs --async
+      {{"dlq"}, "subcommand"},                                     // ls, redrive or purge
+      {{"dlq", "ls"}, "name"},                                     // the function
+      {{"dlq", "redrive", "f"}, "EXECUTION_ID or --all"},          // neither
+      {{"dlq", "redrive", "f", "some-id", "--all"}, "excludes"},   // both
+      {{"dlq", "redrive", "f", "--error-type", "trap"}, "--all"},  // --error-type needs --all
+      {{"dlq", "purge"}, "name"},
+      {{"dlq", "nope", "f"}, "nope"},
+  };
+  for (const auto& c : cases) {
+    CliResult r = cli().run(c.args);
+    EXPECT_EQ(r.exit_code, 2) << r.describe();
+    EXPECT_TRUE(contains(r.err, c.says)) << "expected \"" << c.says << "\"\n" << r.describe();
+    EXPECT_TRUE(r.out.empty()) << r.describe();
+  }
+}
+
+// Until the async invocation API is merged (branch asyncq) this server answers 404
+// route_not_found for /invocations and /dead-letters: the CLI says what is missing, exit 1.
+// After the merge the other branch runs: extend it there (see the report of branch idem).
+TEST_F(CliTest, AsyncInvokeAndDeadLettersAgainstThisServer) {
+  std::string name = unique_name("async");
+  deploy_wat(name, "echo");
+  auto probe = http().get("/functions/" + name + "/dead-letters");
+  const bool has_async = !(probe.status == 404 && contains(probe.body, "route_not_found"));
+  CliResult async = cli().run({"invoke", "--async", name, "--data", R"({"q":1})"});
+  CliResult waited = cli().run({"invoke", "--async", name, "--data", R"({"q":2})", "--wait"});
+  CliResult ls = cli().run({"dlq", "ls", name});
+  CliResult one = cli().run({"dlq", "redrive", name, "00000000-0000-0000-0000-000000000000"});
+  CliResult all = cli().run({"dlq", "redrive", name, "--all", "--error-type", "trap"});
+  CliResult purge_one = cli().run({"dlq", "purge", name, "00000000-0000-0000-0000-000000000000"});
+  CliResult purge_all = cli().run({"dlq", "purge", name});
+  if (!has_async) {
+    for (const CliResult* r : {&async, &waited}) {
+      EXPECT_EQ(r->exit_code, 1) << r->describe();
+      EXPECT_TRUE(contains(r->err,
+                           "async invocations are not available on this server (it has "
+                           "no POST /functions/{name}/invocations)"))
+          << r->describe();
+    }
+    for (const CliResult* r : {&ls, &one, &all, &purge_one, &purge_all}) {
+      EXPECT_EQ(r->exit_code, 1) << r->describe();
+      EXPECT_TRUE(contains(r->err, "dead letters are not available on this server"))
+          << r->describe();
+      EXPECT_EQ(count_lines(r->err), 1u) << r->describe();
+    }
+    return;
+  }
+  // With the async API: the executionId at once, the output once it ran, no dead letters.
+  EXPECT_EQ(async.exit_code, 0) << async.describe();
+  EXPECT_EQ(async.out.size(), 37u) << "a UUID and a newline\n" << async.describe();
+  EXPECT_EQ(waited.exit_code, 0) << waited.describe();
+  EXPECT_EQ(waited.out, "{\"q\":2}\n") << waited.describe();
+  EXPECT_EQ(ls.exit_code, 0) << ls.describe();
+  EXPECT_TRUE(contains(ls.out, "no dead letters")) << ls.describe();
+  EXPECT_EQ(one.exit_code, 1) << one.describe();  // no such dead letter: the server's code
+  EXPECT_EQ(purge_all.exit_code, 0) << purge_all.describe();
+}
+
 }  // namespace
 }  // namespace nil::clitest

@@ -1,5 +1,8 @@
 // The route table of the API (docs/openapi.yaml; permission rules in docs/security.md).
-// Adding an endpoint: one line here and its handler in the resource's file.
+// Adding an endpoint: one line here and its handler in the resource's file. Routes that invoke
+// or deploy take the Idempotency-Key header: their handler is wrapped as idempotent<handler>
+// (api/idempotency.h).
+#include "api/idempotency.h"
 #include "api/routes/handler.h"
 
 namespace nil::api::routes {
@@ -21,17 +24,20 @@ std::vector<Route> route_table() {
       route(get, "/auth/me", kPrincipal, me),
 
       route(get, "/functions", kPrincipal, list_functions),
-      route(post, "/functions", kPrincipal, create_function),  // admin or the "deploy" grant
+      route(post, "/functions", kPrincipal,
+            idempotent<create_function>),  // admin or the "deploy" grant
       route(get, "/functions/{ref}", kPrincipal, get_function),
-      route(put, "/functions/{ref}", kPrincipal, update_function),  // manage, after the 404 check
+      route(put, "/functions/{ref}", kPrincipal,
+            idempotent<update_function>),  // manage, after the 404 check
       route(delete_, "/functions/{ref}", kPrincipal,
             delete_function),  // manage, after the 404 check
-      route(post, "/functions/v1/deploy", kPrincipal, deploy_function),
-      route(post, "/functions/v1/{ref}", kAnonymous, call_function,
+      route(post, "/functions/v1/deploy", kPrincipal, idempotent<deploy_function>),
+      route(post, "/functions/v1/{ref}", kAnonymous, idempotent<call_function>,
             kOffloadUnlessFast),  // anonymous: public functions only
-      route(post, "/functions/{ref}/execute", kPrincipal, execute_function, kOffloadUnlessFast),
+      route(post, "/functions/{ref}/execute", kPrincipal, idempotent<execute_function>,
+            kOffloadUnlessFast),
       route(get, "/functions/{ref}/executions", kPrincipal, list_executions),
-      route(post, "/functions/{ref}/invocations", kPrincipal, create_invocation),
+      route(post, "/functions/{ref}/invocations", kPrincipal, idempotent<create_invocation>),
       route(get, "/functions/{ref}/dead-letters", kPrincipal, list_dead_letters),
       route(delete_, "/functions/{ref}/dead-letters", kPrincipal,
             purge_dead_letters),  // manage, after the 404 check

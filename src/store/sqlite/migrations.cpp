@@ -318,6 +318,31 @@ ALTER TABLE functions ADD COLUMN retry TEXT NOT NULL DEFAULT '';
 ALTER TABLE functions ADD COLUMN callback_secret TEXT;
 )sql";
 
+// Version 8: idempotency keys (issue 13, docs/storage.md "Idempotency keys").
+//
+// One row per (scope, idem_key): the first answer to a keyed request, replayed to its repeats.
+// state RUNNING while the first request runs (locked_until bounds how long a dead request can
+// hold the key), DONE with status/headers/body once it answered. Rows live until expires_at; the
+// API's purge deletes them in batches through idempotency_keys_expiry. "key" is avoided as a
+// column name (a keyword in SQL).
+constexpr const char* kV8 = R"sql(
+CREATE TABLE idempotency_keys (
+  scope        TEXT NOT NULL,
+  idem_key     TEXT NOT NULL,
+  fingerprint  TEXT NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('RUNNING', 'DONE')),
+  claim_id     TEXT NOT NULL,
+  status       BIGINT,
+  headers      TEXT,
+  body         BLOB,
+  created_at   BIGINT NOT NULL,
+  expires_at   BIGINT NOT NULL,
+  locked_until BIGINT NOT NULL,
+  PRIMARY KEY (scope, idem_key)
+);
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1},
     {2, "environments, function access, host calls", kV2},
@@ -326,6 +351,7 @@ constexpr Migration kMigrations[] = {
     {5, "function owner and managers", kV5},
     {6, "access lists ordered by position", kV6},
     {7, "async invocation queue", kV7},
+    {8, "idempotency keys", kV8},
 };
 
 }  // namespace

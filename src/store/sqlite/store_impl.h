@@ -6,6 +6,7 @@
 //   environments.cpp   environments and their attachment to functions
 //   identity.cpp       users, groups, API keys, sessions
 //   access_lists.cpp   the allowed-users/groups tables of functions and environments
+//   idempotency.cpp    idempotency keys (the API's Idempotency-Key filter)
 //   rows.cpp           row → struct mapping shared by the files above
 //   sqlite_store.cpp   opening (pragmas, migrations, reader pool) and ping
 // Connections and transactions are Database's (database.h); backend-neutral logic (cursors,
@@ -168,6 +169,15 @@ class SqliteStore final : public Store {
   Expected<void> touch_session(std::string_view id, int64_t last_seen_at) override;
   Expected<void> delete_session(std::string_view id) override;
   Expected<int64_t> delete_expired_sessions(int64_t created_before, int64_t idle_before) override;
+
+  // idempotency.cpp
+  Expected<IdempotencyClaim> claim_idempotency_key(std::string_view scope, std::string_view key,
+                                                   std::string_view fingerprint, int64_t ttl_micros,
+                                                   int64_t lease_micros) override;
+  Expected<bool> complete_idempotency_key(const IdempotencyRecord& claim, int status,
+                                          std::string_view headers, std::string_view body) override;
+  Expected<void> release_idempotency_key(const IdempotencyRecord& claim) override;
+  Expected<int64_t> purge_idempotency_keys(int64_t max_rows) override;
 
   // sqlite_store.cpp
   Expected<void> ping() override;
