@@ -245,6 +245,12 @@ ALTER TABLE environment_allowed_groups ADD COLUMN position BIGINT NOT NULL DEFAU
 UPDATE environment_allowed_groups SET position = rowid;
 )sql";
 
+// Issue 13: per-function admission limits (NULL max_queue_ms: the server's default).
+constexpr const char* kV7 = R"sql(
+ALTER TABLE functions ADD COLUMN max_concurrency BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE functions ADD COLUMN max_queue_ms BIGINT;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1},
     {2, "environments, function access, host calls", kV2},
@@ -252,6 +258,7 @@ constexpr Migration kMigrations[] = {
     {4, "executions_by_function ascending", kV4},
     {5, "function owner and managers", kV5},
     {6, "access lists ordered by position", kV6},
+    {7, "function concurrency and queue limits", kV7},
 };
 
 }  // namespace

@@ -26,6 +26,12 @@ Expected<Function> read_function(const Query& q, int64_t* seq) {
   f.is_public = q.int64(14) != 0;
   f.owner_id = q.opt_text(15);
   f.managers = split_lines(q.text(16));
+  f.limits.max_concurrency = static_cast<uint32_t>(q.int64(17));
+  if (q.is_null(18)) {
+    f.limits.max_queue_ms.reset();
+  } else {
+    f.limits.max_queue_ms = static_cast<uint32_t>(q.int64(18));
+  }
   return f;
 }
 
