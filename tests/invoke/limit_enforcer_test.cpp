@@ -228,7 +228,8 @@ TEST(AdmissionQueue, TheServerCapCountsEveryFunction) {
   auto b2 = std::async(std::launch::async, [&] { return limits.admit(b); });
   wait_for_queued(limits, 1);
   a1.reset();  // another function's slot frees: the server-wide waiter takes it
-  ASSERT_TRUE(b2.get().ok());
+  auto admitted = b2.get();
+  ASSERT_TRUE(admitted.ok());
   EXPECT_EQ(limits.in_flight(), 2u);
 }
 
