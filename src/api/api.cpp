@@ -7,6 +7,7 @@
 #include "api/problem.h"
 #include "api/router.h"
 #include "api/routes/handler.h"
+#include "common/fiber.h"
 #include "common/log.h"
 
 namespace nil::api {
@@ -50,13 +51,15 @@ struct Api::Impl {
         router(routes::route_table()),
         pool(std::max(1, core.opts.work_threads)),
         offload(kOffloadThreads),
-        purger(core.deps.store) {}
+        purger(core.deps.store),
+        fibers(core.opts.fiber_threads, core.opts.fiber_stack_bytes) {}
 
   ApiCore core;
   const Router router;
   net::thread_pool pool;
-  net::thread_pool offload;  // slow executes, when requests otherwise run on the I/O loops
-  IdempotencyPurger purger;  // deletes expired Idempotency-Key rows (api/idempotency.h)
+  net::thread_pool offload;    // password hashing, when requests otherwise run on the I/O loops
+  IdempotencyPurger purger;    // deletes expired Idempotency-Key rows (api/idempotency.h)
+  fiber::FiberThreads fibers;  // executes not known to be fast: each on its own fiber
 
   Response fail(const Request& req, const Error& e) {
     if (status_for(e.code) == http::status::internal_server_error) {
@@ -136,6 +139,7 @@ void Api::stop() {
   impl_->pool.join();
   impl_->offload.join();
   impl_->purger.stop();
+  impl_->fibers.stop();
 }
 
 // Inline on the I/O loop only when the request is known to be quick (the route's Runs): an
@@ -199,6 +203,10 @@ void Api::handle(Request&& req, Respond respond) {
   if (impl_->core.opts.work_threads == 0) {
     if (runs_inline(*resolved, impl_->core.deps.invoker)) {
       work();
+    } else if (resolved->match.route->runs == Runs::kOffloadUnlessFast) {
+      // An execute: on a fiber, which gives its thread back while the invocation waits
+      // (http_fetch on the native tier, a place in the admission queue).
+      impl_->fibers.spawn(std::move(work));
     } else {
       net::post(impl_->offload, std::move(work));
     }

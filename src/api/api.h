@@ -5,9 +5,11 @@
 // throughput of handing each request to a separate pool at 64 connections). A request that runs
 // long holds up the other connections of its loop, so an execute of a function that is not known
 // to be fast — its recent invocations (Invoker::recent_ms, looked up by the id or name of the
-// normalised path) took 1 ms or more, or it has no history yet — runs on a separate offload
-// pool instead, as do requests that hash a password (bounded: max_password_hashes at once,
-// 429 password_hashing_busy past it).
+// normalised path) took 1 ms or more, or it has no history yet — runs on a fiber instead
+// (fiber::FiberThreads: fiber_threads threads, each running many fibers; an invocation waiting on
+// http_fetch or in the admission queue gives its thread back, so 10,000 can wait at once), and
+// requests that hash a password run on a separate offload pool (bounded: max_password_hashes at
+// once, 429 password_hashing_busy past it).
 // With work_threads > 0 every request runs on a pool of that many threads. Errors become
 // problem+json through api/problem.h only.
 //
@@ -46,6 +48,10 @@ struct ApiOptions {
   int max_password_hashes = 4;  // argon2id hashes at once (login, user create, password change)
   // Async invocations: accept X-Nil-Callback-Url naming a private address (--http-allow-private).
   bool callback_allow_private = false;
+  // Executes that leave the I/O loops run on fibers (common/fiber.h) on this many threads, each
+  // fiber with this much stack (the native tier's guest recursion depth comes from it).
+  int fiber_threads = 16;
+  size_t fiber_stack_bytes = 8u << 20;
 };
 
 struct ApiDeps {

@@ -223,28 +223,54 @@ Expected<store::FunctionLimits> parse_limits(const json::object& o, store::Funct
     return invalid(ErrorCode::kInvalidLimits, "\"limits\" must be an object");
   const json::object& l = it->value().as_object();
   for (const auto& kv : l) {
-    if (kv.key() != "timeoutMs" && kv.key() != "memoryMb") {
+    const bool admission = kv.key() == "maxConcurrency" || kv.key() == "maxQueueMs";
+    if (kv.key() != "timeoutMs" && kv.key() != "memoryMb" && !admission) {
       return invalid(ErrorCode::kUnknownField,
                      "unknown field \"limits." + std::string(kv.key()) + "\"");
+    }
+    if (admission && kv.value().is_null()) {
+      // null: back to the default (unlimited concurrency; the server's queue wait).
+      if (kv.key() == "maxConcurrency") {
+        base.max_concurrency = 0;
+      } else {
+        base.max_queue_ms.reset();
+      }
+      continue;
     }
     if (!kv.value().is_int64() && !kv.value().is_uint64()) {
       return invalid(ErrorCode::kInvalidLimits,
                      "\"limits." + std::string(kv.key()) + "\" must be an integer");
     }
-    int64_t v = kv.value().is_int64() ? kv.value().as_int64()
-                                      : static_cast<int64_t>(kv.value().as_uint64());
+    int64_t v =
+        kv.value().is_int64()
+            ? kv.value().as_int64()
+            : static_cast<int64_t>(std::min<uint64_t>(kv.value().as_uint64(), uint64_t{INT64_MAX}));
     if (kv.key() == "timeoutMs") {
       if (v < 1 || v > kMaxTimeoutMs) {
         return invalid(ErrorCode::kInvalidLimits,
                        "limits.timeoutMs must be between 1 and " + std::to_string(kMaxTimeoutMs));
       }
       base.timeout_ms = static_cast<uint32_t>(v);
-    } else {
+    } else if (kv.key() == "memoryMb") {
       if (v < 1 || v > kMaxMemoryMb) {
         return invalid(ErrorCode::kInvalidLimits,
                        "limits.memoryMb must be between 1 and " + std::to_string(kMaxMemoryMb));
       }
       base.memory_mb = static_cast<uint32_t>(v);
+    } else if (kv.key() == "maxConcurrency") {
+      if (v < 1 || v > kMaxConcurrency) {
+        return invalid(ErrorCode::kInvalidLimits, "limits.maxConcurrency must be between 1 and " +
+                                                      std::to_string(kMaxConcurrency) +
+                                                      " (null: unlimited)");
+      }
+      base.max_concurrency = static_cast<uint32_t>(v);
+    } else {
+      if (v < 0 || v > kMaxQueueMs) {
+        return invalid(ErrorCode::kInvalidLimits, "limits.maxQueueMs must be between 0 and " +
+                                                      std::to_string(kMaxQueueMs) +
+                                                      " (null: the server's default)");
+      }
+      base.max_queue_ms = static_cast<uint32_t>(v);
     }
   }
   return base;

@@ -52,6 +52,9 @@ Expected<std::optional<std::vector<std::string>>> string_list_field(const boost:
 
 // "limits": {"timeoutMs", "memoryMb"} over `base` (absent or null: `base` unchanged).
 inline constexpr uint32_t kMaxTimeoutMs = 900'000;
+// limits.maxConcurrency (1..; null: unlimited) and limits.maxQueueMs (0: never wait in line).
+inline constexpr int64_t kMaxConcurrency = 100'000;
+inline constexpr int64_t kMaxQueueMs = 300'000;
 inline constexpr uint32_t kMaxMemoryMb = 4096;
 Expected<store::FunctionLimits> parse_limits(const boost::json::object& o,
                                              store::FunctionLimits base);

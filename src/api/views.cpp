@@ -121,7 +121,11 @@ json::object function_json(const store::Function& f, std::string_view tier) {
   o["version"] = f.version;
   o["createdAt"] = format_rfc3339(f.created_at);
   o["updatedAt"] = format_rfc3339(f.updated_at);
-  o["limits"] = json::object{{"timeoutMs", f.limits.timeout_ms}, {"memoryMb", f.limits.memory_mb}};
+  json::object limits{{"timeoutMs", f.limits.timeout_ms}, {"memoryMb", f.limits.memory_mb}};
+  // The admission limits appear once set, so a function without them reads as before.
+  if (f.limits.max_concurrency > 0) limits["maxConcurrency"] = f.limits.max_concurrency;
+  if (f.limits.max_queue_ms) limits["maxQueueMs"] = *f.limits.max_queue_ms;
+  o["limits"] = std::move(limits);
   o["retry"] = json::object{{"maxAttempts", f.retry.max_attempts},
                             {"backoff", store::to_string(f.retry.backoff)},
                             {"initialDelayMs", f.retry.initial_delay_ms},

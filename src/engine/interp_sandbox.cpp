@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/fiber.h"
 #include "engine/engine.h"
 #include "engine/host_calls.h"
 #include "engine/host_interface.h"
@@ -187,6 +188,10 @@ class InterpreterSandbox final : public Sandbox {
   }
 
   Result invoke(const PreparedModule& prepared, const Invocation& inv) override {
+    // The interpreter never suspends (docs/architecture.md): its host calls block the thread
+    // even on a fiber, because interleaving two invocations on one thread's wabt Store (and its
+    // interpreter thread state) is not something wabt 1.0.32 supports.
+    fiber::NoSuspend no_suspend;
     auto started = Clock::now();
     Result result;
     try {

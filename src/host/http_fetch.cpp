@@ -4,6 +4,9 @@
 #include <curl/curl.h>
 #include <netdb.h>
 #include <openssl/evp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -12,7 +15,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
 
+#include "common/fiber.h"
+#include "common/log.h"
 #include "host/net_policy.h"
 
 namespace nil::host {
@@ -283,6 +291,158 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// ---- suspended fetches: one event loop for the process -------------------------------------
+//
+// A fetch made on a fiber (fiber::can_suspend(): a native-tier invocation the API runs on its
+// fiber threads) does not block its thread: its easy handle joins one libcurl multi handle
+// driven by this thread with the multi-socket API on epoll (its cost follows the sockets that
+// are ready, not the number of fetches in flight: 10,000 waiting fetches cost nothing while they
+// wait), and the fiber is woken when the transfer ends. Everything else about the fetch — the
+// options, the address pinning, the callbacks, the limits and the error mapping — is the same
+// code as the blocking path; the handle's callbacks just run on this thread meanwhile.
+class FetchLoop {
+ public:
+  static FetchLoop& get() {
+    // Never destroyed: a fetch may still be in flight while static destructors run at exit.
+    static auto* loop = new FetchLoop();
+    return *loop;
+  }
+
+  // Runs the transfer to its end, suspending the calling fiber until then.
+  CURLcode perform(CURL* easy) {
+    CURLcode rc = CURLE_OK;
+    fiber::await([&](const fiber::WakerPtr& waker) {
+      {
+        std::lock_guard lk(mu_);
+        incoming_.push_back(Pending{easy, &rc, waker});
+      }
+      uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    });
+    return rc;
+  }
+
+ private:
+  struct Pending {
+    CURL* easy;
+    CURLcode* rc;  // on the waiting fiber's stack; written before the wake-up
+    fiber::WakerPtr waker;
+  };
+
+  FetchLoop() {
+    multi_ = curl_multi_init();
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd_;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    std::thread([this] { run(); }).detach();
+  }
+
+  static int on_socket(CURL*, curl_socket_t s, int what, void* self, void*) {
+    int ep = static_cast<FetchLoop*>(self)->epoll_fd_;
+    if (what == CURL_POLL_REMOVE) {
+      ::epoll_ctl(ep, EPOLL_CTL_DEL, s, nullptr);
+      return 0;
+    }
+    epoll_event ev{};
+    ev.events = (what & CURL_POLL_IN ? uint32_t{EPOLLIN} : 0u) |
+                (what & CURL_POLL_OUT ? uint32_t{EPOLLOUT} : 0u);
+    ev.data.fd = s;
+    if (::epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
+      ::epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+    }
+    return 0;
+  }
+
+  static int on_timer(CURLM*, long timeout_ms, void* self) {
+    auto* loop = static_cast<FetchLoop*>(self);
+    loop->timer_ = timeout_ms < 0
+                       ? std::nullopt
+                       : std::optional(Clock::now() + std::chrono::milliseconds(timeout_ms));
+    return 0;
+  }
+
+  void finish_done() {
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      CURL* easy = m->easy_handle;
+      CURLcode result = m->data.result;
+      curl_multi_remove_handle(multi_, easy);  // invalidates m
+      auto it = active_.find(easy);
+      if (it == active_.end()) continue;
+      Pending p = std::move(it->second);
+      active_.erase(it);
+      *p.rc = result;
+      p.waker->wake();
+    }
+  }
+
+  void run() {
+    std::vector<epoll_event> events(1024);
+    int running = 0;
+    for (;;) {
+      int timeout = -1;
+      if (timer_) {
+        auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*timer_ - Clock::now()).count();
+        timeout = static_cast<int>(std::clamp<int64_t>(ms, 0, 1000));
+      }
+      int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout);
+      for (int i = 0; i < n; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == wake_fd_) {
+          uint64_t count;
+          [[maybe_unused]] ssize_t r = ::read(wake_fd_, &count, sizeof count);
+          continue;
+        }
+        int flags = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                    (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                    (events[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(multi_, fd, flags, &running);
+      }
+      std::vector<Pending> in;
+      {
+        std::lock_guard lk(mu_);
+        in.swap(incoming_);
+      }
+      for (Pending& p : in) {
+        if (curl_multi_add_handle(multi_, p.easy) != CURLM_OK) {
+          *p.rc = CURLE_FAILED_INIT;
+          p.waker->wake();
+          continue;
+        }
+        active_.emplace(p.easy, std::move(p));
+      }
+      if (timer_ && Clock::now() >= *timer_) {
+        timer_.reset();
+        curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
+      finish_done();
+    }
+  }
+
+  CURLM* multi_ = nullptr;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::optional<Clock::time_point> timer_;  // when curl wants CURL_SOCKET_TIMEOUT
+  std::unordered_map<CURL*, Pending> active_;
+  std::mutex mu_;
+  std::vector<Pending> incoming_;
+};
+
+// The blocking transfer, or the suspended one on a fiber.
+CURLcode perform(CURL* easy) {
+  if (!fiber::can_suspend()) return curl_easy_perform(easy);
+  return FetchLoop::get().perform(easy);
+}
+
 }  // namespace
 
 void init_http() {
@@ -378,7 +538,7 @@ Expected<std::string> http_fetch(const HostConfig& cfg, const std::vector<std::s
       }
     }
 
-    CURLcode rc = curl_easy_perform(c);
+    CURLcode rc = perform(c);
     if (rc != CURLE_OK) {
       if (resp.headers_too_large || curl_headers_too_large(rc, errbuf, !resp.body.empty())) {
         return err(ErrorCode::kResponseTooLarge, "the response headers from " + host_port +

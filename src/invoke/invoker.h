@@ -20,12 +20,17 @@
 // concurrency_limit, storage_error).
 //
 // Threads: every method is thread-safe except add_observer and set_native_tier (start-up, before
-// serving). invoke() blocks its thread for up to the function's timeout, and it can run on an
-// HTTP I/O loop: with --work-threads 0 (the default) the API calls it inline on the connection's
-// loop when the function's recent invocations (recent_ms) averaged under 1 ms, and on the API's
-// offload pool when they did not or it has no history yet; with --work-threads N always on that
-// work pool (api.h, Api::handle). Whatever invoke() calls (observers included) must therefore be
-// quick and must never wait on an I/O loop.
+// serving). invoke() runs on its caller's thread for up to the function's timeout (plus its wait
+// in the admission queue). Called on a fiber (common/fiber.h; the API runs executes that leave
+// the I/O loop on fibers), it gives the thread back while it waits — in the admission queue, and
+// in a native-tier nil.http_fetch — and resumes on the same thread; called on a plain thread (the
+// async queue's workers, tests) it blocks that thread instead: the same synchronous call serves
+// both, so there is no separate asynchronous entry point. It can also run on an HTTP I/O loop:
+// with --work-threads 0 (the default) the API calls it inline on the connection's loop when the
+// function's recent invocations (recent_ms) averaged under 1 ms, on a fiber when they did not
+// or it has no history yet; with --work-threads N always on that work pool (api.h,
+// Api::handle). Whatever invoke() calls (observers included) must therefore be quick and must
+// never wait on an I/O loop.
 #pragma once
 
 #include <atomic>

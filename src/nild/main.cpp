@@ -241,6 +241,9 @@ int run(const Settings& s) {
   ls.function_rate = s.function_rate;
   ls.function_burst = s.function_burst > 0 ? s.function_burst : std::max(1.0, s.function_rate);
   ls.function_concurrency = s.function_concurrency;
+  ls.max_in_flight = s.max_in_flight;
+  ls.max_queued = s.max_queued;
+  ls.queue_ms = s.queue_ms;
   invoke::Invoker invoker(*st, *sandbox, writer, &host_runtime, ls);
   auth::AuthSettings as;
   as.session_idle = std::chrono::milliseconds(s.session_idle_ms);
@@ -333,6 +336,8 @@ int run(const Settings& s) {
   api::ApiOptions ao;
   ao.max_source_bytes = s.max_source_bytes;
   ao.work_threads = s.work_threads;
+  ao.fiber_threads = s.fiber_threads;
+  ao.fiber_stack_bytes = size_t{s.fiber_stack_kb} << 10;
   ao.languages = drivers->languages();
   ao.key_rate = s.key_rate;
   ao.key_burst = s.key_burst > 0 ? s.key_burst : std::max(1.0, s.key_rate);

@@ -23,6 +23,8 @@ struct Settings {
   uint64_t max_source_bytes = 1ull << 20;
   int io_threads = 16;
   int work_threads = 0;
+  int fiber_threads = 16;
+  uint32_t fiber_stack_kb = 8192;
   int compile_workers = 2;
   uint32_t compile_timeout_ms = 60'000;
   uint32_t compile_lease_ms = 30'000;
@@ -54,6 +56,9 @@ struct Settings {
   double function_rate = 0;
   double function_burst = 0;
   uint32_t function_concurrency = 0;
+  uint32_t max_in_flight = 0;
+  uint32_t max_queued = 10'000;
+  uint32_t queue_ms = 10'000;
   int login_max_failures = 5;
   int login_max_failures_address = 20;
   uint64_t login_window_ms = 60'000;
@@ -119,6 +124,19 @@ inline void register_settings(CLI::App& app, Settings& s) {
       ->envname("NIL_WORK_THREADS")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
+  app.add_option("--fiber-threads", s.fiber_threads,
+                 "threads running executes that are not known to be fast, each invocation on its "
+                 "own fiber; a native-tier invocation waiting on http_fetch or in the admission "
+                 "queue gives its thread back")
+      ->envname("NIL_FIBER_THREADS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--fiber-stack-kb", s.fiber_stack_kb,
+                 "stack of each fiber, KiB (reserved, touched as used; bounds the recursion depth "
+                 "of native-tier guests like a thread's stack)")
+      ->envname("NIL_FIBER_STACK_KB")
+      ->capture_default_str()
+      ->check(CLI::Range(uint32_t{256}, uint32_t{1u << 20}));
   app.add_option("--compile-workers", s.compile_workers,
                  "compile jobs run in parallel (0: this node compiles nothing; jobs stay PENDING)")
       ->envname("NIL_COMPILE_WORKERS")
@@ -255,6 +273,25 @@ inline void register_settings(CLI::App& app, Settings& s) {
       ->envname("NIL_CONCURRENCY_LIMIT_FUNCTION")
       ->capture_default_str()
       ->check(CLI::Range(uint32_t{0}, uint32_t{1'000'000}));
+  app.add_option("--max-in-flight", s.max_in_flight,
+                 "invocations running at once on this server, all functions together (0: "
+                 "unlimited); past it an invocation waits in line like one past its function's "
+                 "limits.maxConcurrency")
+      ->envname("NIL_MAX_IN_FLIGHT")
+      ->capture_default_str()
+      ->check(CLI::Range(uint32_t{0}, uint32_t{10'000'000}));
+  app.add_option("--max-queued", s.max_queued,
+                 "invocations waiting in line for a concurrency slot, all functions together; past "
+                 "it 429 concurrency_limit at once")
+      ->envname("NIL_MAX_QUEUED")
+      ->capture_default_str()
+      ->check(CLI::Range(uint32_t{0}, uint32_t{10'000'000}));
+  app.add_option("--queue-ms", s.queue_ms,
+                 "how long an invocation waits in line for a concurrency slot when its function "
+                 "sets no limits.maxQueueMs; past it 429 concurrency_limit with Retry-After")
+      ->envname("NIL_QUEUE_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(uint32_t{0}, uint32_t{3'600'000}));
   app.add_option(
          "--login-max-failures", s.login_max_failures,
          "failed logins per username within --login-window-ms before 429 login_throttled (0: off)")

@@ -27,6 +27,11 @@ std::string_view to_string(FunctionStatus s);  // "PENDING", "COMPILING", "READY
 struct FunctionLimits {
   uint32_t timeout_ms = 10'000;
   uint32_t memory_mb = 128;
+  // Admission (invoke::LimitEnforcer): invocations of the function running at once (0:
+  // unlimited, then the server's --concurrency-limit-function applies), and how long one waits in
+  // line for a slot (nullopt: the server's --queue-ms).
+  uint32_t max_concurrency = 0;
+  std::optional<uint32_t> max_queue_ms;
 };
 
 // What a function may reach at run time (issue 4). Applied at execution time: changing it never

@@ -154,6 +154,9 @@ void TestHttpServer::serve(int fd) {
     send_all(fd, response(200, "small body", extra));
   } else if (path == "/binary") {
     send_all(fd, response(200, std::string("\xff\x00\xfe", 3)));
+  } else if (path == "/gate") {
+    while (!stopping_ && !gate_open_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    send_all(fd, response(200, "through the gate"));
   } else if (path == "/hang") {
     while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   } else if (path == "/redirect") {

@@ -7,6 +7,7 @@
 //                   (each at most L bytes, default 8 KiB)
 //   /binary         200 with bytes ff 00 fe
 //   /hang           reads the request and never answers (until the server stops)
+//   /gate           200 "through the gate" once open_gate() was called (waits until then)
 //   /redirect?to=U  302 Location: U
 //   anything else   404
 #pragma once
@@ -28,6 +29,7 @@ class TestHttpServer {
     return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
   }
   int requests() const { return requests_.load(); }
+  void open_gate() { gate_open_ = true; }
 
  private:
   void accept_loop();
@@ -36,6 +38,7 @@ class TestHttpServer {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> gate_open_{false};
   std::atomic<int> requests_{0};
   std::thread acceptor_;
   std::mutex mu_;

@@ -288,6 +288,20 @@ TEST_P(StoreTest, LimitsOnlyUpdateDoesNotRecompile) {
   EXPECT_EQ(updated.status, FunctionStatus::kReady);
   EXPECT_EQ(updated.limits.timeout_ms, 500u);
   EXPECT_EQ(updated.limits.memory_mb, 16u);
+  EXPECT_EQ(updated.limits.max_concurrency, 0u);
+  EXPECT_FALSE(updated.limits.max_queue_ms.has_value());
+  // The admission limits (issue 13) are limits too: stored, read back, no recompile.
+  FunctionLimits admission{500, 16};
+  admission.max_concurrency = 3;
+  admission.max_queue_ms = 0;
+  u.limits = admission;
+  ASSERT_OK_AND_ASSIGN(queued, store().update_function(f.id, u));
+  EXPECT_EQ(queued.version, 1);
+  EXPECT_EQ(queued.limits.max_concurrency, 3u);
+  EXPECT_EQ(queued.limits.max_queue_ms, std::optional<uint32_t>(0));
+  ASSERT_OK_AND_ASSIGN(read, store().get_function(f.id));
+  EXPECT_EQ(read.limits.max_concurrency, 3u);
+  EXPECT_EQ(read.limits.max_queue_ms, std::optional<uint32_t>(0));
   ASSERT_OK_AND_ASSIGN(wasm, store().get_function_wasm(f.id));
   EXPECT_EQ(wasm, "wasm");
   ASSERT_OK_AND_ASSIGN(stats, store().compile_queue_stats());

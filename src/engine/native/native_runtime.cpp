@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/fiber.h"
 #include "engine/host_calls.h"
 #include "engine/host_interface.h"
 
@@ -203,6 +204,9 @@ void unwatch(WatchSlot* slot) { Watchdog::get().unwatch(slot); }
 // Thread resources with destructors: kept apart from the POD the handlers read.
 struct ThreadResources {
   bool ready = false;
+  // The thread's own stack (run() uses a fiber's instead when it runs on one).
+  uintptr_t stack_lo = 0;
+  uintptr_t host_reserve = 0;
   bool own_altstack = false;
   void* altstack = nullptr;
   struct WatchSlot* watch = nullptr;  // registered with the watchdog; owned by it
@@ -317,8 +321,8 @@ ThreadResources& thread_init() {
     void* addr = nullptr;
     size_t size = 0;
     if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-      tls_guest.stack_lo = reinterpret_cast<uintptr_t>(addr);
-      tls_guest.host_reserve = std::min<size_t>(kHostStackReserve, size / 4);
+      res.stack_lo = reinterpret_cast<uintptr_t>(addr);
+      res.host_reserve = std::min<size_t>(kHostStackReserve, size / 4);
     }
     pthread_attr_destroy(&attr);
   }
@@ -590,7 +594,30 @@ uint64_t rt_host_call(void* invocation, uint32_t id, const uint64_t* args) {
     jump_out(1 + WASM_RT_TRAP_EXHAUSTION);
   }
   uint64_t value = 0;
-  int jump = host_call_inner(invocation, id, args, &value);
+  int jump = 0;
+  auto call = static_cast<HostCall>(id);
+  if ((call == HostCall::kNilHttpFetch || call == HostCall::kNilDbQuery) && fiber::can_suspend()) {
+    // The call may suspend this invocation's fiber (fiber::await) and the thread then runs other
+    // fibers, whose native invocations use the thread's guest state, watchdog slot and jump
+    // buffer. Keep ours on this fiber's stack, leave the thread idle, and take it back after:
+    // a stale timeout signal meanwhile finds `active` clear (or a later deadline) and is ignored.
+    GuestThread saved = tls_guest;
+    ThreadResources& res = tls_resources;
+    tls_guest.active = 0;
+    tls_guest.jump = nullptr;
+    tls_guest.invocation = nullptr;
+    tls_guest.timeout_pending = 0;
+    tls_guest.deadline_ns = 0;
+    Watchdog::get().end(res.watch);
+    jump = host_call_inner(invocation, id, args, &value);
+    tls_guest = saved;
+    Watchdog::get().begin(res.watch, saved.deadline_ns);
+    // The watchdog could not signal this invocation while it was suspended: its deadline is
+    // checked here (a fetch's own timeout ends at the deadline, so the answer comes promptly).
+    if (jump == 0 && monotonic_ns() >= saved.deadline_ns) jump = kJumpTimeout;
+  } else {
+    jump = host_call_inner(invocation, id, args, &value);
+  }
   if (jump) jump_out(jump);
   enter_guest();
   return value;
@@ -654,6 +681,15 @@ Result run(const ArtifactEntryPoints& artifact, const Invocation& inv, Clock::ti
 
   GuestThread& t = tls_guest;
   NIL_CHECK(!t.active, "a native invocation is already running on this thread");
+  // Stack exhaustion is judged against the stack the guest runs on: a fiber's (with its guard
+  // below; fiber.h) or the thread's.
+  if (auto fs = fiber::current_stack()) {
+    t.stack_lo = fs->lo;
+    t.host_reserve = std::min<size_t>(kHostStackReserve, (fs->hi - fs->lo) / 4);
+  } else {
+    t.stack_lo = res.stack_lo;
+    t.host_reserve = res.host_reserve;
+  }
   // Phases, read after a jump: volatile so the value written before the jump is the one seen.
   volatile int phase = 0;  // 0 instantiate, 1 _start
   sigjmp_buf jump;

@@ -105,6 +105,34 @@ class PostgresStore final : public Store {
   Expected<void> complete_compile_job(const CompileJob& job, const CompileOutcome& o) override;
   Expected<QueueStats> compile_queue_stats() override;
 
+  // pending.cpp (not yet on PostgreSQL: storage_error)
+  Expected<Execution> enqueue_invocation(const NewInvocation& inv) override;
+  Expected<std::vector<InvocationClaim>> claim_invocations(std::string_view worker, size_t max,
+                                                           int64_t lease_micros) override;
+  Expected<std::vector<bool>> renew_invocation_leases(std::span<const InvocationClaim> claims,
+                                                      int64_t lease_micros) override;
+  Expected<std::vector<bool>> complete_invocations(
+      std::span<const InvocationOutcome> outcomes) override;
+  Expected<Page<DeadLetter>> list_dead_letters(
+      std::string_view function_id, const PageRequest& page,
+      const std::optional<std::string>& error_type) override;
+  Expected<void> redrive_dead_letter(std::string_view function_id,
+                                     std::string_view execution_id) override;
+  Expected<int64_t> redrive_dead_letters(std::string_view function_id,
+                                         const std::optional<std::string>& error_type) override;
+  Expected<void> delete_dead_letter(std::string_view function_id,
+                                    std::string_view execution_id) override;
+  Expected<int64_t> purge_dead_letters(std::string_view function_id) override;
+
+  // pending.cpp
+  Expected<IdempotencyClaim> claim_idempotency_key(std::string_view scope, std::string_view key,
+                                                   std::string_view fingerprint, int64_t ttl_micros,
+                                                   int64_t lease_micros) override;
+  Expected<bool> complete_idempotency_key(const IdempotencyRecord& claim, int status,
+                                          std::string_view headers, std::string_view body) override;
+  Expected<void> release_idempotency_key(const IdempotencyRecord& claim) override;
+  Expected<int64_t> purge_idempotency_keys(int64_t max_rows) override;
+
   // executions.cpp
   Expected<void> insert_executions(std::span<const Execution> batch) override;
   Expected<Execution> get_execution(std::string_view id) override;

@@ -343,6 +343,12 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
 )sql";
 
+// Version 9 (issue 13): per-function admission limits (NULL max_queue_ms: the server's default).
+constexpr const char* kV9 = R"sql(
+ALTER TABLE functions ADD COLUMN max_concurrency BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE functions ADD COLUMN max_queue_ms BIGINT;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1},
     {2, "environments, function access, host calls", kV2},
@@ -352,6 +358,7 @@ constexpr Migration kMigrations[] = {
     {6, "access lists ordered by position", kV6},
     {7, "async invocation queue", kV7},
     {8, "idempotency keys", kV8},
+    {9, "function concurrency and queue limits", kV9},
 };
 
 }  // namespace

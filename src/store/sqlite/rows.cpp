@@ -28,6 +28,12 @@ Expected<Function> read_function(const Query& q, int64_t* seq) {
   f.managers = split_lines(q.text(16));
   f.retry = NIL_TRY(columns::parse_retry(q.text(17)));
   f.callback_secret = q.opt_text(18);
+  f.limits.max_concurrency = static_cast<uint32_t>(q.int64(19));
+  if (q.is_null(20)) {
+    f.limits.max_queue_ms.reset();
+  } else {
+    f.limits.max_queue_ms = static_cast<uint32_t>(q.int64(20));
+  }
   return f;
 }
 

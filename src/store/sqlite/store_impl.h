@@ -30,7 +30,7 @@ namespace nil::store::sqlite {
 #define NIL_FUNCTION_COLUMNS                                                                 \
   "id, name, language, status, compile_error, wasm_sha256, timeout_ms, memory_mb, version, " \
   "created_at, updated_at, seq, http_allow, grants, public, owner_id, managers, retry, "     \
-  "callback_secret"
+  "callback_secret, max_concurrency, max_queue_ms"
 // `seq` receives the ordering key when given.
 Expected<Function> read_function(const Query& q, int64_t* seq = nullptr);
 
