@@ -394,7 +394,8 @@ TEST(RequestJson, NewFunction) {
 TEST(RequestJson, FunctionUpdate) {
   store::Function current;
   current.language = "wat";
-  current.limits = {5'000, 256};
+  current.limits.timeout_ms = 5'000;
+  current.limits.memory_mb = 256;
   FunctionRules dev{&kLanguages, 100, false};
   struct Case {
     std::string_view body, code;

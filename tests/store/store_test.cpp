@@ -30,7 +30,8 @@ NewFunction new_function(std::string name, std::string source = "(module)") {
   f.name = std::move(name);
   f.language = "wat";
   f.source = std::move(source);
-  f.limits = {2500, 64};
+  f.limits.timeout_ms = 2500;
+  f.limits.memory_mb = 64;
   return f;
 }
 
@@ -282,7 +283,10 @@ TEST_P(StoreTest, LimitsOnlyUpdateDoesNotRecompile) {
   ASSERT_OK(store().complete_compile_job(*job, compiled("wasm")));
 
   FunctionUpdate u;
-  u.limits = FunctionLimits{500, 16};
+  FunctionLimits limits;
+  limits.timeout_ms = 500;
+  limits.memory_mb = 16;
+  u.limits = limits;
   ASSERT_OK_AND_ASSIGN(updated, store().update_function(f.id, u));
   EXPECT_EQ(updated.version, 1);
   EXPECT_EQ(updated.status, FunctionStatus::kReady);

@@ -154,8 +154,11 @@ Expected<Response> deploy_function(ApiCore& core, const Call& call) {
     return json_response(req, http::status::accepted, function_view(core, f));
   }
   if (existing.error().code != ErrorCode::kFunctionNotFound) return existing.error();
-  store::NewFunction nf{name->data, "wasm",    wasm->data, store::FunctionLimits{}, {}, {},
-                        false,      p.user_id, {}};
+  store::NewFunction nf;
+  nf.name = name->data;
+  nf.language = "wasm";
+  nf.source = wasm->data;
+  nf.owner_id = p.user_id;
   if (!p.is_admin()) nf.allowed.users = {p.user_id};
   store::Function f = NIL_TRY(core.deps.store.create_function(nf));
   return created(core, req, f);
