@@ -295,7 +295,9 @@ TEST_P(StoreTest, LimitsOnlyUpdateDoesNotRecompile) {
   EXPECT_EQ(updated.limits.max_concurrency, 0u);
   EXPECT_FALSE(updated.limits.max_queue_ms.has_value());
   // The admission limits (issue 13) are limits too: stored, read back, no recompile.
-  FunctionLimits admission{500, 16};
+  FunctionLimits admission;
+  admission.timeout_ms = 500;
+  admission.memory_mb = 16;
   admission.max_concurrency = 3;
   admission.max_queue_ms = 0;
   u.limits = admission;
