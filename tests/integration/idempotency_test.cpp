@@ -50,6 +50,20 @@ TEST_F(IdempotencyTest, RepeatedExecuteReturnsTheFirstAnswerAndRunsOnce) {
   EXPECT_EQ(execution_count(http(), fid), 2u);
 }
 
+TEST_F(IdempotencyTest, RepeatedAsyncInvocationReplaysTheSame202AndQueuesOnce) {
+  std::string fid = deploy_ready(http(), unique_name("idem-async"), wat("echo"));
+  const std::string target = "/functions/" + fid + "/invocations";
+  const std::string k = unique_name("key-async");
+  auto first = post_keyed(http(), target, json::parse(R"({"n":7})"), k);
+  ASSERT_EQ(first.status, 202) << first.describe();
+  auto again = post_keyed(http(), target, json::parse(R"({"n":7})"), k);
+  ASSERT_EQ(again.status, 202) << again.describe();
+  EXPECT_EQ(again.header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(str(again.json(), "executionId"), str(first.json(), "executionId"));
+  EXPECT_EQ(again.header("Location"), first.header("Location"));
+  EXPECT_EQ(execution_count(http(), fid), 1u) << "the repeat queued a second invocation";
+}
+
 TEST_F(IdempotencyTest, SameKeyForADifferentRequestIsReused409) {
   std::string fid = deploy_ready(http(), unique_name("idem-reuse"), wat("echo"));
   std::string other = deploy_ready(http(), unique_name("idem-reuse2"), wat("echo"));

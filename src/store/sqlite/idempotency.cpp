@@ -1,4 +1,4 @@
-// SqliteStore: idempotency keys (the idempotency_keys table, schema v7), the storage behind the
+// SqliteStore: idempotency keys (the idempotency_keys table, schema v8), the storage behind the
 // API's Idempotency-Key filter (src/api/idempotency.h). Store's "idempotency keys" section says
 // what each method promises; a PostgreSQL version is the same statements (INSERT ... ON
 // CONFLICT ... DO UPDATE ... WHERE is the same in both).
