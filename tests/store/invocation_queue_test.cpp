@@ -4,6 +4,11 @@
 // (open_store's Clock seam), never by sleeping.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
 #include "common/util.h"
 #include "store/store.h"
 #include "store_fixture.h"
@@ -260,6 +265,63 @@ TEST_P(InvocationQueueTest, RetryPolicyIsStoredWithTheFunction) {
   ASSERT_OK_AND_ASSIGN(updated, node().update_function(function_id_, u));
   EXPECT_EQ(updated.retry, *u.retry);
   EXPECT_EQ(updated.version, f.version) << "a retry policy change is not a new version";
+}
+
+TEST_P(InvocationQueueTest, ConcurrentClaimersOnTwoNodesTakeEachInvocationOnce) {
+  // Two stores on one database (two nodes), two workers each, claiming small batches and
+  // completing them while the others claim: every invocation is claimed exactly once (PostgreSQL:
+  // FOR UPDATE SKIP LOCKED; SQLite: one writer at a time).
+  constexpr int kInvocations = 24;
+  for (int i = 0; i < kInvocations; ++i) {
+    ASSERT_QUEUE_OK(node().enqueue_invocation(invocation("{\"n\":" + std::to_string(i) + "}")));
+  }
+  auto opened = open_store(db().url(), clock_);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  std::unique_ptr<Store> other = std::move(opened).value();
+  Store* nodes[2] = {node_.get(), other.get()};
+  std::mutex mu;
+  std::map<std::string, int> claimed;  // execution id → times claimed
+  std::vector<std::string> failures;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      Store& s = *nodes[w % 2];
+      std::string name = "worker-" + std::to_string(w);
+      for (;;) {
+        auto batch = s.claim_invocations(name, 3, kMinute);
+        if (!batch.ok()) {
+          std::lock_guard lock(mu);
+          failures.push_back("claim: " + batch.error().message);
+          return;
+        }
+        if (batch->empty()) return;
+        std::vector<InvocationOutcome> outcomes;
+        for (const InvocationClaim& c : *batch) {
+          outcomes.push_back(outcome(c, InvocationOutcome::Next::kDone));
+        }
+        auto applied = s.complete_invocations(outcomes);
+        std::lock_guard lock(mu);
+        if (!applied.ok()) {
+          failures.push_back("complete: " + applied.error().message);
+          return;
+        }
+        for (size_t i = 0; i < batch->size(); ++i) {
+          ++claimed[(*batch)[i].id];
+          if (!(*applied)[i]) failures.push_back("fenced out: " + (*batch)[i].id);
+        }
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(kInvocations));
+  for (const auto& [id, times] : claimed) EXPECT_EQ(times, 1) << id << " was claimed twice";
+  for (const auto& [id, times] : claimed) {
+    ASSERT_OK_AND_ASSIGN(e, node().get_execution(id));
+    EXPECT_EQ(e.status, ExecutionStatus::kSucceeded) << id;
+  }
+  ASSERT_OK_AND_ASSIGN(left, other->claim_invocations("late", 100, kMinute));
+  EXPECT_TRUE(left.empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, InvocationQueueTest, ::testing::ValuesIn(store_backends()),

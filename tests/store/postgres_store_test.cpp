@@ -45,6 +45,13 @@ class RawPg {
     PQclear(r);
     return out;
   }
+  // Runs a statement that may fail; true when it succeeded.
+  bool ok(const std::string& sql) {
+    PGresult* r = PQexec(c_, sql.c_str());
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    return ok;
+  }
 
  private:
   PGconn* c_;
@@ -172,6 +179,45 @@ TEST_F(PostgresStoreTest, ConcurrentCreatesOfOneNameGiveOneFunctionAndNameTaken)
     }
   }
   EXPECT_EQ(created, 1);
+}
+
+TEST_F(PostgresStoreTest, VersionTwoAltersExecutionsInPlaceAndKeepsTheirRows) {
+  // A database at version 1 with an execution, as a node built before the queue left it.
+  {
+    RawPg raw(db_.url());
+    raw.rows(
+        "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
+    raw.rows(postgres::migrations()[0].sql);
+    raw.rows("INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)");
+    raw.rows(
+        "INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
+        "memory_mb, version, created_at, updated_at) VALUES ('f-1', 1, 'old', 'wat', "
+        "'READY', '\\x00', 1000, 64, 1, 5, 5)");
+    raw.rows(
+        "INSERT INTO executions (id, function_id, status, input, output, logs, duration_ms, "
+        "started_at, finished_at, \"trigger\") VALUES ('e-1', 'f-1', 'SUCCEEDED', '{}', "
+        "'{\"ok\":1}', '', 1.5, 10, 20, 'http')");
+  }
+  ASSERT_OK_AND_ASSIGN(s, open_store(db_.url()));
+  ASSERT_OK_AND_ASSIGN(e, s->get_execution("e-1"));
+  EXPECT_EQ(e.status, ExecutionStatus::kSucceeded);
+  EXPECT_EQ(e.output, std::optional<std::string>("{\"ok\":1}"));
+  EXPECT_FALSE(e.attempts) << "a synchronous execution has no attempts array";
+  ASSERT_OK_AND_ASSIGN(f, s->get_function("old"));
+  EXPECT_EQ(f.limits.max_concurrency, 0u);
+  EXPECT_FALSE(f.limits.max_queue_ms);
+  EXPECT_FALSE(f.callback_secret);
+  EXPECT_EQ(f.retry, RetryPolicy{});
+
+  RawPg raw(db_.url());
+  // The CHECK was replaced in place: the new states are accepted, anything else still refused.
+  EXPECT_TRUE(raw.ok("UPDATE executions SET status = 'QUEUED' WHERE id = 'e-1'"));
+  EXPECT_TRUE(raw.ok("UPDATE executions SET status = 'RUNNING' WHERE id = 'e-1'"));
+  EXPECT_FALSE(raw.ok("UPDATE executions SET status = 'BOGUS' WHERE id = 'e-1'"));
+  EXPECT_EQ(raw.rows("SELECT indexdef FROM pg_indexes WHERE indexname = 'invocations_due'"),
+            std::vector<std::string>{
+                "CREATE INDEX invocations_due ON public.invocations USING btree (due_at, id) "
+                "WHERE (state = ANY (ARRAY['QUEUED'::text, 'RUNNING'::text]))"});
 }
 
 }  // namespace

@@ -16,8 +16,8 @@ Expected<void> PostgresStore::insert_executions(std::span<const Execution> batch
   // Multi-VALUES rather than COPY: it keeps ON CONFLICT DO NOTHING (a batch retried after an
   // unclear commit is harmless) and the same bound-parameter path as every other statement.
   // The statement text varies with the chunk's length, so it is sent unprepared.
-  constexpr size_t kColumns = 14;
-  constexpr size_t kRowsPerStatement = 500;  // 7,000 parameters; the protocol allows 65,535
+  constexpr size_t kColumns = 15;
+  constexpr size_t kRowsPerStatement = 500;  // 7,500 parameters; the protocol allows 65,535
   return db_.write([&](Connection& c) -> Expected<void> {
     for (size_t start = 0; start < batch.size(); start += kRowsPerStatement) {
       size_t n = std::min(kRowsPerStatement, batch.size() - start);
@@ -44,7 +44,7 @@ Expected<void> PostgresStore::insert_executions(std::span<const Execution> batch
         }
         q.bind(b + 8, e.logs).bind(b + 9, e.duration_ms).bind(b + 10, e.started_at);
         q.bind(b + 11, e.finished_at).bind(b + 12, e.trigger).bind(b + 13, e.host_calls);
-        q.bind(b + 14, e.user_id);
+        q.bind(b + 14, e.user_id).bind(b + 15, e.attempts);
       }
       NIL_TRY_VOID(q.run());
     }

@@ -9,6 +9,19 @@
 namespace nil::store::postgres {
 
 using columns::join_lines;
+using columns::new_callback_secret;
+
+namespace {
+// max_concurrency and max_queue_ms at parameters `first` and `first + 1`.
+void bind_admission_limits(Query& q, int first, const FunctionLimits& l) {
+  q.bind(first, int64_t{l.max_concurrency});
+  if (l.max_queue_ms) {
+    q.bind(first + 1, int64_t{*l.max_queue_ms});
+  } else {
+    q.bind_null(first + 1);
+  }
+}
+}  // namespace
 
 // Resolves `ref` as an id first, then as a name (an id match wins should a name look like an id).
 Expected<Function> load_function(Connection& c, std::string_view ref) {
@@ -48,14 +61,17 @@ Expected<Function> PostgresStore::create_function(const NewFunction& nf) {
       auto q = NIL_TRY(c.query(
           "INSERT INTO functions (id, seq, name, language, status, source, timeout_ms, "
           "memory_mb, version, created_at, updated_at, http_allow, grants, public, owner_id, "
-          "managers) "
-          "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)"));
+          "managers, retry, callback_secret, max_concurrency, max_queue_ms) "
+          "VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, "
+          "?15, ?16, ?17, ?18)"));
       q.bind(1, f.id).bind(2, seq).bind(3, f.name).bind(4, f.language).bind_blob(5, nf.source);
       q.bind(6, int64_t{f.limits.timeout_ms}).bind(7, int64_t{f.limits.memory_mb});
       q.bind(8, f.version).bind(9, now);
       q.bind(10, join_lines(nf.access.http_allow)).bind(11, join_lines(nf.access.grants));
       q.bind(12, int64_t{nf.is_public ? 1 : 0});
       q.bind(13, nf.owner_id).bind(14, join_lines(nf.managers));
+      q.bind(15, columns::format_retry(nf.retry)).bind(16, new_callback_secret());
+      bind_admission_limits(q, 17, f.limits);
       NIL_TRY_VOID(q.run());
     }
     NIL_TRY_VOID(attach_environments(c, f.id, nf.access.environments));
@@ -116,7 +132,18 @@ Expected<Function> PostgresStore::update_function(std::string_view ref, const Fu
     FunctionLimits limits = u.limits.value_or(f.limits);
     // Access applies at execution time like limits: no recompile, no new version.
     bool access = u.environments || u.http_allow || u.grants || u.allowed_users ||
-                  u.allowed_groups || u.is_public || u.managers;
+                  u.allowed_groups || u.is_public || u.managers || u.retry;
+    if (u.callback_secret) {
+      auto q = NIL_TRY(c.query("UPDATE functions SET callback_secret = ?2 WHERE id = ?1"));
+      q.bind(1, f.id).bind(2, *u.callback_secret);
+      NIL_TRY_VOID(q.run());
+      access = true;
+    }
+    if (u.retry) {
+      auto q = NIL_TRY(c.query("UPDATE functions SET retry = ?2 WHERE id = ?1"));
+      q.bind(1, f.id).bind(2, columns::format_retry(*u.retry));
+      NIL_TRY_VOID(q.run());
+    }
     if (u.managers) {
       auto q = NIL_TRY(c.query("UPDATE functions SET managers = ?2 WHERE id = ?1"));
       q.bind(1, f.id).bind(2, join_lines(*u.managers));
@@ -147,7 +174,8 @@ Expected<Function> PostgresStore::update_function(std::string_view ref, const Fu
           c.query("UPDATE functions SET language = COALESCE(?2, language), "
                   "source = COALESCE(?3, source), status = 'PENDING', compile_error = NULL, "
                   "wasm = NULL, wasm_sha256 = NULL, version = version + 1, timeout_ms = ?4, "
-                  "memory_mb = ?5, updated_at = ?6 WHERE id = ?1"));
+                  "memory_mb = ?5, updated_at = ?6, max_concurrency = ?7, max_queue_ms = ?8 "
+                  "WHERE id = ?1"));
       q.bind(1, f.id).bind(2, u.language);
       if (u.source) {
         q.bind_blob(3, *u.source);
@@ -155,6 +183,7 @@ Expected<Function> PostgresStore::update_function(std::string_view ref, const Fu
         q.bind_null(3);
       }
       q.bind(4, int64_t{limits.timeout_ms}).bind(5, int64_t{limits.memory_mb}).bind(6, now);
+      bind_admission_limits(q, 7, limits);
       NIL_TRY_VOID(q.run());
       auto del = NIL_TRY(c.query("DELETE FROM compile_jobs WHERE function_id = ?1"));
       del.bind(1, f.id);
@@ -167,10 +196,11 @@ Expected<Function> PostgresStore::update_function(std::string_view ref, const Fu
       // Limits apply at execution time: no recompile, no new version (bumping it would make
       // an in-flight compile of the unchanged source be discarded).
       auto q =
-          NIL_TRY(c.query("UPDATE functions SET timeout_ms = ?2, memory_mb = ?3, updated_at = ?4 "
-                          "WHERE id = ?1"));
+          NIL_TRY(c.query("UPDATE functions SET timeout_ms = ?2, memory_mb = ?3, updated_at = ?4, "
+                          "max_concurrency = ?5, max_queue_ms = ?6 WHERE id = ?1"));
       q.bind(1, f.id).bind(2, int64_t{limits.timeout_ms}).bind(3, int64_t{limits.memory_mb});
       q.bind(4, now);
+      bind_admission_limits(q, 5, limits);
       NIL_TRY_VOID(q.run());
       return load_function(c, f.id);
     }

@@ -180,8 +180,73 @@ CREATE TABLE environment_allowed_groups (
 );
 )sql";
 
+// Version 2: SQLite's versions 7–9 (issue 13; src/store/sqlite/migrations.cpp says why each
+// table and column exists) — the async invocation queue, idempotency keys and per-function
+// admission limits. What differs:
+//
+// - executions keeps its rows: the CHECK on status is dropped and added again with QUEUED and
+//   RUNNING (SQLite had to copy the table). ADD CONSTRAINT scans the table once to validate it,
+//   under the migration's lock.
+// - invocations.id is COLLATE "C" like executions.id: the dead-letter listing's keyset
+//   (dead_at, id) orders ids bytewise, as SQLite does.
+// - invocations_due is the same partial index as SQLite's: a claim's ordered scan
+//   (FOR UPDATE SKIP LOCKED) reads only live rows, never the dead letters.
+// - idempotency_keys.body is BYTEA (the stored answer is bytes).
+constexpr const char* kV2 = R"sql(
+ALTER TABLE executions DROP CONSTRAINT executions_status_check;
+ALTER TABLE executions ADD CONSTRAINT executions_status_check
+  CHECK (status IN ('SUCCEEDED', 'FAILED', 'QUEUED', 'RUNNING'));
+ALTER TABLE executions ADD COLUMN attempts TEXT;
+
+CREATE TABLE invocations (
+  id                 TEXT COLLATE "C" PRIMARY KEY,
+  function_id        TEXT NOT NULL,
+  state              TEXT NOT NULL CHECK (state IN ('QUEUED', 'RUNNING', 'DEAD')),
+  input              TEXT NOT NULL,
+  user_id            TEXT,
+  username           TEXT NOT NULL,
+  role               TEXT NOT NULL,
+  origin             TEXT NOT NULL,
+  callback_url       TEXT,
+  attempt            BIGINT NOT NULL,
+  claims             BIGINT NOT NULL,
+  due_at             BIGINT NOT NULL,
+  lease_owner        TEXT,
+  attempt_started_at BIGINT,
+  enqueued_at        BIGINT NOT NULL,
+  history            TEXT NOT NULL,
+  error_type         TEXT,
+  error_message      TEXT,
+  dead_at            BIGINT
+);
+CREATE INDEX invocations_due ON invocations (due_at, id) WHERE state IN ('QUEUED', 'RUNNING');
+CREATE INDEX invocations_dead ON invocations (function_id, dead_at, id) WHERE state = 'DEAD';
+
+ALTER TABLE functions ADD COLUMN retry TEXT NOT NULL DEFAULT '';
+ALTER TABLE functions ADD COLUMN callback_secret TEXT;
+ALTER TABLE functions ADD COLUMN max_concurrency BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE functions ADD COLUMN max_queue_ms BIGINT;
+
+CREATE TABLE idempotency_keys (
+  scope        TEXT NOT NULL,
+  idem_key     TEXT NOT NULL,
+  fingerprint  TEXT NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('RUNNING', 'DONE')),
+  claim_id     TEXT NOT NULL,
+  status       BIGINT,
+  headers      TEXT,
+  body         BYTEA,
+  created_at   BIGINT NOT NULL,
+  expires_at   BIGINT NOT NULL,
+  locked_until BIGINT NOT NULL,
+  PRIMARY KEY (scope, idem_key)
+);
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema (SQLite versions 1-6)", kV1},
+    {2, "async invocation queue, idempotency keys, admission limits (SQLite versions 7-9)", kV2},
 };
 
 Expected<int64_t> newest_applied(Connection& conn) {

@@ -26,6 +26,14 @@ Expected<Function> read_function(const Query& q, int64_t* seq) {
   f.is_public = q.int64(14) != 0;
   f.owner_id = q.opt_text(15);
   f.managers = split_lines(q.text(16));
+  f.retry = NIL_TRY(columns::parse_retry(q.text(17)));
+  f.callback_secret = q.opt_text(18);
+  f.limits.max_concurrency = static_cast<uint32_t>(q.int64(19));
+  if (q.is_null(20)) {
+    f.limits.max_queue_ms.reset();
+  } else {
+    f.limits.max_queue_ms = static_cast<uint32_t>(q.int64(20));
+  }
   return f;
 }
 
@@ -44,6 +52,7 @@ Expected<Execution> read_execution(const Query& q) {
   e.trigger = q.text(11);
   e.host_calls = q.opt_text(12);
   e.user_id = q.opt_text(13);
+  e.attempts = q.opt_text(14);
   return e;
 }
 

@@ -1,10 +1,12 @@
-// PostgresStore, private to the SQLite backend. Its methods are defined by concern:
+// PostgresStore, private to the PostgreSQL backend. Its methods are defined by concern:
 //   functions.cpp      functions (create, read, list, update, delete, wasm, source)
 //   compile_queue.cpp  the compile_jobs queue: enqueue, claim, lease renewal, completion, stats
 //   executions.cpp     execution records
 //   environments.cpp   environments and their attachment to functions
 //   identity.cpp       users, groups, API keys, sessions
 //   access_lists.cpp   the allowed-users/groups tables of functions and environments
+//   invocation_queue.cpp the async invocation queue (the invocations table) and dead letters
+//   idempotency.cpp    idempotency keys (the API's Idempotency-Key filter)
 //   rows.cpp           row → struct mapping shared by the files above
 //   postgres_store.cpp opening (pool, migrations under an advisory lock) and ping
 // Connections and transactions are Database's (database.h); backend-neutral logic (cursors,
@@ -27,13 +29,14 @@ namespace nil::store::postgres {
 
 #define NIL_FUNCTION_COLUMNS                                                                 \
   "id, name, language, status, compile_error, wasm_sha256, timeout_ms, memory_mb, version, " \
-  "created_at, updated_at, seq, http_allow, grants, public, owner_id, managers"
+  "created_at, updated_at, seq, http_allow, grants, public, owner_id, managers, retry, "     \
+  "callback_secret, max_concurrency, max_queue_ms"
 // `seq` receives the ordering key when given.
 Expected<Function> read_function(const Query& q, int64_t* seq = nullptr);
 
 #define NIL_EXECUTION_COLUMNS                                                              \
   "id, function_id, status, input, output, error_type, error_message, logs, duration_ms, " \
-  "started_at, finished_at, \"trigger\", host_calls, user_id"
+  "started_at, finished_at, \"trigger\", host_calls, user_id, attempts"
 Expected<Execution> read_execution(const Query& q);
 
 #define NIL_JOB_COLUMNS                                                                \
@@ -105,7 +108,7 @@ class PostgresStore final : public Store {
   Expected<void> complete_compile_job(const CompileJob& job, const CompileOutcome& o) override;
   Expected<QueueStats> compile_queue_stats() override;
 
-  // pending.cpp (not yet on PostgreSQL: storage_error)
+  // invocation_queue.cpp
   Expected<Execution> enqueue_invocation(const NewInvocation& inv) override;
   Expected<std::vector<InvocationClaim>> claim_invocations(std::string_view worker, size_t max,
                                                            int64_t lease_micros) override;
@@ -124,7 +127,7 @@ class PostgresStore final : public Store {
                                     std::string_view execution_id) override;
   Expected<int64_t> purge_dead_letters(std::string_view function_id) override;
 
-  // pending.cpp
+  // idempotency.cpp
   Expected<IdempotencyClaim> claim_idempotency_key(std::string_view scope, std::string_view key,
                                                    std::string_view fingerprint, int64_t ttl_micros,
                                                    int64_t lease_micros) override;
