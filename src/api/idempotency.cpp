@@ -145,7 +145,7 @@ IdempotencyPurger::IdempotencyPurger(store::Store& store, std::chrono::milliseco
     : store_(store),
       interval_(interval),
       batch_(batch),
-      thread_([this](std::stop_token stop) { run(stop); }) {}
+      thread_([this](const std::stop_token& stop) { run(stop); }) {}
 
 IdempotencyPurger::~IdempotencyPurger() { stop(); }
 
@@ -154,7 +154,7 @@ void IdempotencyPurger::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void IdempotencyPurger::run(std::stop_token stop) {
+void IdempotencyPurger::run(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     // Batches of bounded size keep each write transaction short; at most 100 a round, so a
     // huge backlog cannot hold the store's writer for long.

@@ -66,7 +66,7 @@ class IdempotencyPurger {
   void stop();
 
  private:
-  void run(std::stop_token stop);
+  void run(const std::stop_token& stop);
 
   store::Store& store_;
   const std::chrono::milliseconds interval_;

@@ -79,7 +79,9 @@ Expected<HttpReply> ApiClient::send(std::string_view method, std::string_view pa
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip for big sources
   for (const auto& [name, value] : extra) {
     // libcurl drops "Name:" (empty value) as a removal; "Name;" sends the header empty.
-    std::string line = value.empty() ? name + ";" : name + ": " + value;
+    std::string line = name;
+    line += value.empty() ? ";" : ": ";
+    line += value;
     headers = curl_slist_append(headers, line.c_str());
   }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);

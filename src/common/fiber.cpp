@@ -48,8 +48,8 @@ namespace net = boost::asio;
 namespace {
 
 size_t page_size() {
-  static const size_t p = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  return p;
+  static const size_t kPageSize = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  return kPageSize;
 }
 
 // Inaccessible memory below every stack: more than one page, so that a large frame (a guest's
@@ -98,6 +98,8 @@ struct Worker {
       // recursed deeply does not leave megabytes resident in the pool.
       constexpr size_t kKeep = 16u << 10;
       size_t usable = s.bytes - kGuardBytes;
+      // The stack's bounds are addresses of an mmap'd region kept as integers for the arithmetic.
+      // NOLINTNEXTLINE(performance-no-int-to-ptr)
       if (usable > kKeep) ::madvise(reinterpret_cast<void*>(s.lo()), usable - kKeep, MADV_DONTNEED);
       pool.push_back(s);
     } else {
@@ -326,6 +328,7 @@ void FiberThreads::spawn(std::function<void()> fn) {
 #if NIL_FIBER_TSAN
     f->tsan_fiber = __tsan_create_fiber(0);
 #endif
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): the top of the mmap'd stack, kept as an integer
     f->self = ctx::make_fcontext(reinterpret_cast<void*>(f->stack.hi()),
                                  f->stack.hi() - f->stack.lo(), entry);
     resume(f);
